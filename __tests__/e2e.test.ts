@@ -1,0 +1,178 @@
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { dirname, join, relative } from 'node:path'
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals'
+import {
+  databases,
+  fetchSite,
+  scratchPostgres,
+  testVaultKeys,
+} from '../gateway/test/helpers/gateway.ts'
+import { runAction } from '../scripts/lib/run-action.ts'
+import { gatewayBin, root, runCli, startProcess, type Started } from './helpers/processes.ts'
+
+/**
+ * The product end to end, each part a real process: the Netlify sandbox on its own, the gateway
+ * CLI to set up a customer, `kaixu-gateway serve`, and the bundled Action run as a runner runs it.
+ */
+describe.each(databases())('end to end on %s', (database) => {
+  let work: string
+  let sandbox: Started
+  let gateway: Started
+  let drop: (() => Promise<void>) | undefined
+  let env: Record<string, string>
+  let apiUrl: string
+  let gatewayUrl: string
+  let key: string
+  let projectName: string
+  const netlifyToken = 'e2e-netlify-token'
+
+  const cli = async (...args: string[]) => {
+    const res = await runCli([...args, '--json'], env)
+    if (res.code !== 0) throw new Error(`kaixu-gateway ${args.join(' ')} failed: ${res.stderr}`)
+    return JSON.parse(res.stdout) as Record<string, string>
+  }
+
+  const sandboxStats = async () =>
+    (await (await fetch(`${sandbox.line['url']}/__sandbox/stats`)).json()) as { filePuts: number }
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'kaixu-e2e-'))
+    sandbox = await startProcess(
+      [gatewayBin, 'sandbox', '--port', '0', '--json'],
+      { KAIXU_DATA_DIR: join(work, 'netlify') },
+      (j) => typeof j['url'] === 'string',
+    )
+    apiUrl = String(sandbox.line['apiUrl'])
+    const pgDb = database === 'postgres' ? await scratchPostgres() : undefined
+    drop = pgDb?.drop
+    env = {
+      KAIXU_DATA_DIR: join(work, 'gateway'),
+      NETLIFY_API_URL: apiUrl,
+      KAIXU_VAULT_KEYS: testVaultKeys(),
+      LOG_LEVEL: 'info',
+      PORT: '0',
+      ...(pgDb ? { DATABASE_URL: pgDb.url } : {}),
+    }
+    const siteRes = await fetch(`${apiUrl}/sites`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${netlifyToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'e2e-site' }),
+    })
+    const site = (await siteRes.json()) as { id: string }
+    const customer = await cli('customers', 'create', '--name', 'E2E Agency')
+    key = (await cli('keys', 'create', '--customer', customer['id']!))['key']!
+    await cli('tokens', 'set', '--customer', customer['id']!, '--token', netlifyToken)
+    projectName = (
+      await cli(
+        'projects',
+        'add',
+        '--customer',
+        customer['id']!,
+        '--site-id',
+        site.id,
+        '--name',
+        'e2e-site',
+      )
+    )['name']!
+    gateway = await startProcess(
+      [gatewayBin, 'serve'],
+      env,
+      (j) => j['msg'] === 'gateway listening',
+    )
+    gatewayUrl = String(gateway.line['url'])
+  }, 120_000)
+
+  afterAll(async () => {
+    await gateway?.stop()
+    await sandbox?.stop()
+    await drop?.()
+    await rm(work, { recursive: true, force: true })
+  })
+
+  const deploy = (dir: string, extra: Record<string, string> = {}) =>
+    runAction({ 'gateway-url': gatewayUrl, 'kaixu-key': key, project: projectName, dir, ...extra })
+
+  test('the example site deploys, sets every output, and serves every file byte for byte', async () => {
+    const dir = join(root, 'examples', 'site')
+    const run = await deploy(dir)
+    expect(run.stderr).toBe('')
+    expect(run.code).toBe(0)
+    const files = await listFiles(dir)
+    expect(run.outputs).toMatchObject({
+      state: 'ready',
+      'files-total': String(files.length),
+      'files-uploaded': String(files.length),
+    })
+    expect(run.outputs['push-id']).toMatch(/^push_/)
+    expect(run.outputs['deploy-url']).toContain(run.outputs['deploy-id'])
+    expect(Number(run.outputs['bytes-uploaded'])).toBeGreaterThan(0)
+    expect(
+      run.stdout
+        .split('\n')
+        .filter((l) => !l.startsWith('::add-mask::'))
+        .join('\n'),
+    ).not.toContain(key)
+    expect(run.summary).toContain('ready')
+    for (const file of files) {
+      const page = await fetchSite(`${run.outputs['deploy-url']}/${file}`)
+      expect(page.status).toBe(200)
+      expect(page.body.equals(await readFile(join(dir, file)))).toBe(true)
+    }
+    expect((await fetchSite(`${run.outputs['site-url']}/`)).body.toString()).toContain(
+      'Deployed with Kaixu Push',
+    )
+  })
+
+  test('a second push of a 50-file site with one changed file uploads exactly one file', async () => {
+    const dir = join(work, 'site50')
+    for (let i = 0; i < 50; i++)
+      await writeNested(dir, `section-${i % 5}/page-${i}.html`, `<p>page ${i}</p>`)
+    const first = await deploy(dir)
+    expect(first.outputs).toMatchObject({
+      state: 'ready',
+      'files-total': '50',
+      'files-uploaded': '50',
+    })
+
+    await writeFile(join(dir, 'section-3/page-13.html'), '<p>page 13, edited</p>')
+    const before = await sandboxStats()
+    const second = await deploy(dir)
+    const after = await sandboxStats()
+    expect(second.code).toBe(0)
+    expect(second.outputs).toMatchObject({
+      state: 'ready',
+      'files-total': '50',
+      'files-uploaded': '1',
+    })
+    expect(after.filePuts - before.filePuts).toBe(1)
+    const page = await fetchSite(`${second.outputs['deploy-url']}/section-3/page-13.html`)
+    expect(page.body.toString()).toBe('<p>page 13, edited</p>')
+  })
+
+  test('a wrong key fails the step with the gateway message and no outputs', async () => {
+    const run = await runAction({
+      'gateway-url': gatewayUrl,
+      'kaixu-key': 'kx_live_' + 'A'.repeat(38),
+      project: projectName,
+      dir: join(root, 'examples', 'site'),
+    })
+    expect(run.code).not.toBe(0)
+    expect(run.stdout).toMatch(/::error::.*(API key|unauthorized)/i)
+    expect(run.outputs['deploy-url']).toBeUndefined()
+  })
+})
+
+async function listFiles(dir: string): Promise<string[]> {
+  const out: string[] = []
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile())
+      out.push(relative(dir, join(entry.parentPath, entry.name)).split('\\').join('/'))
+  }
+  return out.sort()
+}
+
+async function writeNested(dir: string, path: string, content: string) {
+  await mkdir(dirname(join(dir, path)), { recursive: true })
+  await writeFile(join(dir, path), content)
+}

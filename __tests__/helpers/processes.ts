@@ -1,0 +1,77 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { resolve } from 'node:path'
+import { createInterface } from 'node:readline'
+
+export const root = resolve(import.meta.dirname, '..', '..')
+export const gatewayBin = resolve(root, 'gateway', 'bin', 'kaixu-gateway.js')
+
+export interface Started {
+  child: ChildProcess
+  /** The first stdout line that `match` accepted, parsed as JSON. */
+  line: Record<string, unknown>
+  stop(signal?: NodeJS.Signals): Promise<number | null>
+}
+
+/**
+ * Starts a long-running command and waits for a JSON stdout line accepted by `match` (e.g. the
+ * gateway's "listening" log line), so tests learn the port it chose.
+ */
+export function startProcess(
+  args: string[],
+  env: Record<string, string>,
+  match: (json: Record<string, unknown>) => boolean,
+  timeoutMs = 30_000,
+): Promise<Started> {
+  const child = spawn(process.execPath, args, {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let stderr = ''
+  child.stderr!.on('data', (d: Buffer) => (stderr += d))
+  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)))
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal)
+    return exited
+  }
+  return new Promise((resolvePromise, reject) => {
+    const timer = setTimeout(() => {
+      void stop('SIGKILL')
+      reject(new Error(`timed out starting ${args.join(' ')}\n${stderr}`))
+    }, timeoutMs)
+    void exited.then((code) => {
+      clearTimeout(timer)
+      reject(new Error(`${args.join(' ')} exited with ${code}\n${stderr}`))
+    })
+    const lines = createInterface({ input: child.stdout! })
+    lines.on('line', (text) => {
+      let json: Record<string, unknown>
+      try {
+        json = JSON.parse(text) as Record<string, unknown>
+      } catch {
+        return
+      }
+      if (match(json)) {
+        clearTimeout(timer)
+        resolvePromise({ child, line: json, stop })
+      }
+    })
+  })
+}
+
+/** Runs a CLI command to completion; rejects with its stderr when it fails. */
+export function runCli(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ stdout: string; stderr: string; code: number }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [gatewayBin, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d: Buffer) => (stdout += d))
+    child.stderr.on('data', (d: Buffer) => (stderr += d))
+    child.on('close', (code) => done({ stdout, stderr, code: code ?? 1 }))
+  })
+}

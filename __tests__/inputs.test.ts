@@ -1,0 +1,176 @@
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import {
+  afterAll,
+  afterEach,
+  beforeAll,
+  beforeEach,
+  describe,
+  expect,
+  it,
+  jest,
+} from '@jest/globals'
+import { getInputs, sanitizeAlias } from '../src/inputs.ts'
+
+// The runner passes `with:` values as INPUT_<NAME>, upper-cased with the hyphens kept.
+const env = (name: string) => `INPUT_${name.toUpperCase()}`
+const NAMES = [
+  'gateway-url',
+  'kaixu-key',
+  'project',
+  'dir',
+  'wait',
+  'draft',
+  'alias',
+  'timeout-minutes',
+  'concurrency',
+]
+
+let dir: string
+let stdout: string[]
+
+function setInputs(values: Record<string, string>): void {
+  for (const name of NAMES) delete process.env[env(name)]
+  for (const [name, value] of Object.entries(values)) process.env[env(name)] = value
+}
+
+function valid(): Record<string, string> {
+  return {
+    'gateway-url': 'https://gateway.example.com',
+    'kaixu-key': 'kx_live_secret',
+    project: 'site',
+    dir,
+  }
+}
+
+beforeAll(async () => {
+  dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'kaixu-inputs-'))
+})
+
+afterAll(async () => {
+  await fs.promises.rm(dir, { recursive: true, force: true })
+  setInputs({})
+})
+
+beforeEach(() => {
+  // @actions/core writes workflow commands (::add-mask::, ::debug::) to stdout.
+  stdout = []
+  jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    stdout.push(String(chunk))
+    return true
+  })
+})
+
+afterEach(() => {
+  jest.restoreAllMocks()
+})
+
+describe('getInputs', () => {
+  it('reads valid inputs with their defaults into a frozen object', () => {
+    setInputs(valid())
+    const inputs = getInputs()
+
+    expect(inputs).toEqual({
+      gatewayUrl: 'https://gateway.example.com/',
+      kaixuKey: 'kx_live_secret',
+      project: 'site',
+      dir,
+      wait: true,
+      draft: false,
+      alias: undefined,
+      timeoutMinutes: 10,
+      concurrency: 8,
+    })
+    expect(Object.isFrozen(inputs)).toBe(true)
+  })
+
+  it('reads every optional input', () => {
+    setInputs({
+      ...valid(),
+      wait: 'false',
+      draft: 'TRUE',
+      alias: 'pr-12',
+      'timeout-minutes': '2.5',
+      concurrency: '32',
+    })
+    expect(getInputs()).toMatchObject({
+      wait: false,
+      draft: true,
+      alias: 'pr-12',
+      timeoutMinutes: 2.5,
+      concurrency: 32,
+    })
+  })
+
+  it('masks the key at once, and never logs it', () => {
+    setInputs(valid())
+    getInputs()
+
+    const output = stdout.join('')
+    expect(output).toContain('::add-mask::kx_live_secret')
+    expect(output.replace('::add-mask::kx_live_secret', '')).not.toContain('kx_live_secret')
+  })
+
+  it('masks the key even when another input fails', () => {
+    setInputs({ ...valid(), project: '' })
+    expect(() => getInputs()).toThrow("'project'")
+    expect(stdout.join('')).toContain('::add-mask::kx_live_secret')
+  })
+
+  it('names gateway-url first when nothing is set', () => {
+    setInputs({})
+    expect(() => getInputs()).toThrow("Input 'gateway-url' is required")
+  })
+
+  it.each(['gateway-url', 'kaixu-key', 'project', 'dir'])('requires %s', (name) => {
+    setInputs({ ...valid(), [name]: '' })
+    expect(() => getInputs()).toThrow(`Input '${name}' is required`)
+  })
+
+  it.each([
+    ['gateway-url', 'not a url'],
+    ['gateway-url', 'ftp://gateway.example.com'],
+    ['dir', '/does/not/exist/kaixu'],
+    ['wait', 'yes'],
+    ['draft', '1'],
+    ['alias', 'Feature/Login'],
+    ['alias', '-pr'],
+    ['alias', 'a'.repeat(38)],
+    ['timeout-minutes', '0'],
+    ['timeout-minutes', 'ten'],
+    ['concurrency', '0'],
+    ['concurrency', '33'],
+    ['concurrency', '2.5'],
+  ])('rejects %s = %j, naming the input', (name, value) => {
+    setInputs({ ...valid(), [name]: value })
+    expect(() => getInputs()).toThrow(`Input '${name}'`)
+  })
+
+  it('rejects a dir that is a file', () => {
+    const file = path.join(dir, 'file.txt')
+    fs.writeFileSync(file, 'x')
+    setInputs({ ...valid(), dir: file })
+    expect(() => getInputs()).toThrow("Input 'dir'")
+    fs.rmSync(file)
+  })
+
+  it('suggests a sanitised alias', () => {
+    setInputs({ ...valid(), alias: 'Feature/Login_Page' })
+    expect(() => getInputs()).toThrow("(try 'feature-login-page')")
+  })
+
+  it('warns about plain http to a remote gateway', () => {
+    setInputs({ ...valid(), 'gateway-url': 'http://gateway.example.com' })
+    getInputs()
+    expect(stdout.join('')).toContain("::warning::Input 'gateway-url' uses plain http")
+  })
+})
+
+describe('sanitizeAlias', () => {
+  it('lowercases, joins other characters into hyphens and cuts to 37', () => {
+    expect(sanitizeAlias('Feature/Login_Page')).toBe('feature-login-page')
+    expect(sanitizeAlias('--PR 12--')).toBe('pr-12')
+    expect(sanitizeAlias('x'.repeat(50))).toHaveLength(37)
+  })
+})

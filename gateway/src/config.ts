@@ -1,0 +1,88 @@
+import { resolve } from 'node:path'
+import { z } from 'zod'
+
+/** The real Netlify API; `NETLIFY_API_URL=sandbox` swaps in the built-in sandbox. */
+export const NETLIFY_API_DEFAULT = 'https://api.netlify.com/api/v1'
+
+const intFromEnv = (min: number, max: number) => z.coerce.number().int().min(min).max(max)
+
+const envSchema = z.object({
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
+  KAIXU_DATA_DIR: z.string().min(1).default('.kaixu'),
+  PORT: intFromEnv(0, 65535).default(8787),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  NETLIFY_API_URL: z
+    .union([z.literal('sandbox'), z.url({ protocol: /^https?$/ })])
+    .default(NETLIFY_API_DEFAULT),
+  KAIXU_ADMIN_TOKEN: z.string().min(24, 'must be at least 24 characters').optional(),
+  KAIXU_VAULT_KEYS: z.string().min(1).optional(),
+  KAIXU_WAIT_TIMEOUT_MS: intFromEnv(0, 3_600_000).default(120_000),
+  KAIXU_MAX_FILES: intFromEnv(1, 1_000_000).default(100_000),
+  KAIXU_INLINE_MAX_BYTES: intFromEnv(1, 2 ** 32).default(100 * 1024 * 1024),
+  KAIXU_CHUNK_BYTES: intFromEnv(64 * 1024, 64 * 1024 * 1024).default(5 * 1024 * 1024),
+  KAIXU_NETLIFY_UPLOAD_CONCURRENCY: intFromEnv(1, 64).default(5),
+  KAIXU_JOB_POLL_SECONDS: z.coerce.number().min(0.5).max(60).default(0.5),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+})
+
+export interface Config {
+  /** Postgres URL; unset means embedded PGlite in `dataDir`. */
+  readonly databaseUrl: string | undefined
+  readonly dataDir: string
+  readonly port: number
+  readonly host: string
+  /** Base URL of Netlify's API, or `sandbox` for the built-in one. */
+  readonly netlifyApiUrl: string
+  readonly adminToken: string | undefined
+  /** Raw keyring spec (`kid:base64key,…`); parsed by the vault. */
+  readonly vaultKeys: string | undefined
+  readonly waitTimeoutMs: number
+  readonly maxFiles: number
+  readonly inlineMaxBytes: number
+  readonly chunkBytes: number
+  /** Netlify allows 5 file PUTs in flight per token on free plans. */
+  readonly netlifyUploadConcurrency: number
+  readonly jobPollSeconds: number
+  readonly logLevel: string
+}
+
+/** Raised for bad configuration; the message names the variable. */
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+/**
+ * Reads and validates the environment once. Everything else receives the frozen result, so no
+ * module reads `process.env` on its own.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // Empty strings are treated as unset: `FOO= kaixu-gateway serve` should not mean "FOO is ''".
+  const cleaned = Object.fromEntries(
+    Object.entries(env).filter(([, v]) => v !== undefined && v !== ''),
+  )
+  const parsed = envSchema.safeParse(cleaned)
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`)
+    throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`)
+  }
+  const e = parsed.data
+  return Object.freeze({
+    databaseUrl: e.DATABASE_URL,
+    dataDir: resolve(e.KAIXU_DATA_DIR),
+    port: e.PORT,
+    host: e.HOST,
+    netlifyApiUrl: e.NETLIFY_API_URL.replace(/\/+$/, ''),
+    adminToken: e.KAIXU_ADMIN_TOKEN,
+    vaultKeys: e.KAIXU_VAULT_KEYS,
+    waitTimeoutMs: e.KAIXU_WAIT_TIMEOUT_MS,
+    maxFiles: e.KAIXU_MAX_FILES,
+    inlineMaxBytes: e.KAIXU_INLINE_MAX_BYTES,
+    chunkBytes: e.KAIXU_CHUNK_BYTES,
+    netlifyUploadConcurrency: e.KAIXU_NETLIFY_UPLOAD_CONCURRENCY,
+    jobPollSeconds: e.KAIXU_JOB_POLL_SECONDS,
+    logLevel: e.LOG_LEVEL,
+  })
+}

@@ -1,0 +1,94 @@
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { PGlite } from '@electric-sql/pglite'
+import pg from 'pg'
+
+/** Anything that runs SQL: the database itself or an open transaction. */
+export interface Queryable {
+  query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<T[]>
+}
+
+export interface Db extends Queryable {
+  readonly kind: 'pglite' | 'postgres'
+  /**
+   * Runs `fn` in one transaction. Inside it, use only `tx`: on PGlite a query on the outer handle
+   * waits behind the transaction and deadlocks.
+   */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>
+  /** The embedded instance, for pg-boss's PGlite backend; undefined on Postgres. */
+  readonly pglite: PGlite | undefined
+  readonly connectionString: string | undefined
+  close(): Promise<void>
+}
+
+const INT8 = 20
+
+/** bigint columns (bytes, cents) fit a JS number far beyond any realistic total (2^53). */
+const parseInt8 = (value: string) => Number(value)
+
+export interface DbOptions {
+  databaseUrl: string | undefined
+  dataDir: string
+}
+
+/** Postgres when a URL is given (Neon in production), else embedded PGlite in `dataDir/pgdata`. */
+export async function createDb(options: DbOptions): Promise<Db> {
+  return options.databaseUrl
+    ? createPostgresDb(options.databaseUrl)
+    : createPgliteDb(join(options.dataDir, 'pgdata'))
+}
+
+export async function createPgliteDb(dir: string | undefined): Promise<Db> {
+  if (dir) await mkdir(dir, { recursive: true })
+  const pglite = await PGlite.create(dir, { parsers: { [INT8]: parseInt8 } })
+  const run = async <T>(q: { query: PGlite['query'] }, sql: string, params?: readonly unknown[]) =>
+    (await q.query<T>(sql, params as unknown[])).rows
+  return {
+    kind: 'pglite',
+    pglite,
+    connectionString: undefined,
+    query: (sql, params) => run(pglite, sql, params),
+    transaction: (fn) =>
+      pglite.transaction((tx) => fn({ query: (sql, params) => run(tx, sql, params) })),
+    close: () => pglite.close(),
+  }
+}
+
+export async function createPostgresDb(connectionString: string): Promise<Db> {
+  const pool = new pg.Pool({
+    connectionString,
+    max: 10,
+    types: {
+      getTypeParser: ((oid: number, format?: string) =>
+        oid === INT8 ? parseInt8 : pg.types.getTypeParser(oid, format as 'text')) as never,
+    },
+  })
+  // An idle client that loses its connection emits 'error' on the pool; without a listener that
+  // would crash the process. The next query simply gets a fresh connection.
+  pool.on('error', () => {})
+  const db: Db = {
+    kind: 'postgres',
+    pglite: undefined,
+    connectionString,
+    query: async (sql, params) => (await pool.query(sql, params as unknown[])).rows,
+    async transaction(fn) {
+      const client = await pool.connect()
+      try {
+        await client.query('BEGIN')
+        const result = await fn({
+          query: async (sql, params) => (await client.query(sql, params as unknown[])).rows,
+        })
+        await client.query('COMMIT')
+        return result
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => {})
+        throw error
+      } finally {
+        client.release()
+      }
+    },
+    close: () => pool.end(),
+  }
+  await db.query('SELECT 1')
+  return db
+}

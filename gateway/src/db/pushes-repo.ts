@@ -1,0 +1,240 @@
+import type { Queryable } from './db.ts'
+
+export type PushState = 'uploading' | 'finalizing' | 'ready' | 'error'
+
+export interface PushRow {
+  id: string
+  customer_id: string
+  project_id: string
+  project_name: string
+  api_key_id: string | null
+  site_id: string
+  deploy_id: string | null
+  state: PushState
+  netlify_state: string | null
+  draft: boolean
+  alias: string | null
+  title: string | null
+  files_total: number
+  files_required: number
+  files_uploaded: number
+  bytes_uploaded: number
+  url: string | null
+  ssl_url: string | null
+  deploy_url: string | null
+  deploy_ssl_url: string | null
+  error_message: string | null
+  cost_cents: number | null
+  created_at: Date
+  updated_at: Date
+  completed_at: Date | null
+  finished_at: Date | null
+}
+
+export interface NewPush {
+  id: string
+  customerId: string
+  projectId: string
+  apiKeyId: string
+  siteId: string
+  draft: boolean
+  alias: string | undefined
+  title: string | undefined
+  filesTotal: number
+}
+
+export interface DeployUrls {
+  netlifyState: string
+  url?: string | null | undefined
+  sslUrl?: string | null | undefined
+  deployUrl?: string | null | undefined
+  deploySslUrl?: string | null | undefined
+}
+
+// files_uploaded counts distinct required SHA-1s uploaded, which is what the client sent.
+const PUSH_SELECT = `
+  SELECT p.*, pr.name AS project_name, u.cost_cents,
+         (SELECT count(DISTINCT f.sha1)::int FROM push_files f
+           WHERE f.push_id = p.id AND f.required AND f.uploaded_at IS NOT NULL) AS files_uploaded
+    FROM pushes p
+    JOIN projects pr ON pr.id = p.project_id
+    LEFT JOIN push_usage_events u ON u.push_id = p.id`
+
+export const insertPush = (db: Queryable, p: NewPush) =>
+  db.query(
+    `INSERT INTO pushes (id, customer_id, project_id, api_key_id, site_id, state, draft, alias,
+                         title, files_total)
+     VALUES ($1, $2, $3, $4, $5, 'uploading', $6, $7, $8, $9)`,
+    [
+      p.id,
+      p.customerId,
+      p.projectId,
+      p.apiKeyId,
+      p.siteId,
+      p.draft,
+      p.alias ?? null,
+      p.title ?? null,
+      p.filesTotal,
+    ],
+  )
+
+/** Records every path of the manifest in one statement, whatever its size. */
+export const insertPushFiles = (
+  db: Queryable,
+  pushId: string,
+  files: { paths: string[]; shas: string[]; sizes: (number | null)[] },
+) =>
+  db.query(
+    `INSERT INTO push_files (push_id, path, sha1, size)
+     SELECT $1, t.path, t.sha1, t.size FROM unnest($2::text[], $3::text[], $4::bigint[]) AS t(path, sha1, size)`,
+    [pushId, files.paths, files.shas, files.sizes],
+  )
+
+/** Stores what Netlify answered at creation: its deploy id and which SHA-1s it needs. */
+export const setDeployCreated = (
+  db: Queryable,
+  pushId: string,
+  deploy: { deployId: string; netlifyState: string; required: string[] },
+) =>
+  db.query(
+    `WITH flagged AS (
+       UPDATE push_files SET required = true WHERE push_id = $1 AND sha1 = ANY($4::text[]) RETURNING sha1)
+     UPDATE pushes SET deploy_id = $2, netlify_state = $3,
+            files_required = (SELECT count(DISTINCT sha1) FROM flagged), updated_at = now()
+      WHERE id = $1`,
+    [pushId, deploy.deployId, deploy.netlifyState, deploy.required],
+  )
+
+/** The push as its owner sees it; another customer's push is not found. */
+export const findPush = async (db: Queryable, customerId: string, pushId: string) =>
+  (
+    await db.query<PushRow>(`${PUSH_SELECT} WHERE p.id = $1 AND p.customer_id = $2`, [
+      pushId,
+      customerId,
+    ])
+  )[0]
+
+export const findPushById = async (db: Queryable, pushId: string) =>
+  (await db.query<PushRow>(`${PUSH_SELECT} WHERE p.id = $1`, [pushId]))[0]
+
+export interface UploadTarget {
+  path: string
+  required: boolean
+  uploaded: boolean
+}
+
+/** The one path Netlify gets a SHA-1 under; any path with that content satisfies the deploy. */
+export const findUploadTarget = async (db: Queryable, pushId: string, sha1: string) =>
+  (
+    await db.query<UploadTarget>(
+      `SELECT path, required, uploaded_at IS NOT NULL AS uploaded FROM push_files
+        WHERE push_id = $1 AND sha1 = $2 ORDER BY required DESC, path LIMIT 1`,
+      [pushId, sha1],
+    )
+  )[0]
+
+/**
+ * Marks a SHA-1 uploaded and counts its bytes once. Two concurrent uploads of the same content
+ * both reach Netlify (harmless), but only the first to commit adds bytes.
+ */
+export const markUploaded = async (db: Queryable, pushId: string, sha1: string, bytes: number) => {
+  const rows = await db.query<{ n: number }>(
+    `WITH marked AS (
+       UPDATE push_files SET uploaded_at = now()
+        WHERE push_id = $1 AND sha1 = $2 AND required AND uploaded_at IS NULL RETURNING 1)
+     UPDATE pushes SET bytes_uploaded = bytes_uploaded + $3, updated_at = now()
+      WHERE id = $1 AND EXISTS (SELECT 1 FROM marked)
+     RETURNING 1 AS n`,
+    [pushId, sha1, bytes],
+  )
+  return rows.length > 0
+}
+
+export const missingRequiredShas = async (db: Queryable, pushId: string) =>
+  (
+    await db.query<{ sha1: string }>(
+      `SELECT DISTINCT sha1 FROM push_files WHERE push_id = $1 AND required AND uploaded_at IS NULL
+        ORDER BY sha1`,
+      [pushId],
+    )
+  ).map((r) => r.sha1)
+
+/** uploading → finalizing, once: the row state is the lock, so two completes queue one job. */
+export const startFinalizing = async (db: Queryable, pushId: string) =>
+  (
+    await db.query<{ id: string }>(
+      `UPDATE pushes SET state = 'finalizing', completed_at = now(), updated_at = now()
+        WHERE id = $1 AND state = 'uploading' RETURNING id`,
+      [pushId],
+    )
+  ).length > 0
+
+export const updateNetlifyState = (db: Queryable, pushId: string, urls: DeployUrls) =>
+  db.query(
+    `UPDATE pushes SET netlify_state = $2,
+            url = coalesce($3, url), ssl_url = coalesce($4, ssl_url),
+            deploy_url = coalesce($5, deploy_url), deploy_ssl_url = coalesce($6, deploy_ssl_url),
+            updated_at = now()
+      WHERE id = $1 AND state IN ('uploading', 'finalizing')`,
+    [
+      pushId,
+      urls.netlifyState,
+      urls.url ?? null,
+      urls.sslUrl ?? null,
+      urls.deployUrl ?? null,
+      urls.deploySslUrl ?? null,
+    ],
+  )
+
+/** finalizing → ready; false when another worker got there first. */
+export const markReady = async (db: Queryable, pushId: string, urls: DeployUrls) =>
+  (
+    await db.query(
+      `UPDATE pushes SET state = 'ready', netlify_state = $2,
+              url = coalesce($3, url), ssl_url = coalesce($4, ssl_url),
+              deploy_url = coalesce($5, deploy_url), deploy_ssl_url = coalesce($6, deploy_ssl_url),
+              finished_at = now(), updated_at = now()
+        WHERE id = $1 AND state = 'finalizing' RETURNING id`,
+      [
+        pushId,
+        urls.netlifyState,
+        urls.url ?? null,
+        urls.sslUrl ?? null,
+        urls.deployUrl ?? null,
+        urls.deploySslUrl ?? null,
+      ],
+    )
+  ).length > 0
+
+export const markError = async (
+  db: Queryable,
+  pushId: string,
+  message: string,
+  netlifyState?: string,
+) =>
+  (
+    await db.query(
+      `UPDATE pushes SET state = 'error', error_message = $2, netlify_state = coalesce($3, netlify_state),
+              finished_at = now(), updated_at = now()
+        WHERE id = $1 AND state IN ('uploading', 'finalizing') RETURNING id`,
+      [pushId, message, netlifyState ?? null],
+    )
+  ).length > 0
+
+/**
+ * Writes the push's usage event, priced with the version in force now. The UNIQUE push_id turns
+ * a second finalization (a retry, or two workers racing) into a no-op, so a deploy bills once.
+ * Cost = cents per deploy + bytes × cents per GB (10^9 bytes), rounded up to a whole cent.
+ */
+export const insertUsageEvent = (db: Queryable, pushId: string) =>
+  db.query(
+    `INSERT INTO push_usage_events (customer_id, project_id, push_id, deploys, bytes, pricing_version, cost_cents)
+     SELECT p.customer_id, p.project_id, p.id, 1, p.bytes_uploaded, v.version,
+            v.cents_per_deploy + ceil(p.bytes_uploaded::numeric * v.cents_per_gb / 1000000000)::bigint
+       FROM pushes p,
+            LATERAL (SELECT * FROM pricing_versions WHERE effective_from <= now()
+                      ORDER BY effective_from DESC, version DESC LIMIT 1) v
+      WHERE p.id = $1
+     ON CONFLICT (push_id) DO NOTHING`,
+    [pushId],
+  )

@@ -1,0 +1,103 @@
+/**
+ * Stable error codes. The string values are public API: the Action and customers' scripts branch
+ * on them, so they never change meaning.
+ */
+export const ErrorCode = {
+  InvalidRequest: 'invalid_request',
+  InvalidJson: 'invalid_json',
+  Unauthorized: 'unauthorized',
+  CustomerSuspended: 'customer_suspended',
+  NotFound: 'not_found',
+  ProjectNotFound: 'project_not_found',
+  InvalidState: 'invalid_state',
+  Conflict: 'conflict',
+  UploadsIncomplete: 'uploads_incomplete',
+  NetlifyTokenMissing: 'netlify_token_missing',
+  PayloadTooLarge: 'payload_too_large',
+  ShaMismatch: 'sha_mismatch',
+  ShaNotInPush: 'sha_not_in_push',
+  NetlifyError: 'netlify_error',
+  NetlifyUnavailable: 'netlify_unavailable',
+  Internal: 'internal_error',
+} as const
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
+
+export interface AppErrorOptions {
+  details?: Record<string, unknown>
+  cause?: unknown
+  /** Seconds the client should wait before retrying; sent as `Retry-After`. */
+  retryAfter?: number
+}
+
+/** An error with a stable code and HTTP status; the error handler renders it as JSON. */
+export class AppError extends Error {
+  override name = 'AppError'
+  readonly code: ErrorCode
+  readonly status: number
+  readonly details: Record<string, unknown>
+  readonly retryAfter: number | undefined
+
+  constructor(code: ErrorCode, status: number, message: string, options: AppErrorOptions = {}) {
+    super(message, { cause: options.cause })
+    this.code = code
+    this.status = status
+    this.details = options.details ?? {}
+    this.retryAfter = options.retryAfter
+  }
+
+  toJSON(): { code: ErrorCode; message: string; details: Record<string, unknown> } {
+    return { code: this.code, message: this.message, details: this.details }
+  }
+}
+
+/** One factory per failure, so each code has one status and one wording. */
+export const ERRORS = {
+  invalidRequest: (message: string, details?: Record<string, unknown>) =>
+    new AppError(ErrorCode.InvalidRequest, 400, message, { details }),
+  invalidJson: (message: string) => new AppError(ErrorCode.InvalidJson, 400, message),
+  unauthorized: (
+    message = 'A valid Kaixu API key is required (Authorization: Bearer kx_live_…).',
+  ) => new AppError(ErrorCode.Unauthorized, 401, message),
+  customerSuspended: () =>
+    new AppError(ErrorCode.CustomerSuspended, 403, 'This customer account is suspended.'),
+  notFound: (what: string) => new AppError(ErrorCode.NotFound, 404, `${what} not found.`),
+  projectNotFound: (project: string) =>
+    new AppError(ErrorCode.ProjectNotFound, 404, `Project '${project}' not found.`, {
+      details: { project },
+    }),
+  invalidState: (message: string, state: string) =>
+    new AppError(ErrorCode.InvalidState, 409, message, { details: { state } }),
+  conflict: (message: string) => new AppError(ErrorCode.Conflict, 409, message),
+  uploadsIncomplete: (missing: string[]) =>
+    new AppError(
+      ErrorCode.UploadsIncomplete,
+      409,
+      `${missing.length} required file(s) are not uploaded yet.`,
+      { details: { missing: missing.slice(0, 100), missingCount: missing.length } },
+    ),
+  netlifyTokenMissing: () =>
+    new AppError(
+      ErrorCode.NetlifyTokenMissing,
+      412,
+      'No Netlify token is registered for this customer.',
+    ),
+  payloadTooLarge: (message: string, details?: Record<string, unknown>) =>
+    new AppError(ErrorCode.PayloadTooLarge, 413, message, { details }),
+  shaMismatch: (expected: string, actual: string) =>
+    new AppError(
+      ErrorCode.ShaMismatch,
+      422,
+      `The body's SHA-1 is ${actual}, not ${expected} as X-Content-Sha1 says; nothing was stored.`,
+      { details: { expected, actual } },
+    ),
+  shaNotInPush: (sha1: string) =>
+    new AppError(ErrorCode.ShaNotInPush, 422, `No file of this push has SHA-1 ${sha1}.`, {
+      details: { sha1 },
+    }),
+  netlifyError: (status: number, message: string) =>
+    new AppError(ErrorCode.NetlifyError, 502, `Netlify answered ${status}: ${message}`, {
+      details: { status, netlifyMessage: message },
+    }),
+  netlifyUnavailable: (message: string, retryAfter?: number) =>
+    new AppError(ErrorCode.NetlifyUnavailable, 503, message, { retryAfter }),
+}

@@ -1,0 +1,94 @@
+import express, { Router } from 'express'
+import type { Config } from '../../config.ts'
+import type { PushRow } from '../../db/pushes-repo.ts'
+import { ERRORS } from '../../errors.ts'
+import type { PushService } from '../../services/pushes.ts'
+import { completeBodySchema, initBodySchema, pushIdQuery, uploadHeaders } from '../schemas.ts'
+import { parse } from '../validate.ts'
+
+/** The push flow's four routes: thin wrappers that validate, call the service and render. */
+export function pushRoutes(pushes: PushService, config: Config): Router {
+  const router = Router()
+  const initSchema = initBodySchema()
+  // A 100 000-file manifest is ~10 MB of JSON; everything else is tiny.
+  const manifestJson = express.json({ limit: '32mb' })
+  const smallJson = express.json({ limit: '16kb' })
+
+  router.post('/push-init', manifestJson, async (req, res) => {
+    const files = (req.body as { files?: unknown } | undefined)?.files
+    if (files && typeof files === 'object' && Object.keys(files).length > config.maxFiles) {
+      throw ERRORS.payloadTooLarge(`A push may list at most ${config.maxFiles} files.`, {
+        maxFiles: config.maxFiles,
+      })
+    }
+    const body = parse(initSchema, req.body ?? {}, 'body')
+    res.status(201).json(await pushes.init(req.caller!, body))
+  })
+
+  // No body parser: the body streams through to Netlify and is never buffered.
+  router.put('/push-upload', async (req, res) => {
+    const { pushId } = parse(pushIdQuery, req.query, 'query')
+    const headers = parse(uploadHeaders, req.headers, 'headers')
+    const result = await pushes.upload(
+      req.caller!,
+      pushId,
+      headers['x-content-sha1'],
+      req,
+      headers['content-length'],
+    )
+    res.status(200).json(result)
+  })
+
+  router.post('/push-complete', smallJson, async (req, res) => {
+    const body = parse(completeBodySchema, req.body ?? {}, 'body')
+    const push = await pushes.complete(req.caller!, body.pushId, body.wait ?? false)
+    const final = push.state === 'ready' || push.state === 'error'
+    res.status(body.wait && final ? 200 : 202).json(renderPush(push))
+  })
+
+  router.get('/push-status', async (req, res) => {
+    const { pushId } = parse(pushIdQuery, req.query, 'query')
+    res.json(renderPush(await pushes.status(req.caller!, pushId)))
+  })
+
+  return router
+}
+
+/**
+ * The public shape of a push. Netlify's own field names (`ssl_url`, `deploy_ssl_url`,
+ * `error_message`) are kept so people can match them with Netlify's docs.
+ */
+export function renderPush(p: PushRow) {
+  const deployUrl = p.deploy_ssl_url ?? p.deploy_url
+  const siteUrl = p.ssl_url ?? p.url
+  return {
+    pushId: p.id,
+    project: { id: p.project_id, name: p.project_name, siteId: p.site_id },
+    deployId: p.deploy_id,
+    state: p.state,
+    netlifyState: p.netlify_state,
+    draft: p.draft,
+    alias: p.alias,
+    files: { total: p.files_total, required: p.files_required, uploaded: p.files_uploaded },
+    bytesUploaded: p.bytes_uploaded,
+    ssl_url: siteUrl,
+    deploy_ssl_url: deployUrl,
+    site_url: stableUrl(p, deployUrl, siteUrl),
+    error_message: p.error_message,
+    costCents: p.cost_cents,
+    createdAt: p.created_at,
+    completedAt: p.completed_at,
+    finishedAt: p.finished_at,
+  }
+}
+
+/**
+ * The URL that keeps pointing at this line of work: the alias URL for an alias deploy, the
+ * production URL for a production deploy; a draft has only its own unique URL.
+ */
+function stableUrl(p: PushRow, deployUrl: string | null, siteUrl: string | null): string | null {
+  if (p.alias && deployUrl && p.deploy_id)
+    return deployUrl.replace(`//${p.deploy_id}--`, `//${p.alias}--`)
+  if (p.draft) return deployUrl
+  return siteUrl
+}

@@ -1,0 +1,85 @@
+/** Counters a test can read through `GET /__sandbox/stats`. */
+export interface SandboxStats {
+  /** `<METHOD> <route template>` (relative to /api/v1) → requests received, faulted ones included. */
+  requests: Record<string, number>
+  /** File PUTs that were accepted (200). */
+  filePuts: number
+  /** Accepted file PUTs per sha1 and per deploy path. */
+  filePutsBySha: Record<string, number>
+  filePutsByPath: Record<string, number>
+  /** Bytes of accepted uploads. */
+  uploadedBytes: number
+  /** File PUTs refused because the body did not hash to the path's sha. */
+  uploadMismatches: number
+  sitesCreated: number
+  deploysCreated: number
+  /** 429s from the request rate limit, the upload concurrency cap and the deploy-creation limit. */
+  rateLimited: number
+  concurrencyLimited: number
+  deployRateLimited: number
+  /** Requests hit by a scheduled fault. */
+  faultsInjected: number
+  /** GET/HEAD requests to deployed sites. */
+  siteRequests: number
+}
+
+/** Mutable counters behind `GET /__sandbox/stats`. */
+export class StatsCounter {
+  private stats: SandboxStats = emptyStats()
+
+  /** Counts one API request under its route template. */
+  request(key: string): void {
+    this.stats.requests[key] = (this.stats.requests[key] ?? 0) + 1
+  }
+
+  /** Counts an accepted upload. */
+  filePut(sha: string, path: string, size: number): void {
+    this.stats.filePuts++
+    this.stats.filePutsBySha[sha] = (this.stats.filePutsBySha[sha] ?? 0) + 1
+    this.stats.filePutsByPath[path] = (this.stats.filePutsByPath[path] ?? 0) + 1
+    this.stats.uploadedBytes += size
+  }
+
+  /** Increments a plain counter. */
+  bump(
+    key:
+      | 'uploadMismatches'
+      | 'sitesCreated'
+      | 'deploysCreated'
+      | 'rateLimited'
+      | 'concurrencyLimited'
+      | 'deployRateLimited'
+      | 'faultsInjected'
+      | 'siteRequests',
+  ): void {
+    this.stats[key]++
+  }
+
+  /** A deep copy, safe to serialise while requests keep counting. */
+  snapshot(): SandboxStats {
+    return structuredClone(this.stats)
+  }
+
+  /** Sets every counter back to zero. */
+  reset(): void {
+    this.stats = emptyStats()
+  }
+}
+
+function emptyStats(): SandboxStats {
+  return {
+    requests: {},
+    filePuts: 0,
+    filePutsBySha: {},
+    filePutsByPath: {},
+    uploadedBytes: 0,
+    uploadMismatches: 0,
+    sitesCreated: 0,
+    deploysCreated: 0,
+    rateLimited: 0,
+    concurrencyLimited: 0,
+    deployRateLimited: 0,
+    faultsInjected: 0,
+    siteRequests: 0,
+  }
+}

@@ -1,0 +1,218 @@
+#!/usr/bin/env node
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { ConfigError, loadConfig, type Config } from '../config.ts'
+import { createDb } from '../db/db.ts'
+import { migrate } from '../db/migrate.ts'
+import { AppError } from '../errors.ts'
+import { createLogger } from '../lib/logger.ts'
+import { startSandboxServer } from '../netlify/sandbox/index.ts'
+import { acquireDataDirLock, DataDirBusyError } from './data-dir-lock.ts'
+import { openServices, startGateway, type Services } from './gateway.ts'
+
+const USAGE = `Usage: kaixu-gateway <command> [options]
+
+Commands:
+  serve                                   run the gateway (HTTP API and job workers)
+  migrate                                 apply database migrations and exit
+  customers create --name NAME            create a customer
+  keys create --customer ID               issue an API key (printed once)
+  tokens set --customer ID [--token T]    store the customer's Netlify token (or read it from stdin)
+  projects add --customer ID --site-id S --name N
+                                          register a Netlify site as a project
+  sandbox [--port P] [--host H]           run the Netlify sandbox on its own
+
+Options:
+  --json                                  print machine-readable JSON
+  -h, --help                              show this help
+
+Configuration comes from the environment: DATABASE_URL, KAIXU_DATA_DIR, PORT, HOST,
+NETLIFY_API_URL, KAIXU_ADMIN_TOKEN, KAIXU_VAULT_KEYS (see the README).`
+
+const OPTIONS = {
+  name: { type: 'string' },
+  customer: { type: 'string' },
+  token: { type: 'string' },
+  'site-id': { type: 'string' },
+  port: { type: 'string' },
+  host: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const
+
+type Values = ReturnType<
+  typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>
+>['values']
+
+class UsageError extends Error {}
+
+function required(values: Values, name: 'name' | 'customer' | 'site-id'): string {
+  const value = values[name]
+  if (!value) throw new UsageError(`--${name} is required`)
+  return value
+}
+
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) throw new UsageError('--token is required (or pipe the token on stdin)')
+  const chunks: Buffer[] = []
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks).toString('utf8').trim()
+}
+
+/** Opens the services for a one-shot command, holding the embedded database's lock meanwhile. */
+async function withServices<T>(config: Config, fn: (s: Services) => Promise<T>): Promise<T> {
+  if (config.netlifyApiUrl === 'sandbox') {
+    throw new UsageError(
+      'NETLIFY_API_URL=sandbox lives inside `serve`; for commands, run `kaixu-gateway sandbox` and set NETLIFY_API_URL to its /api/v1 URL',
+    )
+  }
+  const release = config.databaseUrl ? async () => {} : await acquireDataDirLock(config.dataDir)
+  const services = await openServices(config, createLogger('warn', process.stderr))
+  try {
+    return await fn(services)
+  } finally {
+    await services.netlify.close()
+    await services.db.close()
+    await release()
+  }
+}
+
+function print(json: boolean, value: Record<string, unknown>, human: string) {
+  process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${human}\n`)
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: OPTIONS,
+    allowPositionals: true,
+    strict: true,
+  })
+  const command = positionals.join(' ')
+  if (values.help || !command) {
+    process.stdout.write(`${USAGE}\n`)
+    return
+  }
+  if (command === 'sandbox') {
+    const dataDir = join(process.env['KAIXU_DATA_DIR'] || '.kaixu', 'sandbox')
+    const running = await startSandboxServer({
+      dataDir,
+      port: Number(values.port ?? process.env['PORT'] ?? 8788),
+      host: values.host ?? '127.0.0.1',
+      logger: createLogger(process.env['LOG_LEVEL'] || 'info'),
+    })
+    print(
+      values.json,
+      { url: running.url, apiUrl: `${running.url}/api/v1` },
+      `Netlify sandbox on ${running.url} (API ${running.url}/api/v1)`,
+    )
+    const stop = () => void running.close().then(() => process.exit(0))
+    process.once('SIGTERM', stop)
+    process.once('SIGINT', stop)
+    return
+  }
+  const config = loadConfig()
+  switch (command) {
+    case 'serve': {
+      const gateway = await startGateway(config, createLogger(config.logLevel))
+      const stop = (signal: string) => {
+        gateway.logger.info({ signal }, 'shutting down')
+        const force = setTimeout(() => process.exit(1), 25_000)
+        force.unref()
+        void gateway.close().then(() => process.exit(0))
+      }
+      process.once('SIGTERM', () => stop('SIGTERM'))
+      process.once('SIGINT', () => stop('SIGINT'))
+      return
+    }
+    case 'migrate': {
+      const release = config.databaseUrl ? async () => {} : await acquireDataDirLock(config.dataDir)
+      const db = await createDb(config)
+      try {
+        const applied = await migrate(db)
+        print(
+          values.json,
+          { applied },
+          applied.length ? `Applied ${applied.join(', ')}` : 'Database is up to date',
+        )
+      } finally {
+        await db.close()
+        await release()
+      }
+      return
+    }
+    case 'customers create': {
+      const name = required(values, 'name')
+      const customer = await withServices(config, (s) => s.accounts.createCustomer(name, 'cli'))
+      print(
+        values.json,
+        { id: customer.id, name: customer.name },
+        `Created customer ${customer.id} (${customer.name})`,
+      )
+      return
+    }
+    case 'keys create': {
+      const customerId = required(values, 'customer')
+      const key = await withServices(config, (s) => s.accounts.createApiKey(customerId, 'cli'))
+      print(
+        values.json,
+        { id: key.id, key: key.key },
+        `API key ${key.id}: ${key.key}\nStore it now; it is not shown again.`,
+      )
+      return
+    }
+    case 'tokens set': {
+      const customerId = required(values, 'customer')
+      const token = values.token ?? (await readStdin())
+      if (!token) throw new UsageError('the Netlify token is empty')
+      const result = await withServices(config, (s) =>
+        s.accounts.setNetlifyToken(customerId, token, 'cli'),
+      )
+      print(
+        values.json,
+        { customerId, last4: result.last4 },
+        `Stored the Netlify token (…${result.last4}) for ${customerId}`,
+      )
+      return
+    }
+    case 'projects add': {
+      const customerId = required(values, 'customer')
+      const input = { siteId: required(values, 'site-id'), name: required(values, 'name') }
+      const project = await withServices(config, (s) =>
+        s.accounts.addProject(customerId, input, 'cli'),
+      )
+      print(
+        values.json,
+        { id: project.id, name: project.name, siteId: project.site_id },
+        `Added project ${project.id} (${project.name} → site ${project.site_id})`,
+      )
+      return
+    }
+    default:
+      throw new UsageError(`unknown command '${command}'`)
+  }
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  if (
+    error instanceof UsageError ||
+    (error instanceof TypeError &&
+      'code' in error &&
+      String(error.code).startsWith('ERR_PARSE_ARGS'))
+  ) {
+    process.stderr.write(`kaixu-gateway: ${error.message}\n\n${USAGE}\n`)
+    process.exit(2)
+  }
+  if (
+    error instanceof ConfigError ||
+    error instanceof DataDirBusyError ||
+    error instanceof AppError
+  ) {
+    process.stderr.write(`kaixu-gateway: ${error.message}\n`)
+    process.exit(1)
+  }
+  process.stderr.write(
+    `kaixu-gateway: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  )
+  process.exit(1)
+})

@@ -1,0 +1,238 @@
+import { GatewayError, getErrorMessage } from './errors.ts'
+import { isFinalState } from './gateway-api.ts'
+import { uploadRequired } from './upload.ts'
+import type { Digest } from './files.ts'
+import type { GatewayClient } from './gateway-client.ts'
+import type { PushRecord, PushState } from './gateway-api.ts'
+
+/** Where the flow writes its log; the Action passes `@actions/core`, a CLI would pass the console. */
+export interface Reporter {
+  info(message: string): void
+  warning(message: string): void
+  debug(message: string): void
+}
+
+/** What to deploy and how long to wait for it. */
+export interface PushOptions {
+  /** Project id or name at the gateway. */
+  project: string
+  draft: boolean
+  alias?: string
+  /** Deploy title shown in Netlify. */
+  title?: string
+  /** Wait until the deploy is `ready` or `error`; otherwise return once finalization is queued. */
+  wait: boolean
+  /** How long to wait for the deploy after the uploads. */
+  timeoutMs: number
+  /** Uploads in flight at once. */
+  concurrency: number
+  /** Injected in tests so polling does not really sleep. */
+  sleep?: (ms: number) => Promise<void>
+}
+
+/** Milliseconds per phase of the push. */
+export interface PushTimings {
+  initMs?: number
+  uploadMs?: number
+  finalizeMs?: number
+}
+
+/** What is known about a push: complete on success, partial when carried by a `PushError`. */
+export interface PushResult {
+  pushId?: string
+  deployId?: string
+  state?: PushState
+  filesTotal: number
+  bytesTotal: number
+  /** Distinct contents Netlify asked for. */
+  filesRequired?: number
+  filesUploaded: number
+  bytesUploaded: number
+  /** The unique URL of this deploy. */
+  deployUrl?: string
+  /** The stable URL: the alias URL, or production. */
+  siteUrl?: string
+  errorMessage?: string
+  costCents?: number
+  timings: PushTimings
+}
+
+/** A failed push, with what was known when it failed (for outputs and the summary). */
+export class PushError extends Error {
+  readonly result: PushResult
+
+  constructor(cause: unknown, result: PushResult) {
+    super(getErrorMessage(cause), { cause })
+    this.name = 'PushError'
+    this.result = result
+  }
+}
+
+/** The deploy did not reach a final state in time. */
+export class DeployTimeoutError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'DeployTimeoutError'
+  }
+}
+
+const POLL_FIRST_MS = 250
+const POLL_MAX_MS = 2000
+
+/**
+ * The push flow: init with the digest → upload the required files → complete → (with `wait`)
+ * poll until `ready` or `error`. Resolves with the result; throws a `PushError` carrying the
+ * partial result when anything fails, including a deploy that ends in `error`.
+ */
+export async function push(
+  client: Pick<GatewayClient, 'init' | 'upload' | 'complete' | 'status'>,
+  digest: Digest,
+  options: PushOptions,
+  reporter: Reporter,
+): Promise<PushResult> {
+  const result: PushResult = {
+    filesTotal: digest.count,
+    bytesTotal: digest.totalBytes,
+    filesUploaded: 0,
+    bytesUploaded: 0,
+    timings: {},
+  }
+  try {
+    // Step 1: announce the digest; the gateway answers which contents Netlify lacks.
+    let started = Date.now()
+    const init = await client.init({
+      project: options.project,
+      files: digest.files,
+      sizes: digest.sizes,
+      draft: options.draft,
+      ...(options.alias ? { alias: options.alias } : {}),
+      ...(options.title ? { title: options.title } : {}),
+    })
+    result.pushId = init.pushId
+    result.deployId = init.deployId
+    result.state = init.state
+    result.filesRequired = init.required.length
+    result.timings.initMs = Date.now() - started
+    const unchanged = digest.count - init.required.length
+    reporter.info(
+      `Push ${init.pushId} (deploy ${init.deployId}): ${init.required.length} files to upload` +
+        (unchanged > 0 ? `, ${unchanged} unchanged or duplicates` : ''),
+    )
+
+    // Step 2: upload each missing content once.
+    started = Date.now()
+    if (init.required.length > 0) {
+      const uploaded = await uploadRequired(client, init.pushId, init.required, digest, {
+        concurrency: options.concurrency,
+        inlineMaxBytes: init.upload?.inlineMaxBytes,
+        log: (line) => reporter.info(line),
+      })
+      result.filesUploaded = uploaded.files
+      result.bytesUploaded = uploaded.bytes
+      if (uploaded.skipped > 0) {
+        reporter.info(`${uploaded.skipped} files were already at the gateway and not sent again`)
+      }
+    }
+    result.timings.uploadMs = Date.now() - started
+
+    // Step 3: finalize, and wait if asked to.
+    started = Date.now()
+    try {
+      // Each record seen is applied at once, so a timeout still reports the last known state.
+      await finalize(client, init.pushId, options, reporter, (record) =>
+        applyRecord(result, record),
+      )
+    } finally {
+      result.timings.finalizeMs = Date.now() - started
+    }
+    if (result.state === 'error') {
+      throw new Error(`Netlify could not deploy: ${result.errorMessage ?? 'no reason given'}`)
+    }
+    if (result.state === 'ready') {
+      reporter.info(`Deploy ready: ${result.deployUrl ?? '(no URL)'}`)
+    } else {
+      reporter.info(`Deploy queued (state ${result.state}); not waiting for it`)
+    }
+    return result
+  } catch (error) {
+    throw new PushError(error, result)
+  }
+}
+
+async function finalize(
+  client: Pick<GatewayClient, 'complete' | 'status'>,
+  pushId: string,
+  options: PushOptions,
+  reporter: Reporter,
+  onRecord: (record: PushRecord) => void,
+): Promise<void> {
+  const sleep = options.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)))
+  const deadline = Date.now() + options.timeoutMs
+  const timeoutText = formatMinutes(options.timeoutMs)
+  // Aborts the long `complete(wait)` request when our own deadline comes first.
+  const abort = new AbortController()
+  const timer = setTimeout(
+    () => abort.abort(new DeployTimeoutError(`Timed out after ${timeoutText}`)),
+    options.timeoutMs,
+  )
+  try {
+    let record: PushRecord
+    try {
+      record = await client.complete(pushId, options.wait, abort.signal)
+    } catch (error) {
+      // A retried complete whose first attempt got through finds the push already finalizing.
+      if (!(error instanceof GatewayError && error.code === 'invalid_state')) throw error
+      reporter.debug(`push-complete answered invalid_state; reading the status instead`)
+      record = await client.status(pushId, abort.signal)
+    }
+    onRecord(record)
+    if (!options.wait) return
+
+    let interval = POLL_FIRST_MS
+    let seen = describe(record)
+    reporter.info(`Deploy state: ${seen}`)
+    while (!isFinalState(record.state)) {
+      if (Date.now() + interval > deadline) {
+        throw new DeployTimeoutError(
+          `The deploy was not ready after ${timeoutText} (state: ${seen}). It may still finish; ` +
+            `push id ${pushId}`,
+        )
+      }
+      await sleep(interval)
+      // Start fast (small sites are ready in a second), then back off to spare the Netlify budget.
+      interval = Math.min(POLL_MAX_MS, Math.round(interval * 1.5))
+      record = await client.status(pushId, abort.signal)
+      onRecord(record)
+      const now = describe(record)
+      if (now !== seen) reporter.info(`Deploy state: ${now}`)
+      seen = now
+    }
+  } catch (error) {
+    if (abort.signal.aborted && abort.signal.reason instanceof DeployTimeoutError) {
+      throw new DeployTimeoutError(
+        `The deploy was not ready after ${timeoutText}. It may still finish; push id ${pushId}`,
+      )
+    }
+    throw error
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+function applyRecord(result: PushResult, record: PushRecord): void {
+  result.state = record.state
+  result.deployId = record.deployId || result.deployId
+  result.deployUrl = record.deploy_ssl_url ?? undefined
+  result.siteUrl = record.site_url ?? record.ssl_url ?? undefined
+  result.errorMessage = record.error_message ?? undefined
+  result.costCents = record.costCents ?? undefined
+}
+
+function describe(record: PushRecord): string {
+  return record.netlifyState ? `${record.state} (Netlify: ${record.netlifyState})` : record.state
+}
+
+function formatMinutes(ms: number): string {
+  const minutes = ms / 60_000
+  return `${Number.isInteger(minutes) ? minutes : minutes.toFixed(1)} min`
+}

@@ -1,0 +1,62 @@
+// Request and response shapes of the gateway routes the Action calls, as docs/api.md defines them.
+
+/** Body of `POST /v1/push-init`. */
+export interface PushInitRequest {
+  /** Project id (`prj_…`) or name. */
+  project: string
+  /** Every file of the deploy: relative `/`-separated path → SHA-1 hex. */
+  files: Record<string, string>
+  /** Each file's size in bytes. */
+  sizes?: Record<string, number>
+  draft?: boolean
+  alias?: string
+  title?: string
+}
+
+/** `201` answer of `POST /v1/push-init`. */
+export interface PushInitResponse {
+  pushId: string
+  deployId: string
+  state: PushState
+  /** SHA-1s Netlify does not have yet, each once: upload one file per SHA-1. */
+  required: string[]
+  upload: { inlineMaxBytes: number; chunkBytes: number }
+}
+
+/** Answer of `PUT /v1/push-upload`. */
+export interface PushUploadResponse {
+  sha1: string
+  bytes: number
+  /** True when the gateway already had the file (or Netlify never asked for it). */
+  skipped: boolean
+}
+
+/** Life cycle of a push; `ready` and `error` are final. */
+export type PushState = 'uploading' | 'finalizing' | 'ready' | 'error'
+
+/** The push record, answered by `push-complete` and `push-status`. */
+export interface PushRecord {
+  pushId: string
+  project?: { id: string; name: string; siteId: string }
+  deployId: string
+  state: PushState
+  netlifyState?: string | null
+  draft?: boolean
+  alias?: string | null
+  files?: { total: number; required: number; uploaded: number }
+  bytesUploaded?: number
+  ssl_url?: string | null
+  /** The unique, immutable URL of this one deploy. */
+  deploy_ssl_url?: string | null
+  /** The stable URL: the alias URL for an alias deploy, the production URL otherwise. */
+  site_url?: string | null
+  error_message?: string | null
+  costCents?: number | null
+  createdAt?: string
+  completedAt?: string | null
+}
+
+/** Whether a push state is final. */
+export function isFinalState(state: PushState): boolean {
+  return state === 'ready' || state === 'error'
+}

@@ -1,0 +1,218 @@
+import fs from 'node:fs'
+import { randomUUID } from 'node:crypto'
+import { Readable } from 'node:stream'
+import { GatewayError, getErrorMessage } from './errors.ts'
+import { retry } from './retry.ts'
+import type { RetryOptions } from './retry.ts'
+import type {
+  PushInitRequest,
+  PushInitResponse,
+  PushRecord,
+  PushUploadResponse,
+} from './gateway-api.ts'
+
+/** How to reach the gateway. */
+export interface GatewayClientOptions {
+  /** The gateway's base URL; a path prefix (`https://host/kaixu`) is kept. */
+  baseUrl: string
+  /** The Kaixu API key, sent as a bearer token. */
+  apiKey: string
+  /** Sent as `User-Agent`, so gateway logs tell Action pushes from CLI pushes. */
+  userAgent?: string
+  /** Overrides of the retry policy (tests shorten the waits). */
+  retry?: Partial<RetryOptions>
+  /** Receives one line per retry. */
+  log?: (message: string) => void
+}
+
+interface RequestSpec {
+  method: 'GET' | 'POST' | 'PUT'
+  route: string
+  query?: Record<string, string>
+  json?: unknown
+  /** Builds a fresh body for every attempt: a stream can be read only once. */
+  body?: () => NonNullable<RequestInit['body']>
+  headers?: Record<string, string>
+  signal?: AbortSignal
+}
+
+/** The only HTTP caller of the Action: the gateway's `/v1/push-*` routes, with retries. */
+export class GatewayClient {
+  readonly #base: URL
+  readonly #apiKey: string
+  readonly #userAgent: string
+  readonly #retry: Partial<RetryOptions>
+  readonly #log: (message: string) => void
+
+  constructor(options: GatewayClientOptions) {
+    // A trailing slash makes `new URL('v1/…', base)` keep a path prefix instead of replacing it.
+    this.#base = new URL(options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`)
+    this.#apiKey = options.apiKey
+    this.#userAgent = options.userAgent ?? 'kaixu-push'
+    this.#retry = options.retry ?? {}
+    this.#log = options.log ?? (() => {})
+  }
+
+  /**
+   * `POST /v1/push-init`: announces the digest, answers the push id and the SHA-1s to upload.
+   * One `Idempotency-Key` covers all retries, so a retry after a lost answer cannot open (and
+   * bill) a second push.
+   */
+  async init(request: PushInitRequest, idempotencyKey: string = randomUUID()) {
+    return this.#request<PushInitResponse>({
+      method: 'POST',
+      route: 'v1/push-init',
+      json: request,
+      headers: { 'Idempotency-Key': idempotencyKey },
+    })
+  }
+
+  /** `PUT /v1/push-upload`: streams one file; the stream is re-opened for each attempt. */
+  async upload(pushId: string, sha1: string, filePath: string, size: number) {
+    return this.#request<PushUploadResponse>({
+      method: 'PUT',
+      route: 'v1/push-upload',
+      query: { pushId },
+      body: () =>
+        size === 0
+          ? new Uint8Array(0)
+          : (Readable.toWeb(fs.createReadStream(filePath)) as ReadableStream<Uint8Array>),
+      headers: {
+        'X-Content-Sha1': sha1,
+        'Content-Type': 'application/octet-stream',
+        'Content-Length': String(size),
+      },
+    })
+  }
+
+  /**
+   * `POST /v1/push-complete`: starts finalization. With `wait` the gateway holds the answer until
+   * the deploy is final or its own wait (120 s) runs out; either way the answer is the push record.
+   */
+  async complete(pushId: string, wait: boolean, signal?: AbortSignal) {
+    return this.#request<PushRecord>({
+      method: 'POST',
+      route: 'v1/push-complete',
+      json: { pushId, wait },
+      signal,
+    })
+  }
+
+  /** `GET /v1/push-status`: the push record, refreshed from Netlify while not final. */
+  async status(pushId: string, signal?: AbortSignal) {
+    return this.#request<PushRecord>({
+      method: 'GET',
+      route: 'v1/push-status',
+      query: { pushId },
+      signal,
+    })
+  }
+
+  async #request<T>(spec: RequestSpec): Promise<T> {
+    const url = new URL(spec.route, this.#base)
+    for (const [name, value] of Object.entries(spec.query ?? {})) url.searchParams.set(name, value)
+    const headers: Record<string, string> = {
+      Authorization: `Bearer ${this.#apiKey}`,
+      Accept: 'application/json',
+      'User-Agent': this.#userAgent,
+      ...spec.headers,
+    }
+    if (spec.json !== undefined) headers['Content-Type'] = 'application/json'
+    const label = `${spec.method} /${spec.route}`
+
+    return retry(
+      async () => {
+        const body = spec.json !== undefined ? JSON.stringify(spec.json) : spec.body?.()
+        const response = await fetch(url, {
+          method: spec.method,
+          headers,
+          body,
+          // Node's fetch needs this for a streamed request body.
+          duplex: body instanceof ReadableStream ? 'half' : undefined,
+          signal: spec.signal,
+        } as RequestInit)
+        if (!response.ok) throw await toGatewayError(response)
+        return (await readJson(response)) as T
+      },
+      {
+        onRetry: (error, attempt, delayMs) =>
+          this.#log(
+            `${label} failed: ${getErrorMessage(error)}; retry ${attempt} in ${(delayMs / 1000).toFixed(1)} s`,
+          ),
+        ...this.#retry,
+      },
+    )
+  }
+}
+
+async function readJson(response: Response): Promise<unknown> {
+  const text = await response.text()
+  try {
+    return JSON.parse(text)
+  } catch {
+    throw new GatewayError(
+      response.status,
+      'invalid_response',
+      `The gateway answered ${response.status} with a body that is not JSON: ${excerpt(text)}`,
+      undefined,
+      undefined,
+      response.headers.get('x-request-id') ?? undefined,
+    )
+  }
+}
+
+/** Builds a `GatewayError` from a non-2xx answer, whatever its body looks like. */
+export async function toGatewayError(response: Response): Promise<GatewayError> {
+  const text = await response.text().catch(() => '')
+  const retryAfter = parseRetryAfter(response.headers.get('retry-after'))
+  let requestId = response.headers.get('x-request-id') ?? undefined
+  try {
+    const parsed = JSON.parse(text) as {
+      error?: { code?: unknown; message?: unknown; details?: unknown }
+      requestId?: unknown
+    }
+    if (typeof parsed.requestId === 'string') requestId = parsed.requestId
+    const error = parsed.error
+    if (error && typeof error.code === 'string') {
+      const message = typeof error.message === 'string' ? error.message : error.code
+      return new GatewayError(
+        response.status,
+        error.code,
+        message,
+        error.details,
+        retryAfter,
+        requestId,
+      )
+    }
+  } catch {
+    // Not JSON: a proxy's error page, for instance. Fall through to a generic error.
+  }
+  const reason = response.statusText || 'error'
+  const body = text ? `: ${excerpt(text)}` : ''
+  return new GatewayError(
+    response.status,
+    'http_error',
+    `The gateway answered ${response.status} ${reason}${body}`,
+    undefined,
+    retryAfter,
+    requestId,
+  )
+}
+
+/** `Retry-After` as seconds: either delta-seconds or an HTTP date (RFC 9110 §10.2.3). */
+export function parseRetryAfter(
+  value: string | null,
+  now: number = Date.now(),
+): number | undefined {
+  if (value === null || value.trim() === '') return undefined
+  const trimmed = value.trim()
+  if (/^\d+$/.test(trimmed)) return Number(trimmed)
+  const date = Date.parse(trimmed)
+  if (Number.isNaN(date)) return undefined
+  return Math.max(0, Math.ceil((date - now) / 1000))
+}
+
+function excerpt(text: string): string {
+  const flat = text.replace(/\s+/g, ' ').trim()
+  return flat.length > 200 ? `${flat.slice(0, 200)}…` : flat
+}

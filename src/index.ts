@@ -1,0 +1,4 @@
+import { run } from './main.ts'
+
+/* istanbul ignore next */
+await run()
