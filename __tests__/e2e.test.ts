@@ -9,7 +9,13 @@ import {
   testVaultKeys,
 } from '../gateway/test/helpers/gateway.ts'
 import { runAction } from '../scripts/lib/run-action.ts'
-import { gatewayBin, root, runCli, startProcess, type Started } from './helpers/processes.ts'
+import {
+  gatewayBin,
+  root,
+  runCli,
+  startProcess,
+  type Started,
+} from '../gateway/test/helpers/processes.ts'
 
 /**
  * The product end to end, each part a real process: the Netlify sandbox on its own, the gateway
@@ -26,6 +32,8 @@ describe.each(databases())('end to end on %s', (database) => {
   let key: string
   let projectName: string
   const netlifyToken = 'e2e-netlify-token'
+  const adminToken = 'e2e-admin-token-0123456789abcdef'
+  let customerId: string
 
   const cli = async (...args: string[]) => {
     const res = await runCli([...args, '--json'], env)
@@ -51,6 +59,8 @@ describe.each(databases())('end to end on %s', (database) => {
       NETLIFY_API_URL: apiUrl,
       KAIXU_VAULT_KEYS: testVaultKeys(),
       LOG_LEVEL: 'info',
+      KAIXU_PACING_PER_MINUTE: '1000',
+      KAIXU_ADMIN_TOKEN: adminToken,
       PORT: '0',
       ...(pgDb ? { DATABASE_URL: pgDb.url } : {}),
     }
@@ -61,6 +71,7 @@ describe.each(databases())('end to end on %s', (database) => {
     })
     const site = (await siteRes.json()) as { id: string }
     const customer = await cli('customers', 'create', '--name', 'E2E Agency')
+    customerId = customer['id']!
     key = (await cli('keys', 'create', '--customer', customer['id']!))['key']!
     await cli('tokens', 'set', '--customer', customer['id']!, '--token', netlifyToken)
     projectName = (
@@ -148,6 +159,25 @@ describe.each(databases())('end to end on %s', (database) => {
     expect(after.filePuts - before.filePuts).toBe(1)
     const page = await fetchSite(`${second.outputs['deploy-url']}/section-3/page-13.html`)
     expect(page.body.toString()).toBe('<p>page 13, edited</p>')
+  })
+
+  test('at the monthly cap the step fails saying which limit, what is left and when it resets', async () => {
+    const admin = (method: string, path: string, body?: unknown) =>
+      fetch(`${gatewayUrl}/admin/api${path}`, {
+        method,
+        headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      }).then((r) => r.json() as Promise<Record<string, any>>)
+    const report = await admin('GET', `/customers/${customerId}/limits`)
+    await admin('PUT', `/customers/${customerId}/limits`, {
+      deploysPerMonth: report['deploys']['used'],
+    })
+    const run = await deploy(join(root, 'examples', 'site'))
+    await admin('PUT', `/customers/${customerId}/limits`, { deploysPerMonth: null })
+    expect(run.code).not.toBe(0)
+    expect(run.stdout).toMatch(
+      /::error::Monthly deploy cap reached: 0 of \d+ deploys left this month; resets \d{4}-\d\d-01 00:00 UTC/,
+    )
   })
 
   test('a wrong key fails the step with the gateway message and no outputs', async () => {

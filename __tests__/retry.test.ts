@@ -90,6 +90,19 @@ describe('isRetryable', () => {
     expect(isRetryable(new GatewayError(status, 'x', 'x'))).toBe(false)
   })
 
+  it('retries a 409 only while the same Idempotency-Key is still in flight', () => {
+    expect(isRetryable(new GatewayError(409, 'idempotency_in_flight', 'x'))).toBe(true)
+    expect(isRetryable(new GatewayError(409, 'invalid_state', 'x'))).toBe(false)
+  })
+
+  it.each([
+    [402, 'cap_exceeded'],
+    [411, 'length_required'],
+    [422, 'idempotency_key_reused'],
+  ])('does not retry %i %s', (status, code) => {
+    expect(isRetryable(new GatewayError(status, code, 'x'))).toBe(false)
+  })
+
   it('does not retry a 502 that says Netlify refused for good', () => {
     expect(isRetryable(new GatewayError(502, 'netlify_error', 'no'))).toBe(false)
   })

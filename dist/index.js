@@ -28374,7 +28374,7 @@ __webpack_unused_export__ = debug; // for test
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(425);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1703);
 
 /* istanbul ignore next */
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
@@ -28384,7 +28384,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 425:
+/***/ 1703:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -31831,7 +31831,153 @@ async function resolveLink(root, absPath, relPath) {
 
 // EXTERNAL MODULE: external "node:stream"
 var external_node_stream_ = __nccwpck_require__(7075);
+;// CONCATENATED MODULE: ./src/format.ts
+/** Scales bytes to the largest decimal unit under 1000: `[1.234, 'MB']`. */
+function scaleBytes(bytes) {
+    const units = ['kB', 'MB', 'GB', 'TB'];
+    let value = bytes;
+    let unit = -1;
+    do {
+        value /= 1000;
+        unit++;
+    } while (value >= 1000 && unit < units.length - 1);
+    return [value, units[unit]];
+}
+/** Bytes for humans, in decimal units as GitHub and Netlify show them: `1.2 MB`. */
+function formatBytes(bytes) {
+    if (bytes < 1000)
+        return `${bytes} B`;
+    const [value, unit] = scaleBytes(bytes);
+    return `${value.toFixed(1)} ${unit}`;
+}
+/** A duration for humans: `850 ms`, `12.3 s`, `2 min 5 s`. */
+function formatDuration(ms) {
+    if (ms < 1000)
+        return `${Math.round(ms)} ms`;
+    if (ms < 60_000)
+        return `${(ms / 1000).toFixed(1)} s`;
+    const seconds = Math.round(ms / 1000);
+    return `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
+}
+/**
+ * Bytes of a budget: like `formatBytes`, but rounded down and without a trailing `.0`
+ * (`49.9 GB of 50 GB`), so a remainder is never shown bigger than it is.
+ */
+function formatBudgetBytes(bytes) {
+    if (bytes < 1000)
+        return `${bytes} B`;
+    const [value, unit] = scaleBytes(bytes);
+    // The epsilon keeps float noise (4.9999999…) from costing a tenth.
+    const tenths = Math.floor(value * 10 + 1e-9) / 10;
+    return `${Number.isInteger(tenths) ? tenths : tenths.toFixed(1)} ${unit}`;
+}
+/** A wait in whole seconds for humans, rounded up past a minute: `42 s`, `2 min 5 s`, `5 h 3 min`. */
+function formatWait(seconds) {
+    const s = Math.max(0, Math.ceil(seconds));
+    if (s < 60)
+        return `${s} s`;
+    if (s < 3600)
+        return s % 60 === 0 ? `${s / 60} min` : `${Math.floor(s / 60)} min ${s % 60} s`;
+    // Rounded up to the minute: telling people to retry a little early would fail again.
+    const minutes = Math.ceil(s / 60);
+    const hours = Math.floor(minutes / 60);
+    return minutes % 60 === 0 ? `${hours} h` : `${hours} h ${minutes % 60} min`;
+}
+/** An ISO instant as `2026-12-01 00:00 UTC`; anything unparsable is shown as given. */
+function formatUtc(iso) {
+    const time = Date.parse(iso);
+    if (Number.isNaN(time))
+        return iso;
+    return `${new Date(time).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+/** Cents for humans: `12 ¢` below a dollar, `$1.23` from there on. */
+function formatCents(cents) {
+    return cents < 100 ? `${cents} ¢` : `$${(cents / 100).toFixed(2)}`;
+}
+
+;// CONCATENATED MODULE: ./src/metering.ts
+// The gateway meters deploys: a monthly budget (deploys and bytes, `402 cap_exceeded` once used
+// up) and pacing (deploys per minute and per day, `429 rate_limited`). These turn its answers into
+// lines a workflow author can act on.
+
+/**
+ * What is left of the month's budget (`limits.month`):
+ * `997 of 1000 deploys and 49.9 GB of 50 GB left (resets 2026-12-01 00:00 UTC)`.
+ */
+function formatBudget(limits) {
+    const { deploys, bytes } = limits;
+    return (`${deploys.remaining} of ${deploys.limit} deploys and ` +
+        `${formatBudgetBytes(bytes.remaining)} of ${formatBudgetBytes(bytes.limit)} left ` +
+        `(resets ${formatUtc(limits.resetAt)})`);
+}
+/**
+ * The reason of a `402 cap_exceeded`, built from its `details`:
+ * `Monthly deploy cap reached: 0 of 10 deploys left this month; resets 2026-12-01 00:00 UTC.`
+ * Undefined when the details do not say which cap and what remains (the caller then shows the
+ * gateway's own message).
+ */
+function describeCapExceeded(details) {
+    if (!isRecord(details))
+        return undefined;
+    const which = details['limit'];
+    if (which !== 'deploys' && which !== 'bytes')
+        return undefined;
+    const remaining = numberAt(details['remaining'], which);
+    if (remaining === undefined)
+        return undefined;
+    const limit = numberAt(details['limits'], which);
+    const resetAt = typeof details['resetAt'] === 'string' ? details['resetAt'] : undefined;
+    const resets = resetAt ? `; resets ${formatUtc(resetAt)}` : '';
+    if (which === 'deploys') {
+        const of = limit === undefined ? '' : ` of ${limit}`;
+        return `Monthly deploy cap reached: ${remaining}${of} deploys left this month${resets}.`;
+    }
+    const of = limit === undefined ? '' : ` of ${formatBudgetBytes(limit)}`;
+    return `Monthly byte cap reached: ${formatBudgetBytes(remaining)}${of} left this month${resets}.`;
+}
+/**
+ * The reason of a `429 rate_limited`:
+ * `Deploy pacing: at most 3 deploys per minute for this customer; retry in 42 s.` Reads the
+ * `details` first, then the `RateLimit` headers and `Retry-After`, so a 429 from something in
+ * front of the gateway that sends only headers is explained too. Undefined when the window is
+ * unknown.
+ */
+function describeRateLimited(details, headers, retryAfterSeconds) {
+    const fields = isRecord(details) ? details : {};
+    const named = typeof fields['limit'] === 'string' ? fields['limit'] : undefined;
+    const window = named ?? windowName(headers);
+    if (!window)
+        return undefined;
+    const max = numberAt(fields, 'max') ?? headers?.quota;
+    const wait = numberAt(fields, 'retryAfterSeconds') ?? retryAfterSeconds ?? headers?.resetSeconds;
+    const rule = max === undefined
+        ? `too many deploys per ${window} for this customer`
+        : `at most ${max} deploys per ${window} for this customer`;
+    return `Deploy pacing: ${rule}${wait === undefined ? '' : `; retry in ${formatWait(wait)}`}.`;
+}
+const WINDOW_NAMES = { 60: 'minute', 3600: 'hour', 86_400: 'day' };
+function windowName(headers) {
+    if (!headers)
+        return undefined;
+    if (['minute', 'hour', 'day'].includes(headers.policy))
+        return headers.policy;
+    if (headers.windowSeconds !== undefined) {
+        return WINDOW_NAMES[headers.windowSeconds] ?? formatWait(headers.windowSeconds);
+    }
+    return headers.policy || undefined;
+}
+function isRecord(value) {
+    return typeof value === 'object' && value !== null;
+}
+function numberAt(value, key) {
+    if (!isRecord(value))
+        return undefined;
+    const found = value[key];
+    return typeof found === 'number' && Number.isFinite(found) ? found : undefined;
+}
+
 ;// CONCATENATED MODULE: ./src/errors.ts
+
 /**
  * An error answer from the Kaixu gateway: `{"error":{"code","message","details"}}` plus the HTTP
  * status, or a synthetic code (`http_error`) when the body was not the gateway's error JSON (a
@@ -31848,7 +31994,9 @@ class GatewayError extends Error {
     retryAfterSeconds;
     /** The gateway's `requestId`, quoted in messages so operators can find the request. */
     requestId;
-    constructor(status, code, message, details, retryAfterSeconds, requestId) {
+    /** The `RateLimit` headers of a 429, when it had them. */
+    rateLimit;
+    constructor(status, code, message, details, retryAfterSeconds, requestId, rateLimit) {
         super(message);
         this.name = 'GatewayError';
         this.status = status;
@@ -31856,6 +32004,7 @@ class GatewayError extends Error {
         this.details = details;
         this.retryAfterSeconds = retryAfterSeconds;
         this.requestId = requestId;
+        this.rateLimit = rateLimit;
     }
 }
 // Known failures say which input or setting to change (house rule 5).
@@ -31864,16 +32013,19 @@ const HINTS = {
     customer_suspended: 'Your Kaixu account is suspended; contact the gateway operator.',
     project_not_found: "Check the 'project' input: it names no project of this Kaixu key.",
     netlify_token_missing: 'Register your Netlify token with the gateway (PUT /v1/netlify-token).',
-    cap_exceeded: 'Your monthly deploy budget is used up; ask the gateway operator to raise it.',
+    cap_exceeded: 'Ask the gateway operator to raise it.',
 };
-/** Turns anything thrown into one readable line, with the gateway's code and a hint if known. */
+/**
+ * Turns anything thrown into one readable line: the reason, a hint if known, then the gateway's
+ * status, code and request id for whoever has to look it up.
+ */
 function getErrorMessage(error) {
     if (error instanceof GatewayError) {
         const where = [`HTTP ${error.status}`, error.code];
         if (error.requestId)
             where.push(`request ${error.requestId}`);
         const hint = HINTS[error.code];
-        return `${error.message} (${where.join(', ')})${hint ? ` ${hint}` : ''}`;
+        return `${explain(error)}${hint ? ` ${hint}` : ''} (${where.join(', ')})`;
     }
     if (error instanceof Error) {
         // fetch() reports every network failure as "fetch failed"; the cause says what happened.
@@ -31884,6 +32036,16 @@ function getErrorMessage(error) {
         return error.message;
     }
     return String(error);
+}
+// Metering answers are rebuilt from their details, so caps and pacing always read the same way
+// (units, reset time in UTC) whatever the gateway's own wording; its message is the fallback.
+function explain(error) {
+    if (error.code === 'cap_exceeded')
+        return describeCapExceeded(error.details) ?? error.message;
+    if (error.code === 'rate_limited') {
+        return (describeRateLimited(error.details, error.rateLimit, error.retryAfterSeconds) ?? error.message);
+    }
+    return error.message;
 }
 
 ;// CONCATENATED MODULE: ./src/retry.ts
@@ -31910,11 +32072,16 @@ const TRANSIENT_NETWORK_CODES = new Set([
     'EHOSTUNREACH',
 ]);
 /**
- * The default retry policy: 429, 502, 503, 504 and network failures are retried; every other
- * gateway answer (400, 401, 402, 403, 404, 409, 413, 422, 500 …) is final.
+ * The default retry policy: 429, 502, 503, 504, `409 idempotency_in_flight` and network failures
+ * are retried; every other gateway answer (400, 401, 402 `cap_exceeded`, 403, 404, 409, 411, 413,
+ * 422 …, 500) is final.
  */
 function isRetryable(error) {
     if (error instanceof GatewayError) {
+        // An earlier attempt with the same Idempotency-Key is still running (its answer got lost on
+        // the way); once it ends, the same request is answered with its stored result.
+        if (error.status === 409)
+            return error.code === 'idempotency_in_flight';
         // The gateway sends 502 `netlify_error` when Netlify refused for good; a bare 502 comes from a
         // proxy in front of a restarting gateway and is worth another try.
         if (error.status === 502)
@@ -32089,6 +32256,9 @@ async function readJson(response) {
 async function toGatewayError(response) {
     const text = await response.text().catch(() => '');
     const retryAfter = parseRetryAfter(response.headers.get('retry-after'));
+    const rateLimit = response.status === 429
+        ? parseRateLimit(response.headers.get('ratelimit-policy'), response.headers.get('ratelimit'))
+        : undefined;
     let requestId = response.headers.get('x-request-id') ?? undefined;
     try {
         const parsed = JSON.parse(text);
@@ -32097,7 +32267,7 @@ async function toGatewayError(response) {
         const error = parsed.error;
         if (error && typeof error.code === 'string') {
             const message = typeof error.message === 'string' ? error.message : error.code;
-            return new GatewayError(response.status, error.code, message, error.details, retryAfter, requestId);
+            return new GatewayError(response.status, error.code, message, error.details, retryAfter, requestId, rateLimit);
         }
     }
     catch {
@@ -32105,7 +32275,50 @@ async function toGatewayError(response) {
     }
     const reason = response.statusText || 'error';
     const body = text ? `: ${excerpt(text)}` : '';
-    return new GatewayError(response.status, 'http_error', `The gateway answered ${response.status} ${reason}${body}`, undefined, retryAfter, requestId);
+    return new GatewayError(response.status, 'http_error', `The gateway answered ${response.status} ${reason}${body}`, undefined, retryAfter, requestId, rateLimit);
+}
+/**
+ * The window a 429 names in its `RateLimit` header (`"minute";r=0;t=42`), with its quota and
+ * length from `RateLimit-Policy` (`"minute";q=3;w=60, "day";q=100;w=86400`), as the IETF
+ * RateLimit header fields draft defines them. Undefined without either header.
+ */
+function parseRateLimit(policyHeader, limitHeader) {
+    const limits = parseItems(limitHeader);
+    const policies = parseItems(policyHeader);
+    // The exhausted window has no requests left; a lone policy needs no RateLimit to name it.
+    const current = limits.find((item) => item.params['r'] === 0) ?? limits[0];
+    const policy = current
+        ? policies.find((item) => item.name === current.name)
+        : policies.length === 1
+            ? policies[0]
+            : undefined;
+    const name = current?.name ?? policy?.name;
+    if (name === undefined)
+        return undefined;
+    return {
+        policy: name,
+        quota: policy?.params['q'],
+        windowSeconds: policy?.params['w'],
+        resetSeconds: current?.params['t'],
+    };
+}
+// A structured-field list of `"name";key=number` items; other parameters are ignored.
+function parseItems(value) {
+    if (!value)
+        return [];
+    return value
+        .split(',')
+        .map((item) => {
+        const [name = '', ...params] = item.split(';').map((part) => part.trim());
+        const numbers = {};
+        for (const param of params) {
+            const match = /^([a-z][a-z0-9_.*-]*)=(\d+)$/.exec(param);
+            if (match)
+                numbers[match[1]] = Number(match[2]);
+        }
+        return { name: name.replace(/^"(.*)"$/, '$1'), params: numbers };
+    })
+        .filter((item) => item.name !== '');
 }
 /** `Retry-After` as seconds: either delta-seconds or an HTTP date (RFC 9110 §10.2.3). */
 function parseRetryAfter(value, now = Date.now()) {
@@ -32129,30 +32342,6 @@ function excerpt(text) {
 /** Whether a push state is final. */
 function isFinalState(state) {
     return state === 'ready' || state === 'error';
-}
-
-;// CONCATENATED MODULE: ./src/format.ts
-/** Bytes for humans, in decimal units as GitHub and Netlify show them: `1.2 MB`. */
-function formatBytes(bytes) {
-    if (bytes < 1000)
-        return `${bytes} B`;
-    const units = ['kB', 'MB', 'GB', 'TB'];
-    let value = bytes;
-    let unit = -1;
-    do {
-        value /= 1000;
-        unit++;
-    } while (value >= 1000 && unit < units.length - 1);
-    return `${value.toFixed(1)} ${units[unit]}`;
-}
-/** A duration for humans: `850 ms`, `12.3 s`, `2 min 5 s`. */
-function formatDuration(ms) {
-    if (ms < 1000)
-        return `${Math.round(ms)} ms`;
-    if (ms < 60_000)
-        return `${(ms / 1000).toFixed(1)} s`;
-    const seconds = Math.round(ms / 1000);
-    return `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
 }
 
 ;// CONCATENATED MODULE: ./src/upload.ts
@@ -32221,6 +32410,8 @@ async function uploadRequired(client, pushId, required, digest, options) {
 
 
 
+
+
 /** A failed push, with what was known when it failed (for outputs and the summary). */
 class PushError extends Error {
     result;
@@ -32271,6 +32462,10 @@ async function push(client, digest, options, reporter) {
         const unchanged = digest.count - init.required.length;
         reporter.info(`Push ${init.pushId} (deploy ${init.deployId}): ${init.required.length} files to upload` +
             (unchanged > 0 ? `, ${unchanged} unchanged or duplicates` : ''));
+        if (init.limits) {
+            result.limits = init.limits;
+            reporter.info(`Budget for ${init.limits.month}: ${formatBudget(init.limits)}`);
+        }
         // Step 2: upload each missing content once.
         started = Date.now();
         if (init.required.length > 0) {
@@ -32300,6 +32495,8 @@ async function push(client, digest, options, reporter) {
         }
         if (result.state === 'ready') {
             reporter.info(`Deploy ready: ${result.deployUrl ?? '(no URL)'}`);
+            if (result.costCents !== undefined)
+                reporter.info(`Cost: ${formatCents(result.costCents)}`);
         }
         else {
             reporter.info(`Deploy queued (state ${result.state}); not waiting for it`);
@@ -32395,6 +32592,7 @@ function deployTitle(env = process.env) {
 
 
 
+
 /** Sets the step outputs that are known; a push that failed early leaves the rest unset. */
 function setOutputs(result) {
     const outputs = {
@@ -32438,7 +32636,10 @@ async function writeSummary(data) {
             `${formatBytes(result.bytesUploaded)} uploaded of ${formatBytes(result.bytesTotal)}`,
         ]);
         if (result.costCents !== undefined)
-            rows.push(['Cost', `${result.costCents} ¢`]);
+            rows.push(['Cost', formatCents(result.costCents)]);
+        if (result.limits) {
+            rows.push([`Budget for ${outputs_escape(result.limits.month)}`, outputs_escape(formatBudget(result.limits))]);
+        }
     }
     const phases = [
         ['digest', data.digestMs],

@@ -1,9 +1,11 @@
 import { GatewayError, getErrorMessage } from './errors.ts'
+import { formatCents } from './format.ts'
 import { isFinalState } from './gateway-api.ts'
+import { formatBudget } from './metering.ts'
 import { uploadRequired } from './upload.ts'
 import type { Digest } from './files.ts'
 import type { GatewayClient } from './gateway-client.ts'
-import type { PushRecord, PushState } from './gateway-api.ts'
+import type { PushLimits, PushRecord, PushState } from './gateway-api.ts'
 
 /** Where the flow writes its log; the Action passes `@actions/core`, a CLI would pass the console. */
 export interface Reporter {
@@ -53,7 +55,10 @@ export interface PushResult {
   /** The stable URL: the alias URL, or production. */
   siteUrl?: string
   errorMessage?: string
+  /** What the gateway billed, once the deploy is ready. */
   costCents?: number
+  /** The month's budget after this push's reservation, when the gateway meters. */
+  limits?: PushLimits
   timings: PushTimings
 }
 
@@ -118,6 +123,10 @@ export async function push(
       `Push ${init.pushId} (deploy ${init.deployId}): ${init.required.length} files to upload` +
         (unchanged > 0 ? `, ${unchanged} unchanged or duplicates` : ''),
     )
+    if (init.limits) {
+      result.limits = init.limits
+      reporter.info(`Budget for ${init.limits.month}: ${formatBudget(init.limits)}`)
+    }
 
     // Step 2: upload each missing content once.
     started = Date.now()
@@ -150,6 +159,7 @@ export async function push(
     }
     if (result.state === 'ready') {
       reporter.info(`Deploy ready: ${result.deployUrl ?? '(no URL)'}`)
+      if (result.costCents !== undefined) reporter.info(`Cost: ${formatCents(result.costCents)}`)
     } else {
       reporter.info(`Deploy queued (state ${result.state}); not waiting for it`)
     }

@@ -1,3 +1,17 @@
+import { describeCapExceeded, describeRateLimited } from './metering.ts'
+
+/** What a 429's `RateLimit` and `RateLimit-Policy` headers say about the window that is full. */
+export interface RateLimitInfo {
+  /** The policy's name (`"minute"`, `"day"` from the Kaixu gateway). */
+  policy: string
+  /** Requests allowed per window (`q`). */
+  quota?: number
+  /** The window's length in seconds (`w`). */
+  windowSeconds?: number
+  /** Seconds until the window resets (`t`). */
+  resetSeconds?: number
+}
+
 /**
  * An error answer from the Kaixu gateway: `{"error":{"code","message","details"}}` plus the HTTP
  * status, or a synthetic code (`http_error`) when the body was not the gateway's error JSON (a
@@ -14,6 +28,8 @@ export class GatewayError extends Error {
   readonly retryAfterSeconds: number | undefined
   /** The gateway's `requestId`, quoted in messages so operators can find the request. */
   readonly requestId: string | undefined
+  /** The `RateLimit` headers of a 429, when it had them. */
+  readonly rateLimit: RateLimitInfo | undefined
 
   constructor(
     status: number,
@@ -22,6 +38,7 @@ export class GatewayError extends Error {
     details?: unknown,
     retryAfterSeconds?: number,
     requestId?: string,
+    rateLimit?: RateLimitInfo,
   ) {
     super(message)
     this.name = 'GatewayError'
@@ -30,6 +47,7 @@ export class GatewayError extends Error {
     this.details = details
     this.retryAfterSeconds = retryAfterSeconds
     this.requestId = requestId
+    this.rateLimit = rateLimit
   }
 }
 
@@ -39,16 +57,19 @@ const HINTS: Record<string, string> = {
   customer_suspended: 'Your Kaixu account is suspended; contact the gateway operator.',
   project_not_found: "Check the 'project' input: it names no project of this Kaixu key.",
   netlify_token_missing: 'Register your Netlify token with the gateway (PUT /v1/netlify-token).',
-  cap_exceeded: 'Your monthly deploy budget is used up; ask the gateway operator to raise it.',
+  cap_exceeded: 'Ask the gateway operator to raise it.',
 }
 
-/** Turns anything thrown into one readable line, with the gateway's code and a hint if known. */
+/**
+ * Turns anything thrown into one readable line: the reason, a hint if known, then the gateway's
+ * status, code and request id for whoever has to look it up.
+ */
 export function getErrorMessage(error: unknown): string {
   if (error instanceof GatewayError) {
     const where = [`HTTP ${error.status}`, error.code]
     if (error.requestId) where.push(`request ${error.requestId}`)
     const hint = HINTS[error.code]
-    return `${error.message} (${where.join(', ')})${hint ? ` ${hint}` : ''}`
+    return `${explain(error)}${hint ? ` ${hint}` : ''} (${where.join(', ')})`
   }
   if (error instanceof Error) {
     // fetch() reports every network failure as "fetch failed"; the cause says what happened.
@@ -59,4 +80,16 @@ export function getErrorMessage(error: unknown): string {
     return error.message
   }
   return String(error)
+}
+
+// Metering answers are rebuilt from their details, so caps and pacing always read the same way
+// (units, reset time in UTC) whatever the gateway's own wording; its message is the fallback.
+function explain(error: GatewayError): string {
+  if (error.code === 'cap_exceeded') return describeCapExceeded(error.details) ?? error.message
+  if (error.code === 'rate_limited') {
+    return (
+      describeRateLimited(error.details, error.rateLimit, error.retryAfterSeconds) ?? error.message
+    )
+  }
+  return error.message
 }

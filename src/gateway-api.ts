@@ -21,6 +21,44 @@ export interface PushInitResponse {
   /** SHA-1s Netlify does not have yet, each once: upload one file per SHA-1. */
   required: string[]
   upload: { inlineMaxBytes: number; chunkBytes: number }
+  /** The month's budget after this push's reservation; absent from gateways without metering. */
+  limits?: PushLimits
+}
+
+/** One metered quantity of the monthly budget. */
+export interface BudgetCounter {
+  limit: number
+  /** Includes what running pushes have reserved. */
+  used: number
+  remaining: number
+}
+
+/** The customer's monthly budget, as `push-init` reports it. */
+export interface PushLimits {
+  /** `YYYY-MM`, UTC. */
+  month: string
+  /** ISO instant the budget starts afresh (the next month, UTC). */
+  resetAt: string
+  deploys: BudgetCounter
+  bytes: BudgetCounter
+}
+
+/** `details` of a `402 cap_exceeded` answer (from `push-init` or `push-upload`). */
+export interface CapExceededDetails {
+  /** Which cap refused the request. */
+  limit: 'deploys' | 'bytes'
+  remaining: { deploys: number; bytes: number }
+  limits: { deploys: number; bytes: number }
+  resetAt: string
+}
+
+/** `details` of a `429 rate_limited` answer (deploy pacing at `push-init`). */
+export interface RateLimitedDetails {
+  /** The pacing window that is full. */
+  limit: 'minute' | 'day'
+  /** Deploys allowed per window. */
+  max: number
+  retryAfterSeconds: number
 }
 
 /** Answer of `PUT /v1/push-upload`. */

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { GatewayError, getErrorMessage } from './errors.ts'
 import { retry } from './retry.ts'
+import type { RateLimitInfo } from './errors.ts'
 import type { RetryOptions } from './retry.ts'
 import type {
   PushInitRequest,
@@ -165,6 +166,10 @@ async function readJson(response: Response): Promise<unknown> {
 export async function toGatewayError(response: Response): Promise<GatewayError> {
   const text = await response.text().catch(() => '')
   const retryAfter = parseRetryAfter(response.headers.get('retry-after'))
+  const rateLimit =
+    response.status === 429
+      ? parseRateLimit(response.headers.get('ratelimit-policy'), response.headers.get('ratelimit'))
+      : undefined
   let requestId = response.headers.get('x-request-id') ?? undefined
   try {
     const parsed = JSON.parse(text) as {
@@ -182,6 +187,7 @@ export async function toGatewayError(response: Response): Promise<GatewayError> 
         error.details,
         retryAfter,
         requestId,
+        rateLimit,
       )
     }
   } catch {
@@ -196,7 +202,53 @@ export async function toGatewayError(response: Response): Promise<GatewayError> 
     undefined,
     retryAfter,
     requestId,
+    rateLimit,
   )
+}
+
+/**
+ * The window a 429 names in its `RateLimit` header (`"minute";r=0;t=42`), with its quota and
+ * length from `RateLimit-Policy` (`"minute";q=3;w=60, "day";q=100;w=86400`), as the IETF
+ * RateLimit header fields draft defines them. Undefined without either header.
+ */
+export function parseRateLimit(
+  policyHeader: string | null,
+  limitHeader: string | null,
+): RateLimitInfo | undefined {
+  const limits = parseItems(limitHeader)
+  const policies = parseItems(policyHeader)
+  // The exhausted window has no requests left; a lone policy needs no RateLimit to name it.
+  const current = limits.find((item) => item.params['r'] === 0) ?? limits[0]
+  const policy = current
+    ? policies.find((item) => item.name === current.name)
+    : policies.length === 1
+      ? policies[0]
+      : undefined
+  const name = current?.name ?? policy?.name
+  if (name === undefined) return undefined
+  return {
+    policy: name,
+    quota: policy?.params['q'],
+    windowSeconds: policy?.params['w'],
+    resetSeconds: current?.params['t'],
+  }
+}
+
+// A structured-field list of `"name";key=number` items; other parameters are ignored.
+function parseItems(value: string | null): { name: string; params: Record<string, number> }[] {
+  if (!value) return []
+  return value
+    .split(',')
+    .map((item) => {
+      const [name = '', ...params] = item.split(';').map((part) => part.trim())
+      const numbers: Record<string, number> = {}
+      for (const param of params) {
+        const match = /^([a-z][a-z0-9_.*-]*)=(\d+)$/.exec(param)
+        if (match) numbers[match[1]!] = Number(match[2])
+      }
+      return { name: name.replace(/^"(.*)"$/, '$1'), params: numbers }
+    })
+    .filter((item) => item.name !== '')
 }
 
 /** `Retry-After` as seconds: either delta-seconds or an HTTP date (RFC 9110 §10.2.3). */

@@ -1,6 +1,7 @@
 import * as core from '@actions/core'
 import { getErrorMessage } from './errors.ts'
-import { formatBytes, formatDuration } from './format.ts'
+import { formatBytes, formatCents, formatDuration } from './format.ts'
+import { formatBudget } from './metering.ts'
 import type { PushResult } from './deploy.ts'
 
 /** Sets the step outputs that are known; a push that failed early leaves the rest unset. */
@@ -51,7 +52,10 @@ export async function writeSummary(data: SummaryData): Promise<void> {
       'Bytes',
       `${formatBytes(result.bytesUploaded)} uploaded of ${formatBytes(result.bytesTotal)}`,
     ])
-    if (result.costCents !== undefined) rows.push(['Cost', `${result.costCents} ¢`])
+    if (result.costCents !== undefined) rows.push(['Cost', formatCents(result.costCents)])
+    if (result.limits) {
+      rows.push([`Budget for ${escape(result.limits.month)}`, escape(formatBudget(result.limits))])
+    }
   }
   const phases = [
     ['digest', data.digestMs],

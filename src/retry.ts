@@ -48,11 +48,15 @@ const TRANSIENT_NETWORK_CODES = new Set([
 ])
 
 /**
- * The default retry policy: 429, 502, 503, 504 and network failures are retried; every other
- * gateway answer (400, 401, 402, 403, 404, 409, 413, 422, 500 …) is final.
+ * The default retry policy: 429, 502, 503, 504, `409 idempotency_in_flight` and network failures
+ * are retried; every other gateway answer (400, 401, 402 `cap_exceeded`, 403, 404, 409, 411, 413,
+ * 422 …, 500) is final.
  */
 export function isRetryable(error: unknown): boolean {
   if (error instanceof GatewayError) {
+    // An earlier attempt with the same Idempotency-Key is still running (its answer got lost on
+    // the way); once it ends, the same request is answered with its stored result.
+    if (error.status === 409) return error.code === 'idempotency_in_flight'
     // The gateway sends 502 `netlify_error` when Netlify refused for good; a bare 502 comes from a
     // proxy in front of a restarting gateway and is worth another try.
     if (error.status === 502) return error.code !== 'netlify_error'

@@ -25,6 +25,10 @@ const envSchema = z.object({
   KAIXU_CHUNK_BYTES: intFromEnv(64 * 1024, 64 * 1024 * 1024).default(5 * 1024 * 1024),
   KAIXU_NETLIFY_UPLOAD_CONCURRENCY: intFromEnv(1, 64).default(5),
   KAIXU_JOB_POLL_SECONDS: z.coerce.number().min(0.5).max(60).default(0.5),
+  KAIXU_DEPLOYS_PER_MONTH: intFromEnv(0, 10_000_000).default(1000),
+  KAIXU_BYTES_PER_MONTH: intFromEnv(0, Number.MAX_SAFE_INTEGER).default(50_000_000_000),
+  KAIXU_PACING_PER_MINUTE: intFromEnv(0, 1_000_000).default(3),
+  KAIXU_PACING_PER_DAY: intFromEnv(0, 10_000_000).default(100),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 })
 
@@ -46,6 +50,13 @@ export interface Config {
   /** Netlify allows 5 file PUTs in flight per token on free plans. */
   readonly netlifyUploadConcurrency: number
   readonly jobPollSeconds: number
+  /** Deployment-wide limits; customers may have their own overrides. */
+  readonly defaultLimits: Readonly<{
+    deploysPerMonth: number
+    bytesPerMonth: number
+    perMinute: number
+    perDay: number
+  }>
   readonly logLevel: string
 }
 
@@ -83,6 +94,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     chunkBytes: e.KAIXU_CHUNK_BYTES,
     netlifyUploadConcurrency: e.KAIXU_NETLIFY_UPLOAD_CONCURRENCY,
     jobPollSeconds: e.KAIXU_JOB_POLL_SECONDS,
+    defaultLimits: Object.freeze({
+      deploysPerMonth: e.KAIXU_DEPLOYS_PER_MONTH,
+      bytesPerMonth: e.KAIXU_BYTES_PER_MONTH,
+      perMinute: e.KAIXU_PACING_PER_MINUTE,
+      perDay: e.KAIXU_PACING_PER_DAY,
+    }),
     logLevel: e.LOG_LEVEL,
   })
 }

@@ -18,6 +18,12 @@ export const ErrorCode = {
   ShaNotInPush: 'sha_not_in_push',
   NetlifyError: 'netlify_error',
   NetlifyUnavailable: 'netlify_unavailable',
+  CapExceeded: 'cap_exceeded',
+  RateLimited: 'rate_limited',
+  LengthRequired: 'length_required',
+  IdempotencyKeyReused: 'idempotency_key_reused',
+  IdempotencyInFlight: 'idempotency_in_flight',
+  AdminDisabled: 'admin_disabled',
   Internal: 'internal_error',
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
@@ -26,7 +32,9 @@ export interface AppErrorOptions {
   details?: Record<string, unknown>
   cause?: unknown
   /** Seconds the client should wait before retrying; sent as `Retry-After`. */
-  retryAfter?: number
+  retryAfter?: number | undefined
+  /** Extra response headers (e.g. `RateLimit`, `RateLimit-Policy`). */
+  headers?: Record<string, string> | undefined
 }
 
 /** An error with a stable code and HTTP status; the error handler renders it as JSON. */
@@ -36,6 +44,7 @@ export class AppError extends Error {
   readonly status: number
   readonly details: Record<string, unknown>
   readonly retryAfter: number | undefined
+  readonly headers: Record<string, string>
 
   constructor(code: ErrorCode, status: number, message: string, options: AppErrorOptions = {}) {
     super(message, { cause: options.cause })
@@ -43,6 +52,7 @@ export class AppError extends Error {
     this.status = status
     this.details = options.details ?? {}
     this.retryAfter = options.retryAfter
+    this.headers = options.headers ?? {}
   }
 
   toJSON(): { code: ErrorCode; message: string; details: Record<string, unknown> } {
@@ -98,6 +108,27 @@ export const ERRORS = {
     new AppError(ErrorCode.NetlifyError, 502, `Netlify answered ${status}: ${message}`, {
       details: { status, netlifyMessage: message },
     }),
+  lengthRequired: () =>
+    new AppError(
+      ErrorCode.LengthRequired,
+      411,
+      'Send Content-Length (or list the file size in the manifest): bytes are checked against the monthly cap before any reach Netlify.',
+    ),
+  idempotencyKeyReused: () =>
+    new AppError(
+      ErrorCode.IdempotencyKeyReused,
+      422,
+      'This Idempotency-Key was used with a different request body.',
+    ),
+  idempotencyInFlight: () =>
+    new AppError(
+      ErrorCode.IdempotencyInFlight,
+      409,
+      'A request with this Idempotency-Key is still being processed; retry shortly.',
+      { retryAfter: 1 },
+    ),
+  adminDisabled: () =>
+    new AppError(ErrorCode.AdminDisabled, 404, 'The admin API is disabled: set KAIXU_ADMIN_TOKEN.'),
   netlifyUnavailable: (message: string, retryAfter?: number) =>
     new AppError(ErrorCode.NetlifyUnavailable, 503, message, { retryAfter }),
 }

@@ -71,7 +71,7 @@ describe.each(databases())('push flow on %s', (database) => {
   let other: Tenant
 
   beforeAll(async () => {
-    gw = await startTestGateway(database)
+    gw = await startTestGateway(database, { LOG_LEVEL: 'error' })
     tenant = await createTenant(gw, 'Acme')
     other = await createTenant(gw, 'Globex')
   })

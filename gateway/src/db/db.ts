@@ -22,6 +22,9 @@ export interface Db extends Queryable {
 }
 
 const INT8 = 20
+/** Dates (months) stay `YYYY-MM-DD` strings: a JS Date would shift them into local time. */
+const DATE = 1082
+const keepText = (value: string) => value
 
 /** bigint columns (bytes, cents) fit a JS number far beyond any realistic total (2^53). */
 const parseInt8 = (value: string) => Number(value)
@@ -40,7 +43,7 @@ export async function createDb(options: DbOptions): Promise<Db> {
 
 export async function createPgliteDb(dir: string | undefined): Promise<Db> {
   if (dir) await mkdir(dir, { recursive: true })
-  const pglite = await PGlite.create(dir, { parsers: { [INT8]: parseInt8 } })
+  const pglite = await PGlite.create(dir, { parsers: { [INT8]: parseInt8, [DATE]: keepText } })
   const run = async <T>(q: { query: PGlite['query'] }, sql: string, params?: readonly unknown[]) =>
     (await q.query<T>(sql, params as unknown[])).rows
   return {
@@ -60,7 +63,11 @@ export async function createPostgresDb(connectionString: string): Promise<Db> {
     max: 10,
     types: {
       getTypeParser: ((oid: number, format?: string) =>
-        oid === INT8 ? parseInt8 : pg.types.getTypeParser(oid, format as 'text')) as never,
+        oid === INT8
+          ? parseInt8
+          : oid === DATE
+            ? keepText
+            : pg.types.getTypeParser(oid, format as 'text')) as never,
     },
   })
   // An idle client that loses its connection emits 'error' on the pool; without a listener that

@@ -25,6 +25,9 @@ export interface PushRow {
   deploy_ssl_url: string | null
   error_message: string | null
   cost_cents: number | null
+  billing_month: string
+  bytes_reserved: number
+  reservation: 'held' | 'settled' | 'released'
   created_at: Date
   updated_at: Date
   completed_at: Date | null
@@ -41,6 +44,8 @@ export interface NewPush {
   alias: string | undefined
   title: string | undefined
   filesTotal: number
+  /** `YYYY-MM-01`: the month whose caps this push counts against and whose invoice bills it. */
+  billingMonth: string
 }
 
 export interface DeployUrls {
@@ -63,8 +68,8 @@ const PUSH_SELECT = `
 export const insertPush = (db: Queryable, p: NewPush) =>
   db.query(
     `INSERT INTO pushes (id, customer_id, project_id, api_key_id, site_id, state, draft, alias,
-                         title, files_total)
-     VALUES ($1, $2, $3, $4, $5, 'uploading', $6, $7, $8, $9)`,
+                         title, files_total, billing_month)
+     VALUES ($1, $2, $3, $4, $5, 'uploading', $6, $7, $8, $9, $10)`,
     [
       p.id,
       p.customerId,
@@ -75,6 +80,7 @@ export const insertPush = (db: Queryable, p: NewPush) =>
       p.alias ?? null,
       p.title ?? null,
       p.filesTotal,
+      p.billingMonth,
     ],
   )
 
@@ -121,13 +127,15 @@ export interface UploadTarget {
   path: string
   required: boolean
   uploaded: boolean
+  size: number | null
+  reserved_bytes: number | null
 }
 
 /** The one path Netlify gets a SHA-1 under; any path with that content satisfies the deploy. */
 export const findUploadTarget = async (db: Queryable, pushId: string, sha1: string) =>
   (
     await db.query<UploadTarget>(
-      `SELECT path, required, uploaded_at IS NOT NULL AS uploaded FROM push_files
+      `SELECT path, required, uploaded_at IS NOT NULL AS uploaded, size, reserved_bytes FROM push_files
         WHERE push_id = $1 AND sha1 = $2 ORDER BY required DESC, path LIMIT 1`,
       [pushId, sha1],
     )
@@ -222,19 +230,77 @@ export const markError = async (
   ).length > 0
 
 /**
- * Writes the push's usage event, priced with the version in force now. The UNIQUE push_id turns
- * a second finalization (a retry, or two workers racing) into a no-op, so a deploy bills once.
- * Cost = cents per deploy + bytes × cents per GB (10^9 bytes), rounded up to a whole cent.
+ * At init, when the manifest carries sizes: reserves each required SHA-1's size on the one path
+ * it will be uploaded under (the same row findUploadTarget picks). Answers the bytes reserved.
  */
-export const insertUsageEvent = (db: Queryable, pushId: string) =>
-  db.query(
-    `INSERT INTO push_usage_events (customer_id, project_id, push_id, deploys, bytes, pricing_version, cost_cents)
-     SELECT p.customer_id, p.project_id, p.id, 1, p.bytes_uploaded, v.version,
-            v.cents_per_deploy + ceil(p.bytes_uploaded::numeric * v.cents_per_gb / 1000000000)::bigint
-       FROM pushes p,
-            LATERAL (SELECT * FROM pricing_versions WHERE effective_from <= now()
-                      ORDER BY effective_from DESC, version DESC LIMIT 1) v
-      WHERE p.id = $1
-     ON CONFLICT (push_id) DO NOTHING`,
+export async function reserveKnownSizes(db: Queryable, pushId: string): Promise<number> {
+  const rows = await db.query<{ size: number }>(
+    `WITH chosen AS (
+       SELECT DISTINCT ON (sha1) path FROM push_files
+        WHERE push_id = $1 AND required ORDER BY sha1, path)
+     UPDATE push_files f SET reserved_bytes = f.size
+       FROM chosen c
+      WHERE f.push_id = $1 AND f.path = c.path AND f.size IS NOT NULL AND f.reserved_bytes IS NULL
+     RETURNING f.size`,
     [pushId],
   )
+  const bytes = rows.reduce((n, r) => n + r.size, 0)
+  if (bytes > 0) await addBytesReserved(db, pushId, bytes)
+  return bytes
+}
+
+/** Reserves one upload's size on its path; false when a concurrent upload already did. */
+export const reservePathBytes = async (
+  db: Queryable,
+  pushId: string,
+  path: string,
+  bytes: number,
+) =>
+  (
+    await db.query(
+      `UPDATE push_files SET reserved_bytes = $3
+        WHERE push_id = $1 AND path = $2 AND reserved_bytes IS NULL RETURNING 1`,
+      [pushId, path, bytes],
+    )
+  ).length > 0
+
+/** Undoes reservePathBytes (after a failed upload); false when there was nothing to undo. */
+export const unreservePathBytes = async (
+  db: Queryable,
+  pushId: string,
+  path: string,
+  bytes: number,
+) =>
+  (
+    await db.query(
+      `WITH cleared AS (
+         UPDATE push_files SET reserved_bytes = NULL
+          WHERE push_id = $1 AND path = $2 AND reserved_bytes = $3 AND uploaded_at IS NULL RETURNING 1)
+       UPDATE pushes SET bytes_reserved = bytes_reserved - $3
+        WHERE id = $1 AND EXISTS (SELECT 1 FROM cleared) RETURNING 1`,
+      [pushId, path, bytes],
+    )
+  ).length > 0
+
+export const addBytesReserved = (db: Queryable, pushId: string, bytes: number) =>
+  db.query('UPDATE pushes SET bytes_reserved = bytes_reserved + $2 WHERE id = $1', [pushId, bytes])
+
+export interface Reservation {
+  customer_id: string
+  billing_month: string
+  bytes_reserved: number
+  bytes_uploaded: number
+}
+
+/**
+ * Ends a push's reservation exactly once: `settled` (ready: keep what was used) or `released`
+ * (failed: give it all back). Answers undefined when it had already ended.
+ */
+export const endReservation = async (db: Queryable, pushId: string, to: 'settled' | 'released') =>
+  (
+    await db.query<Reservation>(
+      `UPDATE pushes SET reservation = $2 WHERE id = $1 AND reservation = 'held'
+       RETURNING customer_id, billing_month, bytes_reserved, bytes_uploaded`,
+      [pushId, to],
+    )
+  )[0]

@@ -1,23 +1,17 @@
 import { randomUUID } from 'node:crypto'
 import express, { type Express, type Router } from 'express'
 import helmet from 'helmet'
-import type { Logger } from 'pino'
 import { pinoHttp } from 'pino-http'
-import type { Config } from '../config.ts'
-import type { Db } from '../db/db.ts'
-import type { AccountService } from '../services/accounts.ts'
-import type { PushService } from '../services/pushes.ts'
+import type { Services } from '../start/gateway.ts'
+import { requireAdmin } from './middleware/admin-auth.ts'
 import { requireApiKey } from './middleware/auth.ts'
 import { errorHandler, notFoundHandler } from './middleware/error-handler.ts'
 import { healthRoutes } from './routes/health.ts'
+import { adminRoutes } from './routes/admin.ts'
 import { pushRoutes } from './routes/push.ts'
+import { usageRoutes } from './routes/usage.ts'
 
-export interface AppDeps {
-  config: Config
-  db: Db
-  logger: Logger
-  accounts: AccountService
-  pushes: PushService
+export interface AppDeps extends Services {
   /** Mounted first when the built-in Netlify sandbox serves from this process. */
   sandbox?: Router | undefined
   state: { draining: boolean }
@@ -49,7 +43,13 @@ export function createApp(deps: AppDeps): Express {
   if (deps.sandbox) app.use(deps.sandbox)
   app.use(helmet())
   app.use(healthRoutes(deps.db, deps.state))
-  app.use('/v1', requireApiKey(deps.accounts), pushRoutes(deps.pushes, deps.config))
+  app.use('/admin/api', requireAdmin(deps.config.adminToken), adminRoutes(deps))
+  app.use(
+    '/v1',
+    requireApiKey(deps.accounts),
+    pushRoutes(deps.pushes, deps.idempotency, deps.config),
+    usageRoutes(deps.billing, deps.clock),
+  )
   app.use(notFoundHandler)
   app.use(errorHandler)
   return app

@@ -82,3 +82,47 @@ export const uploadHeaders = z.object({
 export const completeBodySchema = z
   .object({ pushId: pushIdQuery.shape.pushId, wait: z.boolean().optional() })
   .strict()
+
+export const idempotencyHeader = z.object({
+  idempotencyKey: z
+    .string()
+    .regex(/^[\x21-\x7e]{1,255}$/, 'must be 1-255 visible ASCII characters'),
+})
+
+export const monthQuery = z.object({
+  month: z
+    .string()
+    .regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'must be YYYY-MM')
+    .optional(),
+})
+
+const nullableCount = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).nullable().optional()
+
+export const limitsBodySchema = z
+  .object({
+    deploysPerMonth: nullableCount,
+    bytesPerMonth: nullableCount,
+    perMinute: nullableCount,
+    perDay: nullableCount,
+  })
+  .strict()
+
+export const pricingBodySchema = z
+  .object({
+    centsPerDeploy: z.number().int().min(0).max(1_000_000_000),
+    centsPerGb: z.number().int().min(0).max(1_000_000_000),
+    effectiveFrom: z.iso.datetime({ offset: true }).optional(),
+  })
+  .strict()
+
+export const finalizeBodySchema = z
+  .object({
+    month: z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'must be YYYY-MM'),
+    customerId: z.string().min(1).max(64).optional(),
+  })
+  .strict()
+
+export const invoicesQuery = monthQuery.extend({
+  customer: z.string().min(1).max(64).optional(),
+  format: z.enum(['json', 'csv']).optional(),
+})

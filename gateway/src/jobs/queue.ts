@@ -11,6 +11,8 @@ export interface SendOptions {
 export interface JobDefinition<T extends object> {
   name: string
   options: QueueOptions
+  /** Cron expression (UTC) for jobs that run on a schedule. */
+  schedule?: string
   handle(data: T, job: Job<T>): Promise<void>
 }
 
@@ -32,6 +34,8 @@ export async function startJobQueue(
   await boss.start()
   for (const definition of definitions) {
     await boss.createQueue(definition.name, definition.options)
+    if (definition.schedule)
+      await boss.schedule(definition.name, definition.schedule, {}, { tz: 'UTC' })
     if (!options.work) continue
     await boss.work<object>(
       definition.name,

@@ -14,4 +14,5 @@ export function randomBase62(length: number): string {
 }
 
 /** Prefixed ids (`push_…`) say what they name in logs and support tickets. */
-export const newId = (prefix: 'cus' | 'prj' | 'push' | 'key') => `${prefix}_${randomBase62(20)}`
+export const newId = (prefix: 'cus' | 'prj' | 'push' | 'key' | 'inv') =>
+  `${prefix}_${randomBase62(20)}`

@@ -8,17 +8,20 @@ import { NetlifyApiError, type NetlifyClient } from '../netlify/client.ts'
 import { generateApiKey, hashApiKey, isWellFormedApiKey } from './api-keys.ts'
 import { toAppError } from './pushes.ts'
 import type { Vault } from './vault.ts'
+import type { Metering } from './metering.ts'
+import { upsertLimits, type LimitOverrides } from '../db/metering-repo.ts'
 
 export interface AccountServiceDeps {
   db: Db
   netlify: NetlifyClient
   vault: Vault
   logger: Logger
+  metering: Metering
 }
 
 /** Customers, their API keys, their vaulted Netlify token and their projects. */
 export function createAccountService(deps: AccountServiceDeps) {
-  const { db, netlify, vault } = deps
+  const { db, netlify, vault, metering } = deps
 
   async function requireCustomer(customerId: string) {
     const customer = await repo.findCustomer(db, customerId)
@@ -134,6 +137,24 @@ export function createAccountService(deps: AccountServiceDeps) {
         })
         return project
       })
+    },
+
+    limitsReport: (customerId: string) => metering.report(db, customerId),
+
+    /** Sets a customer's limit overrides (null: back to the default); answers the effective ones. */
+    async setLimits(customerId: string, overrides: LimitOverrides, actor: string) {
+      await requireCustomer(customerId)
+      await db.transaction(async (tx) => {
+        await upsertLimits(tx, customerId, overrides)
+        await insertAudit(tx, {
+          actor,
+          action: 'limits.set',
+          status: 'ok',
+          customerId,
+          details: { ...overrides },
+        })
+      })
+      return metering.report(db, customerId)
     },
   }
 }

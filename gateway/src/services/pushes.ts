@@ -11,6 +11,8 @@ import type { JobQueue } from '../jobs/queue.ts'
 import { newId } from '../lib/ids.ts'
 import { BodyTooLargeError, Sha1Gate } from '../lib/sha1-gate.ts'
 import { NetlifyApiError, type NetlifyClient, type NetlifyDeploy } from '../netlify/client.ts'
+import { monthOf, type Clock, type Metering } from './metering.ts'
+import { recordUsageEvent } from '../db/billing-repo.ts'
 import type { Vault } from './vault.ts'
 
 /** Who is calling: resolved from the API key by the auth middleware. */
@@ -40,11 +42,13 @@ export interface PushServiceDeps {
   queue: () => JobQueue
   config: Config
   logger: Logger
+  metering: Metering
+  clock: Clock
 }
 
 /** The push flow: init → upload → complete → status, and the finalization the job runs. */
 export function createPushService(deps: PushServiceDeps) {
-  const { db, netlify, vault, config, logger } = deps
+  const { db, netlify, vault, config, logger, metering, clock } = deps
 
   const audit = (entry: Omit<AuditEntry, 'actor'> & { actor?: string }, q: Queryable = db) =>
     insertAudit(q, { actor: 'system', ...entry })
@@ -77,7 +81,16 @@ export function createPushService(deps: PushServiceDeps) {
     if (deploy.state === 'ready' && push.state === 'finalizing') {
       await db.transaction(async (tx) => {
         if (!(await repo.markReady(tx, push.id, urls))) return
-        await repo.insertUsageEvent(tx, push.id)
+        // Keep the bytes actually uploaded; give back any reserved but not needed.
+        const held = await repo.endReservation(tx, push.id, 'settled')
+        if (held && held.bytes_reserved > held.bytes_uploaded) {
+          await metering.unreserve(tx, held.customer_id, held.billing_month, {
+            deploys: 0,
+            bytes: held.bytes_reserved - held.bytes_uploaded,
+          })
+        }
+        const now = clock.now()
+        await recordUsageEvent(tx, push.id, now, monthOf(now))
         await audit(
           {
             action: 'push.ready',
@@ -100,6 +113,14 @@ export function createPushService(deps: PushServiceDeps) {
   async function failPush(push: repo.PushRow, message: string, netlifyState?: string) {
     await db.transaction(async (tx) => {
       if (!(await repo.markError(tx, push.id, message, netlifyState))) return
+      // A failed push gives its deploy and bytes back to the month's budget, once.
+      const held = await repo.endReservation(tx, push.id, 'released')
+      if (held) {
+        await metering.unreserve(tx, held.customer_id, held.billing_month, {
+          deploys: 1,
+          bytes: held.bytes_reserved,
+        })
+      }
       await audit(
         {
           action: 'push.error',
@@ -114,6 +135,48 @@ export function createPushService(deps: PushServiceDeps) {
     })
   }
 
+  /**
+   * Reserves an upload's bytes against the monthly cap before any of them moves: the size
+   * reserved at init when the manifest carried it, else the request's Content-Length.
+   */
+  async function reserveUpload(
+    push: repo.PushRow,
+    sha1: string,
+    target: repo.UploadTarget,
+    contentLength?: number,
+  ): Promise<{ size: number; reservedNow: boolean }> {
+    if (target.reserved_bytes !== null) {
+      if (contentLength !== undefined && contentLength !== target.reserved_bytes) {
+        throw ERRORS.invalidRequest(
+          `Content-Length ${contentLength} differs from the manifest's size ${target.reserved_bytes} for this file.`,
+        )
+      }
+      return { size: target.reserved_bytes, reservedNow: false }
+    }
+    if (contentLength === undefined) throw ERRORS.lengthRequired()
+    const reserved = await db.transaction(async (tx) => {
+      if (!(await repo.reservePathBytes(tx, push.id, target.path, contentLength))) return false
+      await metering.reserveBytes(tx, push.customer_id, push.billing_month, contentLength)
+      await repo.addBytesReserved(tx, push.id, contentLength)
+      return true
+    })
+    if (reserved) return { size: contentLength, reservedNow: true }
+    // A concurrent upload of the same content reserved it first.
+    const size = (await repo.findUploadTarget(db, push.id, sha1))?.reserved_bytes ?? contentLength
+    return { size, reservedNow: false }
+  }
+
+  /** A failed upload gives back what it reserved itself, so a bad request changes nothing. */
+  async function unreserveUpload(push: repo.PushRow, path: string, size: number) {
+    await db.transaction(async (tx) => {
+      if (!(await repo.unreservePathBytes(tx, push.id, path, size))) return
+      await metering.unreserve(tx, push.customer_id, push.billing_month, {
+        deploys: 0,
+        bytes: size,
+      })
+    })
+  }
+
   return {
     /**
      * Creates the Netlify digest deploy for a manifest and records the push with its files.
@@ -125,7 +188,10 @@ export function createPushService(deps: PushServiceDeps) {
       const token = await netlifyToken(caller.customerId)
       const paths = Object.keys(input.files)
       const pushId = newId('push')
-      await db.transaction(async (tx) => {
+      // Pacing and the deploy cap are decided in the transaction that creates the push, so a
+      // rejected init leaves nothing behind and concurrent inits cannot overshoot the cap.
+      const admitted = await db.transaction(async (tx) => {
+        const admission = await metering.admitDeploy(tx, caller.customerId)
         await repo.insertPush(tx, {
           id: pushId,
           customerId: caller.customerId,
@@ -136,12 +202,14 @@ export function createPushService(deps: PushServiceDeps) {
           alias: input.alias,
           title: input.title,
           filesTotal: paths.length,
+          billingMonth: admission.month,
         })
         await repo.insertPushFiles(tx, pushId, {
           paths,
           shas: paths.map((p) => input.files[p]!),
           sizes: paths.map((p) => input.sizes?.[p] ?? null),
         })
+        return admission
       })
       let deploy: NetlifyDeploy
       try {
@@ -166,30 +234,51 @@ export function createPushService(deps: PushServiceDeps) {
         throw appError
       }
       const required = [...new Set(deploy.required ?? [])]
-      await db.transaction(async (tx) => {
-        await repo.setDeployCreated(tx, pushId, {
-          deployId: deploy.id,
-          netlifyState: deploy.state,
-          required,
-        })
-        await audit(
-          {
-            ...callerAudit(caller),
-            action: 'push.init',
-            status: 'ok',
-            projectId: project.id,
-            pushId,
-            details: { files: paths.length, required: required.length },
-          },
-          tx,
-        )
+      await repo.setDeployCreated(db, pushId, {
+        deployId: deploy.id,
+        netlifyState: deploy.state,
+        required,
       })
+      try {
+        await db.transaction(async (tx) => {
+          // With sizes in the manifest, the bytes Netlify asked for are checked now.
+          const bytes = await repo.reserveKnownSizes(tx, pushId)
+          await metering.reserveBytes(tx, caller.customerId, admitted.month, bytes)
+          await audit(
+            {
+              ...callerAudit(caller),
+              action: 'push.init',
+              status: 'ok',
+              projectId: project.id,
+              pushId,
+              details: { files: paths.length, required: required.length },
+            },
+            tx,
+          )
+        })
+      } catch (error) {
+        // Over the byte cap: the Netlify deploy is abandoned and the reservation returned.
+        const push = await repo.findPushById(db, pushId)
+        const message = error instanceof AppError ? error.message : 'init failed'
+        if (push) await failPush(push, message)
+        await netlify.cancelDeploy(token, deploy.id).catch(() => {})
+        await audit({
+          ...callerAudit(caller),
+          action: 'push.init',
+          status: 'error',
+          projectId: project.id,
+          pushId,
+          details: { message },
+        })
+        throw error
+      }
       return {
         pushId,
         deployId: deploy.id,
         state: 'uploading' as const,
         required,
         upload: { inlineMaxBytes: config.inlineMaxBytes, chunkBytes: config.chunkBytes },
+        limits: await metering.report(db, caller.customerId),
       }
     },
 
@@ -221,8 +310,10 @@ export function createPushService(deps: PushServiceDeps) {
           },
         )
       }
+      const { size, reservedNow } = await reserveUpload(push, sha1, target, contentLength)
       const token = await netlifyToken(caller.customerId)
-      const gate = new Sha1Gate(sha1, config.inlineMaxBytes)
+      // The body may not outgrow what was reserved for it: bytes past the cap never leave.
+      const gate = new Sha1Gate(sha1, size)
       // pipe, not pipeline: on a failure the request must stay open for our error answer (Node
       // discards the rest of the body once the response is sent).
       body.on('error', (error) => gate.destroy(error))
@@ -230,6 +321,7 @@ export function createPushService(deps: PushServiceDeps) {
       try {
         await netlify.uploadFile(token, push.deploy_id!, target.path, gate, contentLength)
       } catch (error) {
+        if (reservedNow) await unreserveUpload(push, target.path, size)
         const appError = gate.mismatched
           ? ERRORS.shaMismatch(sha1, gate.actual!)
           : gate.errored instanceof BodyTooLargeError
@@ -248,7 +340,10 @@ export function createPushService(deps: PushServiceDeps) {
         })
         throw appError
       }
-      if (gate.mismatched) throw ERRORS.shaMismatch(sha1, gate.actual!)
+      if (gate.mismatched) {
+        if (reservedNow) await unreserveUpload(push, target.path, size)
+        throw ERRORS.shaMismatch(sha1, gate.actual!)
+      }
       await db.transaction(async (tx) => {
         await repo.markUploaded(tx, pushId, sha1, gate.bytes)
         await audit(

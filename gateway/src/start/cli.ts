@@ -5,6 +5,8 @@ import { ConfigError, loadConfig, type Config } from '../config.ts'
 import { createDb } from '../db/db.ts'
 import { migrate } from '../db/migrate.ts'
 import { AppError } from '../errors.ts'
+import { invoicesToCsv } from '../services/billing.ts'
+import { parseMonth } from '../services/metering.ts'
 import { createLogger } from '../lib/logger.ts'
 import { startSandboxServer } from '../netlify/sandbox/index.ts'
 import { acquireDataDirLock, DataDirBusyError } from './data-dir-lock.ts'
@@ -20,6 +22,15 @@ Commands:
   tokens set --customer ID [--token T]    store the customer's Netlify token (or read it from stdin)
   projects add --customer ID --site-id S --name N
                                           register a Netlify site as a project
+  limits set --customer ID [--deploys-per-month N] [--bytes-per-month N] [--per-minute N] [--per-day N]
+                                          override a customer's limits ('default' resets one)
+  pricing set --cents-per-deploy N --cents-per-gb N [--effective-from ISO-TIME]
+                                          add a pricing version (old events keep theirs)
+  pricing list                            list pricing versions
+  invoices --month YYYY-MM [--customer ID] [--json|--csv]
+                                          the month's invoices (drafts are brought up to date)
+  invoices finalize --month YYYY-MM [--customer ID]
+                                          finalize a closed month's invoices
   sandbox [--port P] [--host H]           run the Netlify sandbox on its own
 
 Options:
@@ -34,6 +45,15 @@ const OPTIONS = {
   customer: { type: 'string' },
   token: { type: 'string' },
   'site-id': { type: 'string' },
+  'deploys-per-month': { type: 'string' },
+  'bytes-per-month': { type: 'string' },
+  'per-minute': { type: 'string' },
+  'per-day': { type: 'string' },
+  'cents-per-deploy': { type: 'string' },
+  'cents-per-gb': { type: 'string' },
+  'effective-from': { type: 'string' },
+  month: { type: 'string' },
+  csv: { type: 'boolean', default: false },
   port: { type: 'string' },
   host: { type: 'string' },
   json: { type: 'boolean', default: false },
@@ -50,6 +70,28 @@ function required(values: Values, name: 'name' | 'customer' | 'site-id'): string
   const value = values[name]
   if (!value) throw new UsageError(`--${name} is required`)
   return value
+}
+
+/** A whole number option; `default` (for limits) means "back to the deployment default". */
+function count(
+  values: Values,
+  name: keyof Values,
+  allowDefault = false,
+): number | null | undefined {
+  const raw = values[name]
+  if (raw === undefined) return undefined
+  if (allowDefault && raw === 'default') return null
+  const n = Number(raw)
+  if (typeof raw !== 'string' || !/^\d+$/.test(raw) || !Number.isSafeInteger(n)) {
+    throw new UsageError(`--${name} must be a whole number${allowDefault ? " or 'default'" : ''}`)
+  }
+  return n
+}
+
+function month(values: Values): string {
+  const m = values.month ? parseMonth(values.month) : undefined
+  if (!m) throw new UsageError('--month YYYY-MM is required')
+  return m
 }
 
 async function readStdin(): Promise<string> {
@@ -185,6 +227,94 @@ async function main(argv: string[]): Promise<void> {
         values.json,
         { id: project.id, name: project.name, siteId: project.site_id },
         `Added project ${project.id} (${project.name} → site ${project.site_id})`,
+      )
+      return
+    }
+    case 'limits set': {
+      const customerId = required(values, 'customer')
+      const overrides = {
+        deploysPerMonth: count(values, 'deploys-per-month', true),
+        bytesPerMonth: count(values, 'bytes-per-month', true),
+        perMinute: count(values, 'per-minute', true),
+        perDay: count(values, 'per-day', true),
+      }
+      if (Object.values(overrides).every((v) => v === undefined)) {
+        throw new UsageError(
+          'give at least one of --deploys-per-month, --bytes-per-month, --per-minute, --per-day',
+        )
+      }
+      const report = await withServices(config, (s) =>
+        s.accounts.setLimits(customerId, overrides, 'cli'),
+      )
+      print(
+        values.json,
+        { customerId, ...report },
+        `Limits for ${customerId}: ${report.deploys.limit} deploys and ${report.bytes.limit} bytes a month`,
+      )
+      return
+    }
+    case 'pricing set': {
+      const centsPerDeploy = count(values, 'cents-per-deploy')
+      const centsPerGb = count(values, 'cents-per-gb')
+      if (centsPerDeploy == null || centsPerGb == null) {
+        throw new UsageError('--cents-per-deploy and --cents-per-gb are required')
+      }
+      const from = values['effective-from']
+      const effectiveFrom = from ? new Date(from) : undefined
+      if (effectiveFrom && Number.isNaN(effectiveFrom.getTime()))
+        throw new UsageError('--effective-from must be an ISO time')
+      const version = await withServices(config, (s) =>
+        s.billing.setPricing({ centsPerDeploy, centsPerGb, effectiveFrom }, 'cli'),
+      )
+      print(
+        values.json,
+        { ...version },
+        `Pricing version ${version.version}: ${version.cents_per_deploy} ¢/deploy, ${version.cents_per_gb} ¢/GB from ${new Date(version.effective_from).toISOString()}`,
+      )
+      return
+    }
+    case 'pricing list': {
+      const versions = await withServices(config, (s) => s.billing.listPricing())
+      print(
+        values.json,
+        { versions },
+        versions
+          .map(
+            (v) =>
+              `v${v.version}  ${v.cents_per_deploy} ¢/deploy  ${v.cents_per_gb} ¢/GB  from ${new Date(v.effective_from).toISOString()}`,
+          )
+          .join('\n'),
+      )
+      return
+    }
+    case 'invoices': {
+      const m = month(values)
+      const invoices = await withServices(config, (s) => s.billing.invoices(m, values.customer))
+      if (values.csv) process.stdout.write(invoicesToCsv(invoices))
+      else
+        print(
+          values.json,
+          { invoices },
+          invoices.length
+            ? invoices
+                .map(
+                  (i) =>
+                    `${i.month}  ${i.customerId}  ${i.customerName}  ${i.status}  ${i.deploys} deploys  ${i.bytes} bytes  ${i.totalCents} ¢`,
+                )
+                .join('\n')
+            : 'No invoices for that month',
+        )
+      return
+    }
+    case 'invoices finalize': {
+      const m = month(values)
+      const result = await withServices(config, (s) =>
+        s.billing.finalize(m, 'cli', values.customer),
+      )
+      print(
+        values.json,
+        result,
+        `Finalized ${result.finalized.length} invoice(s) for ${result.month}`,
       )
       return
     }

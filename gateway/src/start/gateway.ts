@@ -13,6 +13,10 @@ import { createNetlifySandbox, type NetlifySandbox } from '../netlify/sandbox/in
 import { createAccountService, type AccountService } from '../services/accounts.ts'
 import { createPushService, type PushService } from '../services/pushes.ts'
 import { createVault, loadKeyring } from '../services/vault.ts'
+import { createBilling, type Billing } from '../services/billing.ts'
+import { createIdempotency, type Idempotency } from '../services/idempotency.ts'
+import { createMetering, systemClock, type Clock, type Metering } from '../services/metering.ts'
+import { finalizeInvoicesJob } from '../jobs/finalize-invoices.ts'
 import { acquireDataDirLock } from './data-dir-lock.ts'
 
 export interface Services {
@@ -22,6 +26,10 @@ export interface Services {
   netlify: NetlifyClient
   accounts: AccountService
   pushes: PushService
+  metering: Metering
+  billing: Billing
+  idempotency: Idempotency
+  clock: Clock
 }
 
 /**
@@ -31,7 +39,7 @@ export interface Services {
 export async function openServices(
   config: Config,
   logger: Logger,
-  options: { netlifyBaseUrl?: string; queue?: () => JobQueue } = {},
+  options: { netlifyBaseUrl?: string; queue?: () => JobQueue; clock?: Clock } = {},
 ): Promise<Services> {
   const keyring = await loadKeyring({ ...config, warn: (m) => logger.warn(m) })
   const vault = createVault(keyring)
@@ -52,9 +60,13 @@ export async function openServices(
     (() => {
       throw new Error('This command runs no job queue')
     })
-  const accounts = createAccountService({ db, netlify, vault, logger })
-  const pushes = createPushService({ db, netlify, vault, queue, config, logger })
-  return { config, db, logger, netlify, accounts, pushes }
+  const clock = options.clock ?? systemClock
+  const metering = createMetering({ defaults: config.defaultLimits, clock })
+  const accounts = createAccountService({ db, netlify, vault, logger, metering })
+  const pushes = createPushService({ db, netlify, vault, queue, config, logger, metering, clock })
+  const billing = createBilling({ db, metering, clock })
+  const idempotency = createIdempotency(db)
+  return { config, db, logger, netlify, accounts, pushes, metering, billing, idempotency, clock }
 }
 
 /** A key id still used by a stored token but missing from the keyring would strand that token. */
@@ -78,7 +90,11 @@ export interface RunningGateway extends Services {
  * The whole gateway: HTTP server, job workers and (with NETLIFY_API_URL=sandbox) the Netlify
  * sandbox on the same port. Used by `kaixu-gateway serve`, `npm start` and the tests.
  */
-export async function startGateway(config: Config, logger: Logger): Promise<RunningGateway> {
+export async function startGateway(
+  config: Config,
+  logger: Logger,
+  options: { clock?: Clock } = {},
+): Promise<RunningGateway> {
   const releaseLock = config.databaseUrl ? async () => {} : await acquireDataDirLock(config.dataDir)
   const server = createServer({ requestTimeout: 15 * 60_000 })
   await new Promise<void>((resolve, reject) => {
@@ -86,7 +102,9 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       void releaseLock()
       reject(
         error.code === 'EADDRINUSE'
-          ? new ConfigError(`PORT: ${config.host}:${config.port} is already in use; set PORT to a free port`)
+          ? new ConfigError(
+              `PORT: ${config.host}:${config.port} is already in use; set PORT to a free port`,
+            )
           : error,
       )
     })
@@ -112,13 +130,17 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     services = await openServices(config, logger, {
       ...(sandbox ? { netlifyBaseUrl: `${url}/api/v1` } : {}),
       queue: () => jobsRef.queue!,
+      ...options,
     })
   } catch (error) {
     server.close()
     await releaseLock()
     throw error
   }
-  const jobs: JobDefinition<object>[] = [finalizePushJob(services.pushes) as JobDefinition<object>]
+  const jobs = [
+    finalizePushJob(services.pushes),
+    finalizeInvoicesJob(services.billing),
+  ] as JobDefinition<object>[]
   const queue = await startJobQueue(services.db, jobs, {
     pollSeconds: config.jobPollSeconds,
     logger,

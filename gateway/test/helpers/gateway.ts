@@ -1,12 +1,13 @@
-import { randomBytes, randomUUID } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { request } from 'node:http'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import pg from 'pg'
 import { loadConfig } from '../../src/config.ts'
+import { createScratchDatabase } from './scratch-postgres.ts'
 import { createLogger } from '../../src/lib/logger.ts'
 import { startGateway, type RunningGateway } from '../../src/start/gateway.ts'
+import type { Clock } from '../../src/services/metering.ts'
 
 /** The databases every gateway suite runs on: PGlite always, Postgres when CI provides one. */
 export function databases(): string[] {
@@ -15,29 +16,8 @@ export function databases(): string[] {
 
 export const testVaultKeys = () => `t1:${randomBytes(32).toString('base64')}`
 
-/**
- * A scratch Postgres database for one suite (dropped by the returned cleanup), so suites never
- * see each other's rows and pg-boss schemas.
- */
-export async function scratchPostgres(): Promise<{ url: string; drop(): Promise<void> }> {
-  const admin = process.env['TEST_DATABASE_URL']!
-  const name = `kaixu_test_${randomUUID().replaceAll('-', '').slice(0, 16)}`
-  const client = new pg.Client({ connectionString: admin })
-  await client.connect()
-  await client.query(`CREATE DATABASE ${name}`)
-  await client.end()
-  const url = new URL(admin)
-  url.pathname = `/${name}`
-  return {
-    url: url.toString(),
-    async drop() {
-      const c = new pg.Client({ connectionString: admin })
-      await c.connect()
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
-      await c.end()
-    },
-  }
-}
+/** A scratch database on the TEST_DATABASE_URL server for one suite. */
+export const scratchPostgres = () => createScratchDatabase(process.env['TEST_DATABASE_URL']!)
 
 export interface TestGateway extends RunningGateway {
   dataDir: string
@@ -48,6 +28,7 @@ export interface TestGateway extends RunningGateway {
 export async function startTestGateway(
   database: string,
   env: Record<string, string> = {},
+  options: { clock?: Clock } = {},
 ): Promise<TestGateway> {
   const dataDir = await mkdtemp(join(tmpdir(), 'kaixu-test-'))
   const pgDb = database === 'postgres' ? await scratchPostgres() : undefined
@@ -57,10 +38,13 @@ export async function startTestGateway(
     NETLIFY_API_URL: 'sandbox',
     LOG_LEVEL: 'silent',
     KAIXU_VAULT_KEYS: testVaultKeys(),
+    // Suites push many times a minute; the pacing suite sets its own limits.
+    KAIXU_PACING_PER_MINUTE: '100000',
+    KAIXU_PACING_PER_DAY: '100000',
     ...(pgDb ? { DATABASE_URL: pgDb.url } : {}),
     ...env,
   })
-  const gateway = await startGateway(config, createLogger(config.logLevel))
+  const gateway = await startGateway(config, createLogger(config.logLevel), options)
   return {
     ...gateway,
     dataDir,

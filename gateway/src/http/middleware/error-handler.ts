@@ -47,5 +47,6 @@ export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
     return
   }
   if (error.retryAfter !== undefined) res.setHeader('Retry-After', String(error.retryAfter))
+  for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value)
   res.status(error.status).json({ error: error.toJSON(), requestId: req.id })
 }

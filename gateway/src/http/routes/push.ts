@@ -3,11 +3,18 @@ import type { Config } from '../../config.ts'
 import type { PushRow } from '../../db/pushes-repo.ts'
 import { ERRORS } from '../../errors.ts'
 import type { PushService } from '../../services/pushes.ts'
-import { completeBodySchema, initBodySchema, pushIdQuery, uploadHeaders } from '../schemas.ts'
+import { requestHash, type Idempotency } from '../../services/idempotency.ts'
+import {
+  completeBodySchema,
+  idempotencyHeader,
+  initBodySchema,
+  pushIdQuery,
+  uploadHeaders,
+} from '../schemas.ts'
 import { parse } from '../validate.ts'
 
 /** The push flow's four routes: thin wrappers that validate, call the service and render. */
-export function pushRoutes(pushes: PushService, config: Config): Router {
+export function pushRoutes(pushes: PushService, idempotency: Idempotency, config: Config): Router {
   const router = Router()
   const initSchema = initBodySchema()
   // A 100 000-file manifest is ~10 MB of JSON; everything else is tiny.
@@ -22,7 +29,23 @@ export function pushRoutes(pushes: PushService, config: Config): Router {
       })
     }
     const body = parse(initSchema, req.body ?? {}, 'body')
-    res.status(201).json(await pushes.init(req.caller!, body))
+    const key = req.get('idempotency-key')
+    if (key === undefined) {
+      res.status(201).json(await pushes.init(req.caller!, body))
+      return
+    }
+    const { idempotencyKey } = parse(idempotencyHeader, { idempotencyKey: key }, 'headers')
+    const result = await idempotency.run(
+      req.caller!.customerId,
+      idempotencyKey,
+      requestHash(body),
+      async () => ({
+        status: 201,
+        body: await pushes.init(req.caller!, body),
+      }),
+    )
+    if (result.replayed) res.setHeader('Idempotent-Replayed', 'true')
+    res.status(result.status).json(result.body)
   })
 
   // No body parser: the body streams through to Netlify and is never buffered.

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 
-export const root = resolve(import.meta.dirname, '..', '..')
+export const root = resolve(import.meta.dirname, '..', '..', '..')
 export const gatewayBin = resolve(root, 'gateway', 'bin', 'kaixu-gateway.js')
 
 export interface Started {

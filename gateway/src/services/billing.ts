@@ -1,0 +1,188 @@
+import * as repo from '../db/billing-repo.ts'
+import { findCustomer } from '../db/accounts-repo.ts'
+import { insertAudit } from '../db/audit-repo.ts'
+import type { Db } from '../db/db.ts'
+import { AppError, ERRORS, ErrorCode } from '../errors.ts'
+import { monthOf, type Clock, type Metering } from './metering.ts'
+
+export interface InvoiceView {
+  id: string
+  customerId: string
+  customerName: string
+  month: string
+  status: 'draft' | 'finalized'
+  deploys: number
+  bytes: number
+  totalCents: number
+  finalizedAt: Date | null
+  lines: {
+    pricingVersion: number
+    centsPerDeploy: number
+    centsPerGb: number
+    deploys: number
+    bytes: number
+    amountCents: number
+  }[]
+}
+
+/** Pricing versions, monthly invoices (draft → finalized) and usage figures. */
+export function createBilling(deps: { db: Db; metering: Metering; clock: Clock }) {
+  const { db, metering, clock } = deps
+
+  async function invoices(month: string, customerId?: string): Promise<InvoiceView[]> {
+    // Drafts are recomputed on read, so they always equal the month's events so far.
+    for (const id of await repo.customersToBill(db, month, customerId)) {
+      await db.transaction((tx) => repo.refreshInvoice(tx, id, month))
+    }
+    const rows = await repo.listInvoices(db, month, customerId)
+    const lines = await repo.linesOf(
+      db,
+      rows.map((r) => r.id),
+    )
+    return rows.map((r) => ({
+      id: r.id,
+      customerId: r.customer_id,
+      customerName: r.customer_name,
+      month: r.month.slice(0, 7),
+      status: r.status,
+      deploys: r.deploys,
+      bytes: r.bytes,
+      totalCents: r.total_cents,
+      finalizedAt: r.finalized_at,
+      lines: lines
+        .filter((l) => l.invoice_id === r.id)
+        .map((l) => ({
+          pricingVersion: l.pricing_version,
+          centsPerDeploy: l.cents_per_deploy,
+          centsPerGb: l.cents_per_gb,
+          deploys: l.deploys,
+          bytes: l.bytes,
+          amountCents: l.amount_cents,
+        })),
+    }))
+  }
+
+  return {
+    invoices,
+
+    /**
+     * Finalizes a closed month's invoices (all customers, or one). The current month cannot be
+     * finalized: its events are still arriving.
+     */
+    async finalize(month: string, actor: string, customerId?: string) {
+      if (month >= monthOf(clock.now())) {
+        throw new AppError(
+          ErrorCode.InvalidRequest,
+          400,
+          `Month ${month.slice(0, 7)} has not closed yet.`,
+          {
+            details: { month: month.slice(0, 7) },
+          },
+        )
+      }
+      const finalized: string[] = []
+      for (const id of await repo.customersToBill(db, month, customerId)) {
+        await db.transaction(async (tx) => {
+          if (await repo.finalizeInvoice(tx, id, month)) {
+            finalized.push(id)
+            await insertAudit(tx, {
+              actor,
+              action: 'invoice.finalize',
+              status: 'ok',
+              customerId: id,
+              details: { month: month.slice(0, 7) },
+            })
+          }
+        })
+      }
+      return { month: month.slice(0, 7), finalized }
+    },
+
+    /** The scheduled job: every closed month with a draft gets finalized. */
+    async finalizeClosedMonths() {
+      const results = []
+      for (const month of await repo.openMonthsBefore(db, monthOf(clock.now()))) {
+        results.push(await this.finalize(month, 'system'))
+      }
+      return results
+    },
+
+    /** A customer's own figures for a month: usage against limits, and the invoice so far. */
+    async usage(customerId: string, month: string) {
+      const [invoice] = await invoices(month, customerId)
+      const limits = await metering.report(db, customerId, new Date(`${month}T00:00:00Z`))
+      return {
+        month: month.slice(0, 7),
+        deploys: invoice?.deploys ?? 0,
+        bytes: invoice?.bytes ?? 0,
+        costCents: invoice?.totalCents ?? 0,
+        limits,
+        invoice: invoice ?? null,
+      }
+    },
+
+    listPricing: () => repo.listPricing(db),
+
+    /** Adds a price version; events already written keep the version they were priced with. */
+    async setPricing(
+      input: { centsPerDeploy: number; centsPerGb: number; effectiveFrom?: Date | undefined },
+      actor: string,
+    ) {
+      const effectiveFrom = input.effectiveFrom ?? clock.now()
+      return db.transaction(async (tx) => {
+        const version = await repo.insertPricing(tx, { ...input, effectiveFrom })
+        await insertAudit(tx, {
+          actor,
+          action: 'pricing.set',
+          status: 'ok',
+          details: { version: version.version },
+        })
+        return version
+      })
+    },
+
+    async requireCustomer(customerId: string) {
+      if (!(await findCustomer(db, customerId))) throw ERRORS.notFound(`Customer '${customerId}'`)
+    },
+  }
+}
+
+export type Billing = ReturnType<typeof createBilling>
+
+const csvCell = (v: string | number) =>
+  /[",\n]/.test(String(v)) ? `"${String(v).replaceAll('"', '""')}"` : String(v)
+
+/** One CSV row per invoice line (and one per empty invoice), amounts in cents. */
+export function invoicesToCsv(invoices: InvoiceView[]): string {
+  const header = [
+    'month',
+    'customer_id',
+    'customer_name',
+    'invoice_id',
+    'status',
+    'pricing_version',
+    'cents_per_deploy',
+    'cents_per_gb',
+    'deploys',
+    'bytes',
+    'amount_cents',
+    'invoice_total_cents',
+  ]
+  const rows = invoices.flatMap((i) =>
+    (i.lines.length ? i.lines : [undefined]).map((l) => [
+      i.month,
+      i.customerId,
+      i.customerName,
+      i.id,
+      i.status,
+      l?.pricingVersion ?? '',
+      l?.centsPerDeploy ?? '',
+      l?.centsPerGb ?? '',
+      l?.deploys ?? 0,
+      l?.bytes ?? 0,
+      l?.amountCents ?? 0,
+      i.totalCents,
+    ]),
+  )
+  return [header, ...rows].map((r) => r.map(csvCell).join(',')).join('\n') + '\n'
+}

@@ -1,0 +1,145 @@
+import { createHash } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals'
+import { api, scratchPostgres, testVaultKeys } from './helpers/gateway.ts'
+import { gatewayBin, runCli, startProcess, type Started } from './helpers/processes.ts'
+
+const sha1 = (data: string) => createHash('sha1').update(data).digest('hex')
+
+/**
+ * Two `kaixu-gateway serve` processes on one Postgres database: caps and pacing are decided in
+ * the database, so requests spread over both stay exact. Needs a Postgres server
+ * (TEST_DATABASE_URL); PGlite is one process by design.
+ */
+const onPostgres = process.env['TEST_DATABASE_URL'] ? describe : describe.skip
+
+onPostgres('two gateway processes on one Postgres database', () => {
+  let work: string
+  let sandbox: Started
+  const gateways: Started[] = []
+  let drop: () => Promise<void>
+  let env: Record<string, string>
+
+  const cli = async (...args: string[]) => {
+    const res = await runCli([...args, '--json'], env)
+    if (res.code !== 0) throw new Error(`kaixu-gateway ${args.join(' ')}: ${res.stderr}`)
+    return JSON.parse(res.stdout) as Record<string, string>
+  }
+
+  /** A customer with a key, token and project, set up through the CLI. */
+  async function tenant(name: string, limits: string[]) {
+    const token = `tok-${name}`
+    const site = (await (
+      await fetch(`${sandbox.line['apiUrl']}/sites`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name }),
+      })
+    ).json()) as { id: string }
+    const customer = (await cli('customers', 'create', '--name', name))['id']!
+    const key = (await cli('keys', 'create', '--customer', customer))['key']!
+    await cli('tokens', 'set', '--customer', customer, '--token', token)
+    await cli('projects', 'add', '--customer', customer, '--site-id', site.id, '--name', name)
+    await cli('limits', 'set', '--customer', customer, ...limits)
+    return { customer, key, project: name }
+  }
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'kaixu-2p-'))
+    sandbox = await startProcess(
+      [gatewayBin, 'sandbox', '--port', '0', '--json'],
+      { KAIXU_DATA_DIR: work },
+      (j) => typeof j['url'] === 'string',
+    )
+    const pg = await scratchPostgres()
+    drop = pg.drop
+    env = {
+      DATABASE_URL: pg.url,
+      NETLIFY_API_URL: String(sandbox.line['apiUrl']),
+      KAIXU_VAULT_KEYS: testVaultKeys(),
+      KAIXU_DATA_DIR: work,
+      LOG_LEVEL: 'info',
+      PORT: '0',
+    }
+    await cli('migrate')
+    for (let i = 0; i < 2; i++) {
+      gateways.push(
+        await startProcess([gatewayBin, 'serve'], env, (j) => j['msg'] === 'gateway listening'),
+      )
+    }
+  }, 120_000)
+
+  afterAll(async () => {
+    await Promise.all(gateways.map((g) => g.stop()))
+    await sandbox?.stop()
+    await drop?.()
+    await rm(work, { recursive: true, force: true })
+  })
+
+  const urls = () => gateways.map((g) => ({ url: String(g.line['url']) }))
+
+  test('50 inits spread over both processes against a cap of 10: exactly 10 succeed', async () => {
+    const t = await tenant('capped', [
+      '--deploys-per-month',
+      '10',
+      '--per-minute',
+      '1000',
+      '--per-day',
+      '100000',
+    ])
+    const [a, b] = urls()
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        api(i % 2 ? a! : b!, t.key, 'POST', '/v1/push-init', {
+          project: t.project,
+          files: { 'a.txt': sha1(`x${i}`) },
+        }),
+      ),
+    )
+    expect(results.filter((r) => r.status === 201)).toHaveLength(10)
+    expect(results.filter((r) => r.status === 402)).toHaveLength(40)
+  })
+
+  test('pacing is shared: 20 inits over both processes at 3 per minute admit exactly 3', async () => {
+    const t = await tenant('paced', ['--per-minute', '3', '--per-day', '100'])
+    const [a, b] = urls()
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        api(i % 2 ? a! : b!, t.key, 'POST', '/v1/push-init', {
+          project: t.project,
+          files: { 'a.txt': sha1(`y${i}`) },
+        }),
+      ),
+    )
+    // A minute boundary may fall inside the burst; then each window still admits at most 3.
+    const admitted = results.filter((r) => r.status === 201).length
+    expect(admitted === 3 || admitted === 6).toBe(true)
+    expect(results.filter((r) => r.status === 429)).toHaveLength(20 - admitted)
+  })
+
+  test('a push started on one process completes through the other and bills once', async () => {
+    const t = await tenant('crossing', ['--per-minute', '1000'])
+    const [a, b] = urls()
+    const init = await api(a!, t.key, 'POST', '/v1/push-init', {
+      project: t.project,
+      files: { 'i.html': sha1('hi') },
+    })
+    await api(
+      b!,
+      t.key,
+      'PUT',
+      `/v1/push-upload?pushId=${init.body['pushId']}`,
+      Buffer.from('hi'),
+      { 'x-content-sha1': sha1('hi') },
+    )
+    const done = await api(b!, t.key, 'POST', '/v1/push-complete', {
+      pushId: init.body['pushId'],
+      wait: true,
+    })
+    expect(done.body['state']).toBe('ready')
+    const usage = await api(a!, t.key, 'GET', '/v1/usage')
+    expect(usage.body['deploys']).toBe(1)
+  })
+})
