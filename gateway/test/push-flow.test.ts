@@ -151,6 +151,38 @@ describe.each(databases())('push flow on %s', (database) => {
     })
   })
 
+  test('push-plan estimates what a push would upload and cost, and creates nothing', async () => {
+    const files = { ...site(1), 'index.html': '<h1>planned change</h1>' }
+    await pushSite(gw, tenant, site(1))
+    const before = await snapshotRows(gw)
+    const sizes = Object.fromEntries(
+      Object.entries(files).map(([p, c]) => [p, Buffer.byteLength(c)]),
+    )
+    const plan = await api(gw, tenant.key, 'POST', '/v1/push-plan', {
+      project: tenant.projectName,
+      files: manifest(files),
+      sizes,
+    })
+    expect(plan.status).toBe(200)
+    expect(plan.body).toMatchObject({
+      files: { total: 7, distinct: 6 },
+      wouldUpload: {
+        files: 1,
+        bytes: Buffer.byteLength(files['index.html']),
+        shas: [sha1(files['index.html'])],
+      },
+      estimatedCostCents: 11,
+      pricingVersion: 1,
+    })
+    expect(plan.body['limits']['deploys']['remaining']).toBeGreaterThan(0)
+    const unsized = await api(gw, tenant.key, 'POST', '/v1/push-plan', {
+      project: tenant.projectName,
+      files: manifest(files),
+    })
+    expect(unsized.body['wouldUpload']['bytes']).toBeNull()
+    expect(await snapshotRows(gw)).toEqual(before)
+  })
+
   test('finalization run again, even concurrently, never bills twice', async () => {
     const { init } = await pushSite(gw, tenant, { 'x.txt': `twice ${Date.now()}` })
     const pushId = String(init.body['pushId'])

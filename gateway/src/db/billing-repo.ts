@@ -49,6 +49,18 @@ export const insertPricing = async (
     )
   )[0]!
 
+/** The price in force at `at`, and what a deploy of `bytes` would cost under it. */
+export const quote = async (db: Queryable, at: Date, bytes: number) =>
+  (
+    await db.query<{ version: number; cost_cents: number }>(
+      `SELECT version,
+              cents_per_deploy + ceil($2::numeric * cents_per_gb / 1000000000)::bigint AS cost_cents
+         FROM pricing_versions WHERE effective_from <= $1
+        ORDER BY effective_from DESC, version DESC LIMIT 1`,
+      [at, bytes],
+    )
+  )[0]
+
 /**
  * Locks the invoice row of (customer, month), creating the draft if needed, and answers its
  * status. Event writers and the finalizer both take this lock, so an invoice is never

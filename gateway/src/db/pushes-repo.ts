@@ -304,3 +304,20 @@ export const endReservation = async (db: Queryable, pushId: string, to: 'settled
       [pushId, to],
     )
   )[0]
+
+/**
+ * SHA-1s of a manifest that the project's latest ready deploy already had: Netlify keeps a
+ * site's content, so these would not be required again (an estimate for dry runs).
+ */
+export const shasKnownToProject = async (db: Queryable, projectId: string, shas: string[]) =>
+  new Set(
+    (
+      await db.query<{ sha1: string }>(
+        `SELECT DISTINCT f.sha1 FROM push_files f
+          WHERE f.push_id = (SELECT id FROM pushes WHERE project_id = $1 AND state = 'ready'
+                              ORDER BY finished_at DESC LIMIT 1)
+            AND f.sha1 = ANY($2::text[])`,
+        [projectId, shas],
+      )
+    ).map((r) => r.sha1),
+  )

@@ -12,7 +12,7 @@ import { newId } from '../lib/ids.ts'
 import { BodyTooLargeError, Sha1Gate } from '../lib/sha1-gate.ts'
 import { NetlifyApiError, type NetlifyClient, type NetlifyDeploy } from '../netlify/client.ts'
 import { monthOf, type Clock, type Metering } from './metering.ts'
-import { recordUsageEvent } from '../db/billing-repo.ts'
+import { quote, recordUsageEvent } from '../db/billing-repo.ts'
 import type { Vault } from './vault.ts'
 
 /** Who is calling: resolved from the API key by the auth middleware. */
@@ -178,6 +178,37 @@ export function createPushService(deps: PushServiceDeps) {
   }
 
   return {
+    /**
+     * A dry run of init: what a push of this manifest would upload and cost, from what the
+     * project's last ready deploy holds. Creates no deploy, reserves and charges nothing.
+     */
+    async plan(caller: Caller, input: InitInput) {
+      const project = await findProject(db, caller.customerId, input.project)
+      if (!project) throw ERRORS.projectNotFound(input.project)
+      const byPath = Object.entries(input.files)
+      const distinct = new Map<string, number | undefined>()
+      for (const [path, sha] of byPath) {
+        if (!distinct.has(sha)) distinct.set(sha, input.sizes?.[path])
+      }
+      const known = await repo.shasKnownToProject(db, project.id, [...distinct.keys()])
+      const upload = [...distinct].filter(([sha]) => !known.has(sha))
+      const sized = upload.every(([, size]) => size !== undefined)
+      const bytes = upload.reduce((n, [, size]) => n + (size ?? 0), 0)
+      const price = await quote(db, clock.now(), bytes)
+      return {
+        project: { id: project.id, name: project.name, siteId: project.site_id },
+        files: { total: byPath.length, distinct: distinct.size },
+        wouldUpload: {
+          files: upload.length,
+          bytes: sized ? bytes : null,
+          shas: upload.map(([sha]) => sha),
+        },
+        estimatedCostCents: sized ? (price?.cost_cents ?? null) : null,
+        pricingVersion: price?.version ?? null,
+        limits: await metering.report(db, caller.customerId),
+      }
+    },
+
     /**
      * Creates the Netlify digest deploy for a manifest and records the push with its files.
      * Answers the SHA-1s Netlify still needs, each once.

@@ -20,14 +20,18 @@ export function pushRoutes(pushes: PushService, idempotency: Idempotency, config
   // A 100 000-file manifest is ~10 MB of JSON; everything else is tiny.
   const manifestJson = express.json({ limit: '32mb' })
   const smallJson = express.json({ limit: '16kb' })
-
-  router.post('/push-init', manifestJson, async (req, res) => {
-    const files = (req.body as { files?: unknown } | undefined)?.files
+  // Counted before validation, so an oversized manifest is refused without walking it.
+  const checkFileCount = (body: unknown) => {
+    const files = (body as { files?: unknown } | undefined)?.files
     if (files && typeof files === 'object' && Object.keys(files).length > config.maxFiles) {
       throw ERRORS.payloadTooLarge(`A push may list at most ${config.maxFiles} files.`, {
         maxFiles: config.maxFiles,
       })
     }
+  }
+
+  router.post('/push-init', manifestJson, async (req, res) => {
+    checkFileCount(req.body)
     const body = parse(initSchema, req.body ?? {}, 'body')
     const key = req.get('idempotency-key')
     if (key === undefined) {
@@ -46,6 +50,12 @@ export function pushRoutes(pushes: PushService, idempotency: Idempotency, config
     )
     if (result.replayed) res.setHeader('Idempotent-Replayed', 'true')
     res.status(result.status).json(result.body)
+  })
+
+  // A dry run: the same manifest as push-init, answered with a plan; nothing is created.
+  router.post('/push-plan', manifestJson, async (req, res) => {
+    checkFileCount(req.body)
+    res.json(await pushes.plan(req.caller!, parse(initSchema, req.body ?? {}, 'body')))
   })
 
   // No body parser: the body streams through to Netlify and is never buffered.
