@@ -1,16 +1,26 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, it } from '@jest/globals'
 import { DeployTimeoutError, PushError, push } from '../src/deploy.ts'
 import { GatewayError } from '../src/errors.ts'
 import type { Digest, FileEntry } from '../src/files.ts'
 import type { PushOptions, Reporter } from '../src/deploy.ts'
-import type { PushInitRequest, PushRecord, PushState } from '../src/gateway-api.ts'
+import type {
+  ChunkPutHeaders,
+  ChunkPutResponse,
+  ChunkStatusResponse,
+  PushInitRequest,
+  PushRecord,
+  PushState,
+} from '../src/gateway-api.ts'
 
 // A digest built by hand: the flow only reads it, so no files are needed.
-function digestOf(files: [path: string, sha1: string, size: number][]): Digest {
+function digestOf(files: [path: string, sha1: string, size: number][], root = '/site'): Digest {
   const byPath = new Map<string, FileEntry>()
   const bySha = new Map<string, FileEntry[]>()
   for (const [path, sha1, size] of files) {
-    const entry = { path, sha1, size, absPath: `/site/${path}` }
+    const entry = { path, sha1, size, absPath: `${root}/${path}` }
     byPath.set(path, entry)
     bySha.set(sha1, [...(bySha.get(sha1) ?? []), entry])
   }
@@ -37,7 +47,14 @@ function record(state: PushState, extra: Partial<PushRecord> = {}): PushRecord {
 
 // A scripted gateway: records calls, answers `statuses` one by one.
 function fakeClient(complete: PushRecord, statuses: PushRecord[] = []) {
-  const calls = { init: [] as PushInitRequest[], uploads: [] as string[], status: 0 }
+  const calls = {
+    init: [] as PushInitRequest[],
+    uploads: [] as string[],
+    status: 0,
+    /** The long-poll seconds of each status read (undefined: a plain read). */
+    waits: [] as (number | undefined)[],
+    completeWait: [] as boolean[],
+  }
   const client = {
     init: async (request: PushInitRequest) => {
       calls.init.push(request)
@@ -49,13 +66,36 @@ function fakeClient(complete: PushRecord, statuses: PushRecord[] = []) {
         upload: { inlineMaxBytes: 1000, chunkBytes: 1000 },
       }
     },
-    upload: async (_pushId: string, sha1: string, filePath: string, size: number) => {
+    upload: async (
+      _pushId: string,
+      sha1: string,
+      filePath: string,
+      size: number,
+      _signal?: AbortSignal,
+    ) => {
       calls.uploads.push(filePath)
       return { sha1, bytes: size, skipped: false }
     },
-    complete: async () => complete,
-    status: async () => {
+    chunkStatus: async (
+      _pushId: string,
+      _sha1: string,
+      _signal?: AbortSignal,
+    ): Promise<ChunkStatusResponse | undefined> => undefined,
+    putChunk: async (
+      _pushId: string,
+      _h: ChunkPutHeaders,
+      _body: Uint8Array,
+      _signal?: AbortSignal,
+    ): Promise<ChunkPutResponse> => {
+      throw new Error('no file here is large enough to be chunked')
+    },
+    complete: async (_pushId: string, wait: boolean) => {
+      calls.completeWait.push(wait)
+      return complete
+    },
+    status: async (_pushId: string, _signal?: AbortSignal, waitSeconds?: number) => {
       calls.status++
+      calls.waits.push(waitSeconds)
       return statuses.shift() ?? record('finalizing')
     },
   }
@@ -101,7 +141,11 @@ describe('push', () => {
       },
     ])
     expect(calls.uploads.sort()).toEqual(['/site/app.js', '/site/index.html'])
+    // complete never holds the request; the wait is long-polls of push-status.
+    expect(calls.completeWait).toEqual([false])
     expect(calls.status).toBe(2)
+    // Each is bounded by what is left of the 60 s deadline, in whole seconds.
+    expect(calls.waits).toEqual([59, 59])
     expect(result).toMatchObject({
       pushId: 'push_1',
       deployId: 'd1',
@@ -115,6 +159,58 @@ describe('push', () => {
       costCents: 10,
     })
     expect(logs).toContain('Uploaded 2/2 files, 150 B/150 B')
+  })
+
+  it('long-polls without sleeping while the gateway holds each answer', async () => {
+    const { client, calls } = fakeClient(record('finalizing'), [])
+    const statuses = [record('finalizing'), ready]
+    const slept: number[] = []
+    client.status = async (_pushId, _signal, waitSeconds) => {
+      calls.waits.push(waitSeconds)
+      // The gateway held this answer for the whole wait: no pause is needed before the next.
+      const next = statuses.shift()!
+      if (next.state !== 'ready') await new Promise((r) => setTimeout(r, waitSeconds! * 1000))
+      return next
+    }
+    const result = await push(
+      client,
+      digest,
+      {
+        ...options,
+        timeoutMs: 2_900,
+        sleep: async (ms) => {
+          slept.push(ms)
+        },
+      },
+      reporter,
+    )
+    expect(result.state).toBe('ready')
+    // Each long-poll asks for what is left of the deadline, in whole seconds.
+    expect(calls.waits).toEqual([2, expect.any(Number)])
+    expect(slept).toEqual([])
+  })
+
+  it('pauses between reads when a gateway answers early without a final state', async () => {
+    const { client, calls } = fakeClient(record('finalizing'), [
+      record('finalizing'),
+      record('finalizing'),
+      ready,
+    ])
+    const slept: number[] = []
+    const result = await push(
+      client,
+      digest,
+      {
+        ...options,
+        sleep: async (ms) => {
+          slept.push(ms)
+        },
+      },
+      reporter,
+    )
+    expect(result.state).toBe('ready')
+    expect(calls.status).toBe(3)
+    expect(slept).toEqual([250, 375])
   })
 
   it('does not poll without wait', async () => {
@@ -146,20 +242,68 @@ describe('push', () => {
     expect((error as PushError).result.state).toBe('finalizing')
   })
 
-  it('refuses files above the gateway upload limit before sending any', async () => {
+  it('bounds the whole push: a hung upload ends at the deadline, saying where it was', async () => {
+    const { client, calls } = fakeClient(ready)
+    // An upload that never answers, until its request is aborted.
+    client.upload = (_pushId, _sha1, filePath, _size, signal) => {
+      calls.uploads.push(filePath)
+      return new Promise((_resolve, reject) =>
+        signal?.addEventListener('abort', () => reject(signal.reason as Error)),
+      )
+    }
+
+    const error = await push(client, digest, { ...options, timeoutMs: 20 }, reporter).catch(
+      (e: unknown) => e,
+    )
+
+    expect((error as PushError).cause).toBeInstanceOf(DeployTimeoutError)
+    expect((error as PushError).message).toMatch(
+      /^The push did not finish within .+, while uploading \(2 files to send\)\. It may still finish; push id push_1$/,
+    )
+    expect((error as PushError).result).toMatchObject({ pushId: 'push_1', state: 'uploading' })
+  })
+
+  it('sends files above the inline limit in chunks, asking first which chunks are held', async () => {
     const { client, calls } = fakeClient(ready)
     const init = client.init
     client.init = async (request) => ({
       ...(await init(request)),
       upload: { inlineMaxBytes: 60, chunkBytes: 60 },
     })
+    const chunks: { index: number; count: number; bytes: number }[] = []
+    let asked = 0
+    client.chunkStatus = async () => {
+      asked++
+      return undefined
+    }
+    client.putChunk = async (_pushId, h, body) => {
+      chunks.push({ index: h.index, count: h.count, bytes: body.length })
+      return { sha1: h.sha1, index: h.index, skipped: false, stored: true }
+    }
 
-    const error = await push(client, digest, options, reporter).catch((e: unknown) => e)
-
-    expect((error as PushError).message).toBe(
-      "'index.html' (100 B) exceed the gateway's upload limit of 60 B per file",
+    // Chunks are read from disk, so this digest points at real files.
+    const dir = await mkdtemp(join(tmpdir(), 'kaixu-chunks-'))
+    await writeFile(join(dir, 'index.html'), Buffer.alloc(100, 1))
+    await writeFile(join(dir, 'app.js'), Buffer.alloc(50, 2))
+    const onDisk = digestOf(
+      [
+        ['index.html', 'a'.repeat(40), 100],
+        ['app.js', 'b'.repeat(40), 50],
+      ],
+      dir,
     )
-    expect(calls.uploads).toEqual([])
+
+    const result = await push(client, onDisk, options, reporter)
+    await rm(dir, { recursive: true })
+
+    expect(result.state).toBe('ready')
+    expect(asked).toBe(1)
+    expect(chunks.sort((a, b) => a.index - b.index)).toEqual([
+      { index: 0, count: 2, bytes: 60 },
+      { index: 1, count: 2, bytes: 40 },
+    ])
+    // The small file still goes in one request.
+    expect(calls.uploads).toHaveLength(1)
   })
 
   it('stops uploading after the first failure and reports it', async () => {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join, relative } from 'node:path'
@@ -61,6 +62,9 @@ describe.each(databases())('end to end on %s', (database) => {
       LOG_LEVEL: 'info',
       KAIXU_PACING_PER_MINUTE: '1000',
       KAIXU_ADMIN_TOKEN: adminToken,
+      // Small limits, so a test file goes up in chunks as a big one would.
+      KAIXU_INLINE_MAX_BYTES: '100000',
+      KAIXU_CHUNK_BYTES: '65536',
       PORT: '0',
       ...(pgDb ? { DATABASE_URL: pgDb.url } : {}),
     }
@@ -159,6 +163,20 @@ describe.each(databases())('end to end on %s', (database) => {
     expect(after.filePuts - before.filePuts).toBe(1)
     const page = await fetchSite(`${second.outputs['deploy-url']}/section-3/page-13.html`)
     expect(page.body.toString()).toBe('<p>page 13, edited</p>')
+  })
+
+  test('a file above the inline limit goes up in chunks and lands byte for byte', async () => {
+    const dir = join(work, 'site-big')
+    const big = randomBytes(300_000)
+    await writeNested(dir, 'media/big.bin', '')
+    await writeFile(join(dir, 'media/big.bin'), big)
+    await writeNested(dir, 'index.html', '<p>big</p>')
+    const run = await deploy(dir)
+    expect(run.code).toBe(0)
+    expect(run.stdout).toContain('Uploaded media/big.bin in 5 chunks')
+    expect(run.outputs).toMatchObject({ state: 'ready', 'files-uploaded': '2' })
+    const served = await fetchSite(`${run.outputs['deploy-url']}/media/big.bin`)
+    expect(served.body.equals(big)).toBe(true)
   })
 
   test('at the monthly cap the step fails saying which limit, what is left and when it resets', async () => {

@@ -96,6 +96,16 @@ describe('GatewayClient', () => {
     expect(JSON.parse(seen[1]!.body.toString())).toEqual({ pushId: 'push_1', wait: true })
   })
 
+  it('long-polls push-status with waitFor=ready and a timeout capped at 60 s', async () => {
+    replies.push({ status: 200, body: record }, { status: 200, body: record })
+    await client().status('push_1', undefined, 12.2)
+    await client().status('push_1', undefined, 600)
+    expect(seen.map((r) => r.url)).toEqual([
+      '/kaixu/v1/push-status?pushId=push_1&waitFor=ready&timeout=13',
+      '/kaixu/v1/push-status?pushId=push_1&waitFor=ready&timeout=60',
+    ])
+  })
+
   it('keeps the base path, sends the key and one Idempotency-Key across retries', async () => {
     const answer = {
       pushId: 'push_1',

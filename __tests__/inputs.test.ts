@@ -11,7 +11,8 @@ import {
   it,
   jest,
 } from '@jest/globals'
-import { getInputs, sanitizeAlias } from '../src/inputs.ts'
+import { getInputs } from '../src/inputs.ts'
+import { sanitizeAlias } from '../src/validate.ts'
 
 // The runner passes `with:` values as INPUT_<NAME>, upper-cased with the hyphens kept.
 const env = (name: string) => `INPUT_${name.toUpperCase()}`
@@ -25,6 +26,14 @@ const NAMES = [
   'alias',
   'timeout-minutes',
   'concurrency',
+  'production-branch',
+  'environment',
+  'pr-number',
+  'github-token',
+  'comment',
+  'github-deployment',
+  'fail-without-credentials',
+  'dry-run',
 ]
 
 let dir: string
@@ -77,10 +86,18 @@ describe('getInputs', () => {
       project: 'site',
       dir,
       wait: true,
-      draft: false,
+      draft: undefined,
       alias: undefined,
-      timeoutMinutes: 10,
+      productionBranch: undefined,
+      environment: undefined,
+      prNumber: undefined,
+      timeoutMinutes: 20,
       concurrency: 8,
+      githubToken: undefined,
+      comment: true,
+      githubDeployment: true,
+      failWithoutCredentials: false,
+      dryRun: false,
     })
     expect(Object.isFrozen(inputs)).toBe(true)
   })
@@ -93,6 +110,14 @@ describe('getInputs', () => {
       alias: 'pr-12',
       'timeout-minutes': '2.5',
       concurrency: '32',
+      'production-branch': 'release',
+      environment: 'docs (preview)',
+      'pr-number': '#42',
+      'github-token': 'ghp_token',
+      comment: 'false',
+      'github-deployment': 'false',
+      'fail-without-credentials': 'true',
+      'dry-run': 'true',
     })
     expect(getInputs()).toMatchObject({
       wait: false,
@@ -100,7 +125,38 @@ describe('getInputs', () => {
       alias: 'pr-12',
       timeoutMinutes: 2.5,
       concurrency: 32,
+      productionBranch: 'release',
+      environment: 'docs (preview)',
+      prNumber: 42,
+      githubToken: 'ghp_token',
+      comment: false,
+      githubDeployment: false,
+      failWithoutCredentials: true,
+      dryRun: true,
     })
+  })
+
+  it('takes an empty kaixu-key as no key: the Action decides whether that is an error', () => {
+    setInputs({ ...valid(), 'kaixu-key': '' })
+    expect(getInputs().kaixuKey).toBeUndefined()
+  })
+
+  it.each([
+    ['auto', true],
+    ['true', true],
+    ['false', false],
+  ])('reads github-deployment %s as %s', (value, expected) => {
+    setInputs({ ...valid(), 'github-deployment': value })
+    expect(getInputs().githubDeployment).toBe(expected)
+  })
+
+  it('masks the GitHub token too', () => {
+    setInputs({ ...valid(), 'github-token': 'ghp_secret_token' })
+    getInputs()
+    expect(stdout.join('')).toContain('::add-mask::ghp_secret_token')
+    expect(stdout.join('').replace('::add-mask::ghp_secret_token', '')).not.toContain(
+      'ghp_secret_token',
+    )
   })
 
   it('masks the key at once, and never logs it', () => {
@@ -123,7 +179,7 @@ describe('getInputs', () => {
     expect(() => getInputs()).toThrow("Input 'gateway-url' is required")
   })
 
-  it.each(['gateway-url', 'kaixu-key', 'project', 'dir'])('requires %s', (name) => {
+  it.each(['gateway-url', 'project', 'dir'])('requires %s', (name) => {
     setInputs({ ...valid(), [name]: '' })
     expect(() => getInputs()).toThrow(`Input '${name}' is required`)
   })
@@ -142,6 +198,12 @@ describe('getInputs', () => {
     ['concurrency', '0'],
     ['concurrency', '33'],
     ['concurrency', '2.5'],
+    ['pr-number', '0'],
+    ['pr-number', 'twelve'],
+    ['github-deployment', 'sometimes'],
+    ['comment', 'no'],
+    ['dry-run', 'maybe'],
+    ['fail-without-credentials', '1'],
   ])('rejects %s = %j, naming the input', (name, value) => {
     setInputs({ ...valid(), [name]: value })
     expect(() => getInputs()).toThrow(`Input '${name}'`)

@@ -21,6 +21,30 @@ describe('retry', () => {
     expect(waits).toEqual([7000])
   })
 
+  it('stops retrying once its signal aborts, with the signal’s reason', async () => {
+    const abort = new AbortController()
+    const reason = new Error('deadline')
+    const fn = jest.fn<(attempt: number) => Promise<string>>(async () => {
+      abort.abort(reason)
+      throw new GatewayError(503, 'netlify_unavailable', 'busy')
+    })
+    await expect(retry(fn, { signal: abort.signal })).rejects.toBe(reason)
+    expect(fn).toHaveBeenCalledTimes(1)
+  })
+
+  it('ends a wait between attempts early when the signal aborts', async () => {
+    const abort = new AbortController()
+    const reason = new Error('deadline')
+    const fn = jest.fn<(attempt: number) => Promise<string>>(async () => {
+      throw new GatewayError(429, 'rate_limited', 'slow down', undefined, 100)
+    })
+    // A 100 s Retry-After; without the abort this test would time out.
+    const pending = retry(fn, { signal: abort.signal })
+    setImmediate(() => abort.abort(reason))
+    await expect(pending).rejects.toBe(reason)
+    expect(fn).toHaveBeenCalledTimes(1)
+  })
+
   it('passes the attempt number, so callers can rebuild per-attempt state', async () => {
     const { sleep } = recorder()
     const seen: number[] = []

@@ -32,6 +32,8 @@ const config = loadConfig({
   LOG_LEVEL: process.env['LOG_LEVEL'] || 'warn',
   // A throwaway key for a throwaway database (a real gateway keeps its keyring).
   KAIXU_VAULT_KEYS: process.env['KAIXU_VAULT_KEYS'] || `demo:${randomBytes(32).toString('base64')}`,
+  // The dashboard's sign-in token for this run (printed below).
+  KAIXU_ADMIN_TOKEN: process.env['KAIXU_ADMIN_TOKEN'] || randomBytes(18).toString('base64url'),
 })
 const gateway = await startGateway(config, createLogger(config.logLevel)).catch((error: Error) => {
   console.error(`npm start: ${error.message}`)
@@ -83,6 +85,7 @@ KaixuPush demo is live.
   Site (production):  ${outputs['site-url']}
   This deploy:        ${outputs['deploy-url']}
   Gateway API:        ${gateway.url}/v1
+  Admin dashboard:    ${gateway.url}/admin  (sign in with ${config.adminToken})
   Demo API key:       ${apiKey.key}
   Project:            ${project.name} (${project.id})
 

@@ -24,7 +24,10 @@ export interface PushOptions {
   title?: string
   /** Wait until the deploy is `ready` or `error`; otherwise return once finalization is queued. */
   wait: boolean
-  /** How long to wait for the deploy after the uploads. */
+  /**
+   * The deadline of the whole push, from `push-init` to a final state (or to the queued
+   * finalization without `wait`): a hung upload ends the step as surely as a slow deploy.
+   */
   timeoutMs: number
   /** Uploads in flight at once. */
   concurrency: number
@@ -81,6 +84,10 @@ export class DeployTimeoutError extends Error {
   }
 }
 
+/** Longest single `push-status` long-poll the gateway accepts, in seconds. */
+const LONG_POLL_MAX_S = 60
+// Pauses between status reads only when a gateway answers early without a final state (an
+// older gateway that ignores `waitFor`, or one that is shutting down), so we never spin.
 const POLL_FIRST_MS = 250
 const POLL_MAX_MS = 2000
 
@@ -90,7 +97,10 @@ const POLL_MAX_MS = 2000
  * partial result when anything fails, including a deploy that ends in `error`.
  */
 export async function push(
-  client: Pick<GatewayClient, 'init' | 'upload' | 'complete' | 'status'>,
+  client: Pick<
+    GatewayClient,
+    'init' | 'upload' | 'chunkStatus' | 'putChunk' | 'complete' | 'status'
+  >,
   digest: Digest,
   options: PushOptions,
   reporter: Reporter,
@@ -102,17 +112,30 @@ export async function push(
     bytesUploaded: 0,
     timings: {},
   }
+  const timeoutText = formatMinutes(options.timeoutMs)
+  // One deadline for every request of the push; aborting it ends whichever is in flight.
+  const deadline = Date.now() + options.timeoutMs
+  const abort = new AbortController()
+  const timer = setTimeout(
+    () => abort.abort(new DeployTimeoutError(`Timed out after ${timeoutText}`)),
+    options.timeoutMs,
+  )
+  let phase = 'init'
   try {
     // Step 1: announce the digest; the gateway answers which contents Netlify lacks.
     let started = Date.now()
-    const init = await client.init({
-      project: options.project,
-      files: digest.files,
-      sizes: digest.sizes,
-      draft: options.draft,
-      ...(options.alias ? { alias: options.alias } : {}),
-      ...(options.title ? { title: options.title } : {}),
-    })
+    const init = await client.init(
+      {
+        project: options.project,
+        files: digest.files,
+        sizes: digest.sizes,
+        draft: options.draft,
+        ...(options.alias ? { alias: options.alias } : {}),
+        ...(options.title ? { title: options.title } : {}),
+      },
+      undefined,
+      abort.signal,
+    )
     result.pushId = init.pushId
     result.deployId = init.deployId
     result.state = init.state
@@ -129,12 +152,15 @@ export async function push(
     }
 
     // Step 2: upload each missing content once.
+    phase = 'upload'
     started = Date.now()
     if (init.required.length > 0) {
       const uploaded = await uploadRequired(client, init.pushId, init.required, digest, {
         concurrency: options.concurrency,
         inlineMaxBytes: init.upload?.inlineMaxBytes,
+        chunkBytes: init.upload?.chunkBytes,
         log: (line) => reporter.info(line),
+        signal: abort.signal,
       })
       result.filesUploaded = uploaded.files
       result.bytesUploaded = uploaded.bytes
@@ -145,11 +171,16 @@ export async function push(
     result.timings.uploadMs = Date.now() - started
 
     // Step 3: finalize, and wait if asked to.
+    phase = 'finalize'
     started = Date.now()
     try {
       // Each record seen is applied at once, so a timeout still reports the last known state.
-      await finalize(client, init.pushId, options, reporter, (record) =>
-        applyRecord(result, record),
+      await finalize(
+        client,
+        init.pushId,
+        { ...options, deadline, signal: abort.signal, timeoutText },
+        reporter,
+        (record) => applyRecord(result, record),
       )
     } finally {
       result.timings.finalizeMs = Date.now() - started
@@ -165,67 +196,78 @@ export async function push(
     }
     return result
   } catch (error) {
+    if (abort.signal.aborted && abort.signal.reason instanceof DeployTimeoutError) {
+      const where =
+        phase === 'upload'
+          ? `while uploading (${result.filesRequired ?? 0} files to send)`
+          : phase === 'finalize'
+            ? `waiting for the deploy (state: ${result.state ?? 'unknown'})`
+            : 'before the gateway answered push-init'
+      const pushId = result.pushId ? `; push id ${result.pushId}` : ''
+      throw new PushError(
+        new DeployTimeoutError(
+          `The push did not finish within ${timeoutText}, ${where}. It may still finish${pushId}`,
+        ),
+        result,
+      )
+    }
     throw new PushError(error, result)
+  } finally {
+    clearTimeout(timer)
   }
+}
+
+interface FinalizeOptions extends PushOptions {
+  deadline: number
+  signal: AbortSignal
+  timeoutText: string
 }
 
 async function finalize(
   client: Pick<GatewayClient, 'complete' | 'status'>,
   pushId: string,
-  options: PushOptions,
+  options: FinalizeOptions,
   reporter: Reporter,
   onRecord: (record: PushRecord) => void,
 ): Promise<void> {
   const sleep = options.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)))
-  const deadline = Date.now() + options.timeoutMs
-  const timeoutText = formatMinutes(options.timeoutMs)
-  // Aborts the long `complete(wait)` request when our own deadline comes first.
-  const abort = new AbortController()
-  const timer = setTimeout(
-    () => abort.abort(new DeployTimeoutError(`Timed out after ${timeoutText}`)),
-    options.timeoutMs,
-  )
+  const { deadline, signal, timeoutText } = options
+  let record: PushRecord
   try {
-    let record: PushRecord
-    try {
-      record = await client.complete(pushId, options.wait, abort.signal)
-    } catch (error) {
-      // A retried complete whose first attempt got through finds the push already finalizing.
-      if (!(error instanceof GatewayError && error.code === 'invalid_state')) throw error
-      reporter.debug(`push-complete answered invalid_state; reading the status instead`)
-      record = await client.status(pushId, abort.signal)
-    }
-    onRecord(record)
-    if (!options.wait) return
-
-    let interval = POLL_FIRST_MS
-    let seen = describe(record)
-    reporter.info(`Deploy state: ${seen}`)
-    while (!isFinalState(record.state)) {
-      if (Date.now() + interval > deadline) {
-        throw new DeployTimeoutError(
-          `The deploy was not ready after ${timeoutText} (state: ${seen}). It may still finish; ` +
-            `push id ${pushId}`,
-        )
-      }
-      await sleep(interval)
-      // Start fast (small sites are ready in a second), then back off to spare the Netlify budget.
-      interval = Math.min(POLL_MAX_MS, Math.round(interval * 1.5))
-      record = await client.status(pushId, abort.signal)
-      onRecord(record)
-      const now = describe(record)
-      if (now !== seen) reporter.info(`Deploy state: ${now}`)
-      seen = now
-    }
+    // Never held open: the wait below is a long-poll of push-status, which is safe to retry.
+    record = await client.complete(pushId, false, signal)
   } catch (error) {
-    if (abort.signal.aborted && abort.signal.reason instanceof DeployTimeoutError) {
+    // A retried complete whose first attempt got through finds the push already finalizing.
+    if (!(error instanceof GatewayError && error.code === 'invalid_state')) throw error
+    reporter.debug(`push-complete answered invalid_state; reading the status instead`)
+    record = await client.status(pushId, signal)
+  }
+  onRecord(record)
+  if (!options.wait) return
+
+  let pause = POLL_FIRST_MS
+  let seen = describe(record)
+  reporter.info(`Deploy state: ${seen}`)
+  while (!isFinalState(record.state)) {
+    const left = deadline - Date.now()
+    if (left <= 0) {
       throw new DeployTimeoutError(
-        `The deploy was not ready after ${timeoutText}. It may still finish; push id ${pushId}`,
+        `The push did not finish within ${timeoutText}, waiting for the deploy (state: ${seen}). ` +
+          `It may still finish; push id ${pushId}`,
       )
     }
-    throw error
-  } finally {
-    clearTimeout(timer)
+    // The gateway answers the moment the deploy is final, so "ready" is learnt without delay.
+    const waitS = Math.max(1, Math.min(LONG_POLL_MAX_S, Math.floor(left / 1000)))
+    const asked = Date.now()
+    record = await client.status(pushId, signal, waitS)
+    onRecord(record)
+    const now = describe(record)
+    if (now !== seen) reporter.info(`Deploy state: ${now}`)
+    seen = now
+    if (!isFinalState(record.state) && Date.now() - asked < waitS * 500) {
+      await sleep(Math.min(pause, Math.max(0, deadline - Date.now())))
+      pause = Math.min(POLL_MAX_MS, Math.round(pause * 1.5))
+    }
   }
 }
 

@@ -1,9 +1,8 @@
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { createHash } from 'node:crypto'
 import { pipeline } from 'node:stream/promises'
-import pLimit from 'p-limit'
+import { HashPool } from './hash-pool.ts'
 
 /** One file of the deploy. */
 export interface FileEntry {
@@ -30,7 +29,7 @@ export interface Digest {
 
 /** Options of `digestDir`. */
 export interface DigestOptions {
-  /** Files hashed at once. Default: twice the CPU count, at least 8. */
+  /** Hashing threads. Default: one per core. */
   concurrency?: number
   /**
    * Skip `node_modules` at the top: Netlify does so when the publish folder is the site's base
@@ -53,15 +52,17 @@ interface Pending {
  */
 export async function digestDir(dir: string, options: DigestOptions = {}): Promise<Digest> {
   const root = await fs.promises.realpath(dir)
-  const pending: Pending[] = []
-  await walk(root, root, '', new Set([root]), pending, options)
-
-  const limit = pLimit(options.concurrency ?? Math.max(8, 2 * os.availableParallelism()))
-  const hashed = await Promise.all(
-    pending.map((file) =>
-      limit(async (): Promise<FileEntry> => ({ ...file, ...(await hashFile(file.absPath)) })),
-    ),
-  )
+  // Hashing runs on worker threads, every core by default; they boot while the folder is walked.
+  const pool = new HashPool(options.concurrency)
+  let hashed: FileEntry[]
+  try {
+    const pending: Pending[] = []
+    await walk(root, root, '', new Set([root]), pending, options)
+    const hashes = await pool.hash(pending.map((file) => file.absPath))
+    hashed = pending.map((file, i) => ({ ...file, ...hashes[i]! }))
+  } finally {
+    await pool.close()
+  }
   // Code-unit order: stable across platforms and locales, so the manifest is reproducible.
   hashed.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
 
@@ -114,33 +115,55 @@ async function walk(
   options: DigestOptions,
 ): Promise<void> {
   const entries = await fs.promises.readdir(realDir, { withFileTypes: true })
-  for (const entry of entries) {
-    const name = entry.name
-    if (isSkipped(name)) continue
-    if (relDir === '' && options.skipNodeModules && name === 'node_modules') continue
-    const relPath = relDir === '' ? name : `${relDir}/${name}`
-    const absPath = path.join(realDir, name)
+  // Sub-folders are walked concurrently; the digest is sorted afterwards, so order is free.
+  const subfolders: Promise<void>[] = []
+  try {
+    await walkEntries()
+  } catch (error) {
+    // Let the sub-walks already started settle, so none rejects later with nobody listening.
+    await Promise.allSettled(subfolders)
+    throw error
+  }
+  await Promise.all(subfolders)
 
-    let realPath = absPath
-    let stat = await fs.promises.lstat(absPath)
-    if (stat.isSymbolicLink()) {
-      realPath = await resolveLink(root, absPath, relPath)
-      stat = await fs.promises.stat(realPath)
-    }
+  async function walkEntries() {
+    for (const entry of entries) {
+      const name = entry.name
+      if (isSkipped(name)) continue
+      if (relDir === '' && options.skipNodeModules && name === 'node_modules') continue
+      const relPath = relDir === '' ? name : `${relDir}/${name}`
+      const absPath = path.join(realDir, name)
 
-    if (stat.isDirectory()) {
-      if (ancestors.has(realPath)) {
-        throw new Error(`'${relPath}' is a symlink to one of its own parent folders (a loop)`)
+      // The entry's type comes with readdir on most file systems: stat only links and unknowns.
+      let realPath = absPath
+      let stat: Pick<fs.Dirent, 'isFile' | 'isDirectory'> = entry
+      if (entry.isSymbolicLink()) {
+        realPath = await resolveLink(root, absPath, relPath)
+        stat = await fs.promises.stat(realPath)
+      } else if (!entry.isFile() && !entry.isDirectory()) {
+        stat = await fs.promises.lstat(absPath)
+        if ((stat as fs.Stats).isSymbolicLink()) {
+          realPath = await resolveLink(root, absPath, relPath)
+          stat = await fs.promises.stat(realPath)
+        }
       }
-      await walk(root, realPath, relPath, new Set([...ancestors, realPath]), out, options)
-    } else if (stat.isFile()) {
-      // Netlify refuses these names: they would be read as a URL fragment or query.
-      if (relPath.includes('#') || relPath.includes('?')) {
-        throw new Error(`'${relPath}': deployed file names cannot contain # or ? characters`)
+
+      if (stat.isDirectory()) {
+        if (ancestors.has(realPath)) {
+          throw new Error(`'${relPath}' is a symlink to one of its own parent folders (a loop)`)
+        }
+        subfolders.push(
+          walk(root, realPath, relPath, new Set([...ancestors, realPath]), out, options),
+        )
+      } else if (stat.isFile()) {
+        // Netlify refuses these names: they would be read as a URL fragment or query.
+        if (relPath.includes('#') || relPath.includes('?')) {
+          throw new Error(`'${relPath}': deployed file names cannot contain # or ? characters`)
+        }
+        out.push({ path: relPath, absPath: realPath })
+      } else {
+        options.warn?.(`Skipping '${relPath}': not a regular file, folder or symlink`)
       }
-      out.push({ path: relPath, absPath: realPath })
-    } else {
-      options.warn?.(`Skipping '${relPath}': not a regular file, folder or symlink`)
     }
   }
 }

@@ -25,6 +25,22 @@ export interface PushInitResponse {
   limits?: PushLimits
 }
 
+/** Answer of `POST /v1/push-plan`: what a push of the same body would do; nothing is created. */
+export interface PushPlanResponse {
+  project: { id: string; name: string; siteId: string }
+  files: { total: number; distinct: number }
+  wouldUpload: {
+    files: number
+    /** Null when the manifest has no sizes. */
+    bytes: number | null
+    shas: string[]
+  }
+  /** Null when the manifest has no sizes or no pricing is in force. */
+  estimatedCostCents: number | null
+  pricingVersion: number | null
+  limits?: PushLimits
+}
+
 /** One metered quantity of the monthly budget. */
 export interface BudgetCounter {
   limit: number
@@ -97,4 +113,38 @@ export interface PushRecord {
 /** Whether a push state is final. */
 export function isFinalState(state: PushState): boolean {
   return state === 'ready' || state === 'error'
+}
+
+/** The headers of one `PUT /v1/push-upload-chunk`. */
+export interface ChunkPutHeaders {
+  /** The whole file's SHA-1. */
+  sha1: string
+  index: number
+  count: number
+  chunkSha1: string
+  fileSize: number
+}
+
+/** Answer of `PUT /v1/push-upload-chunk`. */
+export interface ChunkPutResponse {
+  sha1: string
+  index: number
+  skipped: boolean
+  stored?: boolean
+  /** True once every chunk is in and the gateway is assembling the file. */
+  complete?: boolean
+}
+
+/** Answer of `GET /v1/push-upload-chunk`. */
+export interface ChunkStatusResponse {
+  sha1: string
+  path: string
+  state: 'receiving' | 'assembling' | 'uploaded' | 'failed' | 'expired'
+  chunkCount: number
+  fileSize: number
+  received: number[]
+  missing: number[]
+  bytesReceived: number
+  expiresAt: string
+  error: string | null
 }

@@ -6,8 +6,12 @@ import { retry } from './retry.ts'
 import type { RateLimitInfo } from './errors.ts'
 import type { RetryOptions } from './retry.ts'
 import type {
+  ChunkPutHeaders,
+  ChunkPutResponse,
+  ChunkStatusResponse,
   PushInitRequest,
   PushInitResponse,
+  PushPlanResponse,
   PushRecord,
   PushUploadResponse,
 } from './gateway-api.ts'
@@ -59,17 +63,35 @@ export class GatewayClient {
    * One `Idempotency-Key` covers all retries, so a retry after a lost answer cannot open (and
    * bill) a second push.
    */
-  async init(request: PushInitRequest, idempotencyKey: string = randomUUID()) {
+  async init(
+    request: PushInitRequest,
+    idempotencyKey: string = randomUUID(),
+    signal?: AbortSignal,
+  ) {
     return this.#request<PushInitResponse>({
       method: 'POST',
       route: 'v1/push-init',
       json: request,
       headers: { 'Idempotency-Key': idempotencyKey },
+      signal,
+    })
+  }
+
+  /**
+   * `POST /v1/push-plan`: the dry run of `init` with the same body. Answers what would be
+   * uploaded and what it would cost; creates no deploy, reservation or charge.
+   */
+  async plan(request: PushInitRequest, signal?: AbortSignal) {
+    return this.#request<PushPlanResponse>({
+      method: 'POST',
+      route: 'v1/push-plan',
+      json: request,
+      signal,
     })
   }
 
   /** `PUT /v1/push-upload`: streams one file; the stream is re-opened for each attempt. */
-  async upload(pushId: string, sha1: string, filePath: string, size: number) {
+  async upload(pushId: string, sha1: string, filePath: string, size: number, signal?: AbortSignal) {
     return this.#request<PushUploadResponse>({
       method: 'PUT',
       route: 'v1/push-upload',
@@ -83,6 +105,44 @@ export class GatewayClient {
         'Content-Type': 'application/octet-stream',
         'Content-Length': String(size),
       },
+      signal,
+    })
+  }
+
+  /**
+   * `GET /v1/push-upload-chunk`: which chunks of a file the gateway holds (to resume), or
+   * undefined when no chunked upload of it exists yet.
+   */
+  async chunkStatus(pushId: string, sha1: string, signal?: AbortSignal) {
+    try {
+      return await this.#request<ChunkStatusResponse>({
+        method: 'GET',
+        route: 'v1/push-upload-chunk',
+        query: { pushId, sha1 },
+        signal,
+      })
+    } catch (error) {
+      if (error instanceof GatewayError && error.status === 404) return undefined
+      throw error
+    }
+  }
+
+  /** `PUT /v1/push-upload-chunk`: one chunk of a large file (re-sending a stored one is a no-op). */
+  async putChunk(pushId: string, h: ChunkPutHeaders, body: Uint8Array, signal?: AbortSignal) {
+    return this.#request<ChunkPutResponse>({
+      method: 'PUT',
+      route: 'v1/push-upload-chunk',
+      query: { pushId },
+      body: () => body,
+      headers: {
+        'X-Content-Sha1': h.sha1,
+        'X-Chunk-Index': String(h.index),
+        'X-Chunk-Count': String(h.count),
+        'X-Chunk-Sha1': h.chunkSha1,
+        'X-File-Size': String(h.fileSize),
+        'Content-Type': 'application/octet-stream',
+      },
+      signal,
     })
   }
 
@@ -99,12 +159,20 @@ export class GatewayClient {
     })
   }
 
-  /** `GET /v1/push-status`: the push record, refreshed from Netlify while not final. */
-  async status(pushId: string, signal?: AbortSignal) {
+  /**
+   * `GET /v1/push-status`: the push record, refreshed from Netlify while not final. With
+   * `waitSeconds` (at most 60) it long-polls: the gateway answers as soon as the push is `ready`
+   * or `error`, or when that many seconds pass.
+   */
+  async status(pushId: string, signal?: AbortSignal, waitSeconds?: number) {
+    const wait: Record<string, string> =
+      waitSeconds === undefined
+        ? {}
+        : { waitFor: 'ready', timeout: String(Math.max(0, Math.min(60, Math.ceil(waitSeconds)))) }
     return this.#request<PushRecord>({
       method: 'GET',
       route: 'v1/push-status',
-      query: { pushId },
+      query: { pushId, ...wait },
       signal,
     })
   }
@@ -136,6 +204,7 @@ export class GatewayClient {
         return (await readJson(response)) as T
       },
       {
+        signal: spec.signal,
         onRetry: (error, attempt, delayMs) =>
           this.#log(
             `${label} failed: ${getErrorMessage(error)}; retry ${attempt} in ${(delayMs / 1000).toFixed(1)} s`,

@@ -1,143 +1,119 @@
-import fs from 'node:fs'
-import path from 'node:path'
 import * as core from '@actions/core'
+import { parseAlias, parseBoolean, parseDir, parseGatewayUrl, parseNumber } from './validate.ts'
 
 /** The Action's inputs, parsed and checked; see `action.yml` for each one's meaning. */
 export interface ActionInputs {
   readonly gatewayUrl: string
-  readonly kaixuKey: string
+  /** Undefined when empty: a fork's pull request gets no secrets, and that is not an error. */
+  readonly kaixuKey: string | undefined
   readonly project: string
   /** Absolute path of the folder to deploy. */
   readonly dir: string
   readonly wait: boolean
-  readonly draft: boolean
+  /** Undefined: decided by the target (previews are drafts, production is not). */
+  readonly draft: boolean | undefined
+  /** Undefined: `pr-<number>` on pull requests, none otherwise. */
   readonly alias: string | undefined
+  /** Undefined: the repository's default branch. */
+  readonly productionBranch: string | undefined
+  /** Undefined: `production` or `preview`. */
+  readonly environment: string | undefined
+  /** The pull request a `workflow_run` deploys for; undefined: from the event. */
+  readonly prNumber: number | undefined
   readonly timeoutMinutes: number
   readonly concurrency: number
+  /** Undefined when empty: no comment and no deployment then. */
+  readonly githubToken: string | undefined
+  readonly comment: boolean
+  readonly githubDeployment: boolean
+  readonly failWithoutCredentials: boolean
+  readonly dryRun: boolean
 }
-
-const ALIAS_MAX = 37
-// Netlify puts the alias in a host name (`<alias>--<site>.netlify.app`): one DNS label.
-const ALIAS_PATTERN = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/
 
 /**
  * Reads every input once (the only `core.getInput` caller), validates it and returns a frozen
  * object. Throws an error naming the input when one is missing or invalid.
  */
 export function getInputs(): ActionInputs {
-  // Mask the key before anything else can fail and print it.
+  // Mask the secrets before anything else can fail and print them.
   const kaixuKey = core.getInput('kaixu-key')
   if (kaixuKey) core.setSecret(kaixuKey)
+  const githubToken = core.getInput('github-token')
+  if (githubToken) core.setSecret(githubToken)
 
-  const gatewayUrl = parseGatewayUrl(required('gateway-url'))
-  required('kaixu-key')
+  const gatewayUrl = parseGatewayUrl(required('gateway-url'), label('gateway-url'), core.warning)
   const project = required('project')
-  const dir = parseDir(required('dir'))
-  const wait = parseBoolean('wait', true)
-  const draft = parseBoolean('draft', false)
-  const alias = parseAlias(core.getInput('alias'))
-  const timeoutMinutes = parseNumber('timeout-minutes', 10, { min: 0.1, max: 360 })
-  const concurrency = parseNumber('concurrency', 8, { min: 1, max: 32, integer: true })
+  const dir = parseDir(required('dir'), label('dir'))
+  const alias = optional('alias')
+  const prNumber = optional('pr-number')
 
   const inputs: ActionInputs = Object.freeze({
     gatewayUrl,
-    kaixuKey,
+    kaixuKey: kaixuKey || undefined,
     project,
     dir,
-    wait,
-    draft,
-    alias,
-    timeoutMinutes,
-    concurrency,
+    wait: boolean('wait', true),
+    draft: core.getInput('draft') === '' ? undefined : boolean('draft', false),
+    alias: alias === undefined ? undefined : parseAlias(alias, label('alias')),
+    productionBranch: optional('production-branch'),
+    environment: optional('environment'),
+    prNumber:
+      prNumber === undefined
+        ? undefined
+        : parseNumber(prNumber.replace(/^#/, ''), label('pr-number'), {
+            min: 1,
+            max: Number.MAX_SAFE_INTEGER,
+            integer: true,
+          }),
+    timeoutMinutes: number('timeout-minutes', 20, { min: 0.1, max: 360 }),
+    concurrency: number('concurrency', 8, { min: 1, max: 32, integer: true }),
+    githubToken: githubToken || undefined,
+    comment: boolean('comment', true),
+    githubDeployment: parseDeploymentSwitch(core.getInput('github-deployment')),
+    failWithoutCredentials: boolean('fail-without-credentials', false),
+    dryRun: boolean('dry-run', false),
   })
   for (const [name, value] of Object.entries(inputs)) {
-    if (name !== 'kaixuKey') core.debug(`${name} = ${String(value)}`)
+    if (name !== 'kaixuKey' && name !== 'githubToken') core.debug(`${name} = ${String(value)}`)
   }
   return inputs
 }
 
+const label = (name: string) => `Input '${name}'`
+
 function required(name: string): string {
   const value = core.getInput(name)
-  if (!value) throw new Error(`Input '${name}' is required and was not supplied`)
+  if (!value) throw new Error(`${label(name)} is required and was not supplied`)
   return value
 }
 
-function parseGatewayUrl(value: string): string {
-  let url: URL
-  try {
-    url = new URL(value)
-  } catch {
-    throw new Error(`Input 'gateway-url' must be an http(s) URL, got '${value}'`)
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new Error(`Input 'gateway-url' must be an http(s) URL, got '${value}'`)
-  }
-  if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
-    core.warning(`Input 'gateway-url' uses plain http: the Kaixu key travels unencrypted`)
-  }
-  return url.href
+function optional(name: string): string | undefined {
+  return core.getInput(name) || undefined
 }
 
-function isLoopback(hostname: string): boolean {
-  return hostname === 'localhost' || hostname === '[::1]' || hostname.startsWith('127.')
-}
-
-function parseDir(value: string): string {
-  // The runner starts the step in the workspace, so a relative path means the checkout.
-  const dir = path.resolve(value)
-  let stat: fs.Stats
-  try {
-    stat = fs.statSync(dir)
-  } catch {
-    throw new Error(`Input 'dir': '${value}' does not exist (resolved to ${dir})`)
-  }
-  if (!stat.isDirectory()) throw new Error(`Input 'dir': '${value}' is not a directory`)
-  return dir
-}
-
-function parseBoolean(name: string, fallback: boolean): boolean {
+function boolean(name: string, fallback: boolean): boolean {
   const value = core.getInput(name)
-  if (value === '') return fallback
-  // The YAML 1.2 core schema spellings, as core.getBooleanInput accepts them.
-  if (['true', 'True', 'TRUE'].includes(value)) return true
-  if (['false', 'False', 'FALSE'].includes(value)) return false
-  throw new Error(`Input '${name}' must be true or false, got '${value}'`)
+  return value === '' ? fallback : parseBoolean(value, label(name))
 }
 
-function parseNumber(
+function number(
   name: string,
   fallback: number,
   range: { min: number; max: number; integer?: boolean },
 ): number {
   const value = core.getInput(name)
-  if (value === '') return fallback
-  const number = Number(value)
-  const kind = range.integer ? 'a whole number' : 'a number'
-  const valid = Number.isFinite(number) && (!range.integer || Number.isInteger(number))
-  if (!valid || number < range.min || number > range.max) {
-    throw new Error(
-      `Input '${name}' must be ${kind} from ${range.min} to ${range.max}, got '${value}'`,
-    )
+  return value === '' ? fallback : parseNumber(value, label(name), range)
+}
+
+/**
+ * `auto` (the default) means on. A step cannot see whether its job declares `environment:` (the
+ * runner exposes no such variable: actions/runner#1369), so jobs that do must say `false`; the
+ * job's own environment then records the deployment and ours would be a duplicate.
+ */
+function parseDeploymentSwitch(value: string): boolean {
+  if (value === '' || value === 'auto') return true
+  if (['true', 'True', 'TRUE', 'false', 'False', 'FALSE'].includes(value)) {
+    return parseBoolean(value, label('github-deployment'))
   }
-  return number
-}
-
-function parseAlias(value: string): string | undefined {
-  if (value === '') return undefined
-  if (value.length <= ALIAS_MAX && ALIAS_PATTERN.test(value)) return value
-  const suggestion = sanitizeAlias(value)
-  throw new Error(
-    `Input 'alias' must be at most ${ALIAS_MAX} lowercase letters, digits and hyphens, not ` +
-      `starting or ending with a hyphen; got '${value}'` +
-      (suggestion ? ` (try '${suggestion}')` : ''),
-  )
-}
-
-/** Netlify's alias sanitising: lowercase, runs of other characters become one hyphen, ≤ 37. */
-export function sanitizeAlias(value: string): string {
-  return value
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '-')
-    .slice(0, ALIAS_MAX)
-    .replace(/^-+|-+$/g, '')
+  throw new Error(`${label('github-deployment')} must be true, false or auto, got '${value}'`)
 }

@@ -18,10 +18,12 @@ export interface RetryOptions {
   shouldRetry: (error: unknown) => boolean
   /** Called before each wait, for logging. */
   onRetry?: (error: unknown, attempt: number, delayMs: number) => void
-  /** Injected in tests so no test really sleeps. */
-  sleep: (ms: number) => Promise<void>
+  /** Injected in tests so no test really sleeps; the default ends early when `signal` aborts. */
+  sleep: (ms: number, signal?: AbortSignal) => Promise<void>
   /** Injected in tests to make the jitter predictable. */
   random: () => number
+  /** Stops the retries: once aborted, its reason is thrown instead of waiting for another try. */
+  signal?: AbortSignal | undefined
 }
 
 const DEFAULTS: RetryOptions = {
@@ -30,7 +32,7 @@ const DEFAULTS: RetryOptions = {
   maxDelayMs: 20_000,
   maxRetryAfterMs: 120_000,
   shouldRetry: isRetryable,
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  sleep: sleepUnlessAborted,
   random: Math.random,
 }
 
@@ -107,15 +109,36 @@ export async function retry<T>(
 ): Promise<T> {
   const opts: RetryOptions = { ...DEFAULTS, ...options }
   for (let attempt = 1; ; attempt++) {
+    opts.signal?.throwIfAborted()
     try {
       return await fn(attempt)
     } catch (error) {
+      // An aborted request is not a failure worth retrying: the caller gave up (its deadline).
+      opts.signal?.throwIfAborted()
       if (attempt >= opts.attempts || !opts.shouldRetry(error)) throw error
       const retryAfter = error instanceof GatewayError ? error.retryAfterSeconds : undefined
       if (retryAfter !== undefined && retryAfter * 1000 > opts.maxRetryAfterMs) throw error
       const delay = retryDelayMs(attempt, opts, retryAfter)
       opts.onRetry?.(error, attempt, delay)
-      await opts.sleep(delay)
+      await opts.sleep(delay, opts.signal)
+      opts.signal?.throwIfAborted()
     }
   }
+}
+
+// Waits `ms`, or less when the signal aborts (then rejects with its reason), leaving no timer
+// behind to hold the process open.
+function sleepUnlessAborted(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason as Error)
+    const onAbort = () => {
+      clearTimeout(timer)
+      reject(signal!.reason as Error)
+    }
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
 }

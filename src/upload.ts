@@ -2,6 +2,7 @@ import pLimit from 'p-limit'
 import { formatBytes } from './format.ts'
 import type { Digest, FileEntry } from './files.ts'
 import type { GatewayClient } from './gateway-client.ts'
+import { uploadInChunks } from './chunked-upload.ts'
 
 /** What `uploadRequired` did. */
 export interface UploadResult {
@@ -17,10 +18,14 @@ export interface UploadResult {
 export interface UploadOptions {
   /** Uploads in flight at once. */
   concurrency: number
-  /** The gateway's limit for one upload (`upload.inlineMaxBytes` of `push-init`). */
+  /** Files above this go up in chunks (`upload.inlineMaxBytes` of `push-init`). */
   inlineMaxBytes?: number
+  /** The gateway's chunk size (`upload.chunkBytes` of `push-init`). */
+  chunkBytes?: number
   /** Receives the progress lines. */
   log: (message: string) => void
+  /** Aborts the uploads in flight and keeps new ones from starting. */
+  signal?: AbortSignal | undefined
 }
 
 /**
@@ -29,7 +34,7 @@ export interface UploadOptions {
  * in flight have settled.
  */
 export async function uploadRequired(
-  client: Pick<GatewayClient, 'upload'>,
+  client: Pick<GatewayClient, 'upload' | 'chunkStatus' | 'putChunk'>,
   pushId: string,
   required: readonly string[],
   digest: Pick<Digest, 'bySha'>,
@@ -40,16 +45,9 @@ export async function uploadRequired(
     if (!entry) throw new Error(`The gateway asked for content ${sha1}, which no file here has`)
     return entry
   })
-  // The gateway refuses bigger bodies (413); say which files before sending anything.
-  const max = options.inlineMaxBytes
-  const tooBig = max === undefined ? [] : files.filter((file) => file.size > max)
-  if (max !== undefined && tooBig.length > 0) {
-    const names = tooBig.slice(0, 3).map((file) => `'${file.path}' (${formatBytes(file.size)})`)
-    const more = tooBig.length > 3 ? ` and ${tooBig.length - 3} more` : ''
-    throw new Error(
-      `${names.join(', ')}${more} exceed the gateway's upload limit of ${formatBytes(max)} per file`,
-    )
-  }
+  // The gateway takes bodies up to inlineMaxBytes in one request; bigger files go in chunks.
+  const max = options.inlineMaxBytes ?? Number.POSITIVE_INFINITY
+  const chunkBytes = options.chunkBytes ?? 5 * 1024 * 1024
   const totalBytes = files.reduce((sum, file) => sum + file.size, 0)
   // About 20 progress lines whatever the count: enough to see movement, few enough to read.
   const every = Math.max(1, Math.ceil(files.length / 20))
@@ -62,12 +60,30 @@ export async function uploadRequired(
   let skipped = 0
   let failure: { error: unknown } | undefined
 
+  // A large file's chunks share the upload slots; progress counts its bytes as chunks land.
+  const sendInChunks = async (file: FileEntry) => {
+    const result = await uploadInChunks(client, pushId, file, {
+      chunkBytes,
+      concurrency: Math.max(1, Math.min(4, options.concurrency)),
+      signal: options.signal,
+    })
+    options.log(
+      `Uploaded ${file.path} in ${result.chunks} chunks` +
+        (result.resumed ? ` (${result.resumed} already on the gateway)` : ''),
+    )
+    return { skipped: result.chunks === 0 && result.resumed > 0 }
+  }
+
   await Promise.all(
     files.map((file) =>
       limit(async () => {
         if (failure) return
         try {
-          const answer = await client.upload(pushId, file.sha1, file.absPath, file.size)
+          options.signal?.throwIfAborted()
+          const answer =
+            file.size > max
+              ? await sendInChunks(file)
+              : await client.upload(pushId, file.sha1, file.absPath, file.size, options.signal)
           if (answer.skipped) {
             skipped++
           } else {

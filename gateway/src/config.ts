@@ -18,12 +18,20 @@ const envSchema = z.object({
     .union([z.literal('sandbox'), z.url({ protocol: /^https?$/ })])
     .default(NETLIFY_API_DEFAULT),
   KAIXU_ADMIN_TOKEN: z.string().min(24, 'must be at least 24 characters').optional(),
+  KAIXU_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  KAIXU_GATEWAY_URL: z.url({ protocol: /^https?$/ }).optional(),
+  KAIXU_SHUTDOWN_GRACE_MS: intFromEnv(0, 600_000).default(20_000),
   KAIXU_VAULT_KEYS: z.string().min(1).optional(),
   KAIXU_WAIT_TIMEOUT_MS: intFromEnv(0, 3_600_000).default(120_000),
   KAIXU_MAX_FILES: intFromEnv(1, 1_000_000).default(100_000),
-  KAIXU_INLINE_MAX_BYTES: intFromEnv(1, 2 ** 32).default(100 * 1024 * 1024),
+  KAIXU_INLINE_MAX_BYTES: intFromEnv(1, 2 ** 32).default(5 * 1024 * 1024),
   KAIXU_CHUNK_BYTES: intFromEnv(64 * 1024, 64 * 1024 * 1024).default(5 * 1024 * 1024),
   KAIXU_NETLIFY_UPLOAD_CONCURRENCY: intFromEnv(1, 64).default(5),
+  KAIXU_CHUNK_RETENTION_HOURS: intFromEnv(1, 24 * 365).default(48),
+  KAIXU_JOB_ATTEMPTS: intFromEnv(1, 100).default(10),
+  KAIXU_JOB_RETRY_DELAY_SECONDS: intFromEnv(1, 86_400).default(30),
+  KAIXU_JOB_RETRY_CRON: z.string().min(9).default('*/5 * * * *'),
+  KAIXU_JOB_HEARTBEAT_SECONDS: intFromEnv(10, 3600).default(30),
   KAIXU_JOB_POLL_SECONDS: z.coerce.number().min(0.5).max(60).default(0.5),
   KAIXU_DEPLOYS_PER_MONTH: intFromEnv(0, 10_000_000).default(1000),
   KAIXU_BYTES_PER_MONTH: intFromEnv(0, Number.MAX_SAFE_INTEGER).default(50_000_000_000),
@@ -41,6 +49,12 @@ export interface Config {
   /** Base URL of Netlify's API, or `sandbox` for the built-in one. */
   readonly netlifyApiUrl: string
   readonly adminToken: string | undefined
+  /** Bearer token for GET /metrics; unset leaves it open (the default HOST is loopback). */
+  readonly metricsToken: string | undefined
+  /** A running gateway's URL: CLI commands then go through its admin API. */
+  readonly gatewayUrl: string | undefined
+  /** How long SIGTERM waits for in-flight requests and jobs before closing anyway. */
+  readonly shutdownGraceMs: number
   /** Raw keyring spec (`kid:base64key,…`); parsed by the vault. */
   readonly vaultKeys: string | undefined
   readonly waitTimeoutMs: number
@@ -50,6 +64,15 @@ export interface Config {
   /** Netlify allows 5 file PUTs in flight per token on free plans. */
   readonly netlifyUploadConcurrency: number
   readonly jobPollSeconds: number
+  /** Chunks of unfinished uploads are kept this long, then cleaned up. */
+  readonly chunkRetentionHours: number
+  /** Background jobs: attempts in all (first run included), first retry delay, sweep schedule. */
+  readonly jobs: Readonly<{
+    attempts: number
+    retryDelaySeconds: number
+    retryCron: string
+    heartbeatSeconds: number
+  }>
   /** Deployment-wide limits; customers may have their own overrides. */
   readonly defaultLimits: Readonly<{
     deploysPerMonth: number
@@ -87,6 +110,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST,
     netlifyApiUrl: e.NETLIFY_API_URL.replace(/\/+$/, ''),
     adminToken: e.KAIXU_ADMIN_TOKEN,
+    metricsToken: e.KAIXU_METRICS_TOKEN,
+    gatewayUrl: e.KAIXU_GATEWAY_URL?.replace(/\/+$/, ''),
+    shutdownGraceMs: e.KAIXU_SHUTDOWN_GRACE_MS,
     vaultKeys: e.KAIXU_VAULT_KEYS,
     waitTimeoutMs: e.KAIXU_WAIT_TIMEOUT_MS,
     maxFiles: e.KAIXU_MAX_FILES,
@@ -94,6 +120,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     chunkBytes: e.KAIXU_CHUNK_BYTES,
     netlifyUploadConcurrency: e.KAIXU_NETLIFY_UPLOAD_CONCURRENCY,
     jobPollSeconds: e.KAIXU_JOB_POLL_SECONDS,
+    chunkRetentionHours: e.KAIXU_CHUNK_RETENTION_HOURS,
+    jobs: Object.freeze({
+      attempts: e.KAIXU_JOB_ATTEMPTS,
+      retryDelaySeconds: e.KAIXU_JOB_RETRY_DELAY_SECONDS,
+      retryCron: e.KAIXU_JOB_RETRY_CRON,
+      heartbeatSeconds: e.KAIXU_JOB_HEARTBEAT_SECONDS,
+    }),
     defaultLimits: Object.freeze({
       deploysPerMonth: e.KAIXU_DEPLOYS_PER_MONTH,
       bytesPerMonth: e.KAIXU_BYTES_PER_MONTH,

@@ -18,12 +18,23 @@ export const ErrorCode = {
   ShaNotInPush: 'sha_not_in_push',
   NetlifyError: 'netlify_error',
   NetlifyUnavailable: 'netlify_unavailable',
+  ChunkShaMismatch: 'chunk_sha_mismatch',
+  ChunkConflict: 'chunk_conflict',
   CapExceeded: 'cap_exceeded',
   RateLimited: 'rate_limited',
   LengthRequired: 'length_required',
   IdempotencyKeyReused: 'idempotency_key_reused',
   IdempotencyInFlight: 'idempotency_in_flight',
   AdminDisabled: 'admin_disabled',
+  // Accounts and hardening (issue 5).
+  NetlifyTokenInvalid: 'netlify_token_invalid',
+  NetlifyTokenRevoked: 'netlify_token_revoked',
+  NetlifyTokenRejected: 'netlify_token_rejected',
+  SiteUnreachable: 'site_unreachable',
+  UnsupportedMediaType: 'unsupported_media_type',
+  HeadersTooLarge: 'headers_too_large',
+  RequestTimeout: 'request_timeout',
+  VaultKeyMissing: 'vault_key_missing',
   Internal: 'internal_error',
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
@@ -131,4 +142,42 @@ export const ERRORS = {
     new AppError(ErrorCode.AdminDisabled, 404, 'The admin API is disabled: set KAIXU_ADMIN_TOKEN.'),
   netlifyUnavailable: (message: string, retryAfter?: number) =>
     new AppError(ErrorCode.NetlifyUnavailable, 503, message, { retryAfter }),
+  netlifyTokenInvalid: (netlifyStatus: number) =>
+    new AppError(
+      ErrorCode.NetlifyTokenInvalid,
+      400,
+      'Netlify rejected this token; nothing was stored. Create a personal access token in Netlify (User settings → Applications) and try again.',
+      { details: { netlifyStatus } },
+    ),
+  netlifyTokenRevoked: () =>
+    new AppError(
+      ErrorCode.NetlifyTokenRevoked,
+      412,
+      "This customer's Netlify token was revoked in the gateway; register a new one (PUT /v1/netlify-token) before pushing.",
+    ),
+  netlifyTokenRejected: (netlifyStatus: number) =>
+    new AppError(
+      ErrorCode.NetlifyTokenRejected,
+      412,
+      "Netlify no longer accepts this customer's stored token (revoked or expired at Netlify); register a new one (PUT /v1/netlify-token).",
+      { details: { netlifyStatus } },
+    ),
+  siteUnreachable: (
+    message: string,
+    sites: { siteId: string; project?: string; netlifyStatus: number }[],
+  ) => new AppError(ErrorCode.SiteUnreachable, 400, message, { details: { sites } }),
+  unsupportedMediaType: (expected: string) =>
+    new AppError(
+      ErrorCode.UnsupportedMediaType,
+      415,
+      `This route takes ${expected}; send it with Content-Type: ${expected}.`,
+      { details: { expected } },
+    ),
+  vaultKeyMissing: (keyId: string) =>
+    new AppError(
+      ErrorCode.VaultKeyMissing,
+      503,
+      `This gateway lacks vault key '${keyId}' that a stored token uses; add it to KAIXU_VAULT_KEYS.`,
+      { details: { keyId } },
+    ),
 }

@@ -525,15 +525,16 @@ describe('serving deployed sites', () => {
     expect((await site(`feature-new-look--${s.name}`)).body.toString()).toBe('branch')
     const published = (await api('GET', `/sites/${s.id}`)).json<{ published_deploy: Deploy }>()
     expect(published.published_deploy.id).toBe(prod.id)
-    // A draft with a branch stays on its deploy URL.
+    // A draft with a branch (netlify deploy --alias pr-1) answers at its alias too.
     const draftBranch = await deployFiles(
       s.id,
-      { 'index.html': 'hidden' },
-      { draft: true, branch: 'preview' },
+      { 'index.html': 'preview' },
+      { draft: true, branch: 'pr-1' },
     )
-    expect(draftBranch.links.alias).toBeUndefined()
-    expect((await site(`preview--${s.name}`)).status).toBe(404)
-    expect((await site(`${draftBranch.id}--${s.name}`)).body.toString()).toBe('hidden')
+    expect(draftBranch.links.alias).toBe(`http://pr-1--${s.name}.localhost:${port}`)
+    expect((await site(`pr-1--${s.name}`)).body.toString()).toBe('preview')
+    expect((await site(`${draftBranch.id}--${s.name}`)).body.toString()).toBe('preview')
+    expect((await site(s.name)).body.toString()).toBe('prod')
   })
 
   it('answers 404 for unknown sites and deploys that are not ready', async () => {

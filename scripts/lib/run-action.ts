@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -19,7 +19,13 @@ export interface ActionRun {
  */
 export async function runAction(
   inputs: Record<string, string>,
-  options: { env?: Record<string, string>; echo?: boolean; event?: unknown } = {},
+  options: {
+    env?: Record<string, string>
+    echo?: boolean
+    event?: unknown
+    /** Called with the Action's process once it runs (benchmarks sample its memory). */
+    onSpawn?: (child: ChildProcess) => void
+  } = {},
 ): Promise<ActionRun> {
   const work = await mkdtemp(join(tmpdir(), 'kaixu-runner-'))
   const outputFile = join(work, 'output')
@@ -44,6 +50,7 @@ export async function runAction(
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
     })
+    options.onSpawn?.(child)
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d: Buffer) => {

@@ -2,13 +2,18 @@ import { randomUUID } from 'node:crypto'
 import express, { type Express, type Router } from 'express'
 import helmet from 'helmet'
 import { pinoHttp } from 'pino-http'
+import { withLogContext } from '../lib/logger.ts'
 import type { Services } from '../start/gateway.ts'
+import { createMetrics } from './metrics.ts'
 import { requireAdmin } from './middleware/admin-auth.ts'
 import { requireApiKey } from './middleware/auth.ts'
 import { errorHandler, notFoundHandler } from './middleware/error-handler.ts'
 import { healthRoutes } from './routes/health.ts'
+import { accountRoutes } from './routes/account.ts'
 import { adminRoutes } from './routes/admin.ts'
+import { adminAccountRoutes } from './routes/admin-accounts.ts'
 import { pushRoutes } from './routes/push.ts'
+import { dashboardRoutes } from './dashboard/routes.ts'
 import { usageRoutes } from './routes/usage.ts'
 
 export interface AppDeps extends Services {
@@ -40,14 +45,39 @@ export function createApp(deps: AppDeps): Express {
       autoLogging: { ignore: (req) => req.url === '/healthz' },
     }),
   )
+  // Every log line written while serving a request carries its id, service lines included.
+  app.use((req, _res, next) => withLogContext({ reqId: String(req.id) }, next))
   if (deps.sandbox) app.use(deps.sandbox)
+  const metrics = createMetrics(deps.db, deps.logger)
+  app.use(metrics.middleware)
+  // While draining, answers close their connection so keep-alive clients reconnect elsewhere.
+  app.use((_req, res, next) => {
+    if (deps.state.draining) res.setHeader('Connection', 'close')
+    next()
+  })
   app.use(helmet())
-  app.use(healthRoutes(deps.db, deps.state))
-  app.use('/admin/api', requireAdmin(deps.config.adminToken), adminRoutes(deps))
+  app.use(
+    healthRoutes({
+      db: deps.db,
+      state: deps.state,
+      metrics,
+      metricsToken: deps.config.metricsToken,
+      vaultKeyIds: deps.vault.keyIds,
+    }),
+  )
+  app.use(
+    '/admin/api',
+    requireAdmin(deps.config.adminToken),
+    adminRoutes(deps),
+    adminAccountRoutes(deps),
+  )
+  // The operator's dashboard: HTML pages with a session cookie (the API above takes the token).
+  app.use('/admin', dashboardRoutes(deps))
   app.use(
     '/v1',
-    requireApiKey(deps.accounts),
-    pushRoutes(deps.pushes, deps.idempotency, deps.config),
+    requireApiKey(deps.accounts, deps.config.adminToken),
+    accountRoutes(deps.accounts),
+    pushRoutes(deps.pushes, deps.chunked, deps.idempotency, deps.config, deps.state),
     usageRoutes(deps.billing, deps.clock),
   )
   app.use(notFoundHandler)

@@ -5,6 +5,29 @@ const SHA1 = /^[0-9a-fA-F]{40}$/
 const ALIAS = /^[a-z0-9](?:[a-z0-9-]{0,35}[a-z0-9])?$/
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/
+/** Bidirectional overrides and isolates: they make a name display as something it is not. */
+const BIDI = /[\u202a-\u202e\u2066-\u2069]/
+/** With the u flag a range of surrogates matches only unpaired ones, which UTF-8 cannot carry. */
+const LONE_SURROGATE = /[\ud800-\udfff]/u
+
+/** Why a piece of free text cannot be stored or shown safely, if it cannot. */
+function checkText(value: string): string | undefined {
+  if (CONTROL.test(value)) return 'must not contain control characters'
+  if (LONE_SURROGATE.test(value)) return 'must be valid Unicode (no unpaired surrogates)'
+  if (BIDI.test(value)) return 'must not contain bidirectional control characters'
+  return undefined
+}
+
+/** Free text (names, titles): bounded, and nothing Postgres or a terminal would choke on. */
+const text = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .superRefine((value, ctx) => {
+      const problem = checkText(value)
+      if (problem) ctx.addIssue({ code: 'custom', message: problem })
+    })
 
 export const sha1Schema = z
   .string()
@@ -21,12 +44,15 @@ export function checkDeployPath(raw: string): string | undefined {
   if (path.length === 0) return 'is empty'
   if (path.length > 1024) return 'is longer than 1024 characters'
   if (CONTROL.test(path)) return 'contains control characters'
+  if (LONE_SURROGATE.test(path)) return 'is not valid Unicode (an unpaired surrogate)'
+  if (BIDI.test(path)) return 'contains bidirectional control characters'
   if (path.includes('\\')) return 'contains a backslash'
   if (/[#?]/.test(path)) return 'contains # or ? (Netlify cannot deploy such names)'
   if (path.normalize('NFC') !== path) return 'is not in Unicode NFC form'
   for (const segment of path.split('/')) {
     if (segment === '') return 'has an empty segment (// or a trailing /)'
-    if (segment === '.' || segment === '..') return 'has a . or .. segment'
+    // Percent-encoded dots become . and .. again once a server decodes the URL.
+    if (/^(?:\.|%2e){1,2}$/i.test(segment)) return 'has a . or .. segment'
   }
   return undefined
 }
@@ -34,7 +60,7 @@ export function checkDeployPath(raw: string): string | undefined {
 export function initBodySchema() {
   return z
     .object({
-      project: z.string().min(1).max(200),
+      project: text(200),
       files: z.record(z.string(), sha1Schema),
       sizes: z.record(z.string(), z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)).optional(),
       draft: z.boolean().optional(),
@@ -42,7 +68,7 @@ export function initBodySchema() {
         .string()
         .regex(ALIAS, 'must be lowercase letters, digits and hyphens, at most 37 characters')
         .optional(),
-      title: z.string().max(500).optional(),
+      title: text(500).optional(),
     })
     .strict()
     .superRefine((body, ctx) => {
@@ -73,6 +99,29 @@ export function initBodySchema() {
 export const pushIdQuery = z.object({
   pushId: z.string().regex(/^push_[0-9A-Za-z]{20}$/, 'must be a push id'),
 })
+
+/** The longest `push-status` long-poll, in seconds: under common proxy idle timeouts. */
+export const MAX_STATUS_WAIT_SECONDS = 60
+
+/**
+ * `GET /push-status`: with `waitFor=ready` the answer is held until the push is final (`ready`
+ * or `error`) or `timeout` seconds (default 30, at most 60) pass.
+ */
+export const pushStatusQuery = pushIdQuery
+  .extend({
+    waitFor: z.enum(['ready']).optional(),
+    timeout: z
+      .string()
+      .regex(/^\d{1,3}$/, 'must be whole seconds')
+      .transform(Number)
+      .pipe(z.number().int().min(0).max(MAX_STATUS_WAIT_SECONDS))
+      .optional(),
+  })
+  .superRefine((query, ctx) => {
+    if (query.timeout !== undefined && query.waitFor === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['timeout'], message: 'needs waitFor=ready' })
+    }
+  })
 
 export const uploadHeaders = z.object({
   'x-content-sha1': sha1Schema,
@@ -125,4 +174,106 @@ export const finalizeBodySchema = z
 export const invoicesQuery = monthQuery.extend({
   customer: z.string().min(1).max(64).optional(),
   format: z.enum(['json', 'csv']).optional(),
+})
+
+const headerInt = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d{1,15}$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max))
+
+export const chunkHeaders = z.object({
+  'x-content-sha1': sha1Schema,
+  'x-chunk-sha1': sha1Schema,
+  'x-chunk-index': headerInt(0, 9999),
+  'x-chunk-count': headerInt(1, 10000),
+  'x-file-size': headerInt(1, Number.MAX_SAFE_INTEGER).optional(),
+  'content-length': headerInt(0, Number.MAX_SAFE_INTEGER).optional(),
+})
+
+export const chunkStatusQuery = pushIdQuery.extend({ sha1: sha1Schema })
+
+export const jobsQuery = z.object({
+  state: z.enum(['created', 'retry', 'active', 'completed', 'cancelled', 'failed']).optional(),
+  queue: z
+    .string()
+    .regex(/^[a-z-]{1,64}$/)
+    .optional(),
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+})
+
+export const jobParams = z.object({
+  queue: z.string().regex(/^[a-z-]{1,64}$/, 'must be a queue name'),
+  id: z.uuid(),
+})
+
+// --- accounts: customers, keys, Netlify tokens, projects, audit ---------------------------------
+
+export const customerIdSchema = z.string().regex(/^cus_[0-9A-Za-z]{20}$/, 'must be a customer id')
+export const keyIdSchema = z.string().regex(/^key_[0-9A-Za-z]{20}$/, 'must be an API key id')
+
+export const customerParams = z.object({ id: customerIdSchema })
+export const keyParams = customerParams.extend({ keyId: keyIdSchema })
+export const projectParams = customerParams.extend({
+  project: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, 'must be a project id or name'),
+})
+
+export const customerListQuery = z.object({ status: z.enum(['active', 'suspended']).optional() })
+
+export const customerBodySchema = z.object({ name: text(200) }).strict()
+
+export const keyBodySchema = z.object({ name: text(100).optional() }).strict()
+
+/**
+ * Netlify personal access tokens are printable ASCII. Anything else would break the
+ * Authorization header it travels in, so it is refused before Netlify is asked.
+ */
+export const netlifyTokenBodySchema = z
+  .object({
+    token: z.string().regex(/^[\x21-\x7e]{8,512}$/, 'must be 8-512 printable ASCII characters'),
+  })
+  .strict()
+
+/**
+ * Project names are what CI configs say (`project: client-site`): letters, digits, `.`, `_`,
+ * `-`. The `prj_` prefix is kept for ids, so a name can never be mistaken for one.
+ */
+export const projectNameSchema = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/,
+    'must be 1-100 letters, digits, dots, underscores or hyphens, starting with a letter or digit',
+  )
+  .refine((name) => !name.startsWith('prj_'), 'must not start with prj_ (reserved for ids)')
+
+/** Netlify site ids are UUIDs, but its API also takes a site's name or domain. */
+export const siteIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/, 'must be a Netlify site id, name or domain')
+
+export const projectBodySchema = z
+  .object({ siteId: siteIdSchema, name: projectNameSchema })
+  .strict()
+
+export const auditQuery = monthQuery.extend({
+  customer: customerIdSchema.optional(),
+  action: z
+    .string()
+    .regex(
+      /^[a-z_]+(?:\.[a-z_]+)*$/,
+      'must be an action such as push.init, or a family such as push',
+    )
+    .optional(),
+  limit: z
+    .string()
+    .regex(/^\d{1,4}$/, 'must be 1-1000')
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(1000))
+    .optional(),
+  before: z
+    .string()
+    .regex(/^\d{1,18}$/, 'must be an audit entry id')
+    .transform(Number)
+    .optional(),
 })

@@ -16,9 +16,31 @@ export interface JobDefinition<T extends object> {
   handle(data: T, job: Job<T>): Promise<void>
 }
 
+export type JobState = 'created' | 'retry' | 'active' | 'completed' | 'cancelled' | 'failed'
+
+export interface JobInfo {
+  id: string
+  queue: string
+  state: JobState
+  data: Record<string, unknown>
+  attempts: number
+  maxAttempts: number
+  createdAt: Date
+  startedAt: Date | null
+  completedAt: Date | null
+  /** What the last failure said (pg-boss stores the thrown error as the job's output). */
+  error: string | null
+}
+
 /** The only pg-boss user: starts queues and workers, and sends jobs (optionally in a tx). */
 export interface JobQueue {
   send<T extends object>(name: string, data: T, options?: SendOptions): Promise<string | null>
+  /** Jobs of our queues, newest first; `failed` ones have used every attempt (dead). */
+  list(options: { states?: JobState[]; queue?: string; limit?: number }): Promise<JobInfo[]>
+  /** Whether a job for this singleton key is waiting, running or dead. */
+  status(queue: string, singletonKey: string): Promise<'live' | 'dead' | 'none'>
+  /** Re-runs a dead (failed) job by hand. */
+  retry(queue: string, id: string): Promise<boolean>
   stop(): Promise<void>
 }
 
@@ -27,9 +49,11 @@ export async function startJobQueue(
   definitions: JobDefinition<object>[],
   options: { pollSeconds: number; logger: Logger; work: boolean },
 ): Promise<JobQueue> {
+  // A process that only inspects or re-runs jobs (the CLI) neither supervises nor schedules.
+  const roles = options.work ? {} : { supervise: false, schedule: false }
   const boss = db.pglite
-    ? new PgBoss({ backend: 'pglite', db: fromPglite(db.pglite) })
-    : new PgBoss({ connectionString: db.connectionString!, max: 4 })
+    ? new PgBoss({ backend: 'pglite', db: fromPglite(db.pglite), ...roles })
+    : new PgBoss({ connectionString: db.connectionString!, max: 4, ...roles })
   boss.on('error', (error) => options.logger.error({ err: error }, 'job queue error'))
   await boss.start()
   for (const definition of definitions) {
@@ -52,7 +76,58 @@ export async function startJobQueue(
       },
     )
   }
+  const names = definitions.map((d) => d.name)
   return {
+    async list({ states, queue, limit = 100 }) {
+      const rows = await db.query<{
+        id: string
+        name: string
+        state: JobState
+        data: Record<string, unknown>
+        retry_count: number
+        retry_limit: number
+        created_on: Date
+        started_on: Date | null
+        completed_on: Date | null
+        output: unknown
+      }>(
+        `SELECT id, name, state, data, retry_count, retry_limit, created_on, started_on, completed_on, output
+           FROM pgboss.job
+          WHERE name = ANY($1::text[]) AND ($2::text[] IS NULL OR state::text = ANY($2::text[]))
+          ORDER BY created_on DESC LIMIT $3`,
+        [queue ? [queue] : names, states ?? null, limit],
+      )
+      return rows.map((r) => ({
+        id: r.id,
+        queue: r.name,
+        state: r.state,
+        data: r.data,
+        attempts: r.retry_count + (r.state === 'created' ? 0 : 1),
+        maxAttempts: r.retry_limit + 1,
+        createdAt: r.created_on,
+        startedAt: r.started_on,
+        completedAt: r.completed_on,
+        error: errorText(r.output),
+      }))
+    },
+    async status(queue, singletonKey) {
+      const rows = await db.query<{ state: JobState }>(
+        `SELECT state FROM pgboss.job WHERE name = $1 AND singleton_key = $2 ORDER BY created_on DESC LIMIT 1`,
+        [queue, singletonKey],
+      )
+      const state = rows[0]?.state
+      if (state === 'created' || state === 'retry' || state === 'active') return 'live'
+      return state === 'failed' ? 'dead' : 'none'
+    },
+    async retry(queue, id) {
+      const before = await db.query<{ state: JobState }>(
+        'SELECT state FROM pgboss.job WHERE id = $1 AND name = $2',
+        [id, queue],
+      )
+      if (before[0]?.state !== 'failed') return false
+      await boss.retry(queue, id)
+      return true
+    },
     send: (name, data, sendOptions = {}) =>
       boss.send(name, data, {
         ...(sendOptions.singletonKey ? { singletonKey: sendOptions.singletonKey } : {}),
@@ -65,3 +140,10 @@ export async function startJobQueue(
 const adapter = (tx: Queryable) => ({
   executeSql: async (text: string, values?: unknown[]) => ({ rows: await tx.query(text, values) }),
 })
+
+function errorText(output: unknown): string | null {
+  if (!output || typeof output !== 'object') return null
+  const o = output as { message?: unknown; value?: unknown }
+  if (typeof o.message === 'string') return o.message
+  return typeof o.value === 'string' ? o.value : JSON.stringify(output).slice(0, 500)
+}

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
+import pLimit, { type LimitFunction } from 'p-limit'
 import { Agent, request, type Dispatcher } from 'undici'
 
 /** The fields of Netlify's deploy object that the gateway reads. */
@@ -58,6 +59,8 @@ export interface NetlifyClientOptions {
   /** Longest wait for a rate-limit reset before giving up and surfacing the 429. */
   maxRateLimitWaitMs?: number
   userAgent?: string
+  /** File PUTs in flight per token: Netlify allows 5 on free plans, 10 on paid ones. */
+  uploadConcurrency?: number
 }
 
 /** Netlify starts diffing on its side (async) above this many files, as netlify-cli does. */
@@ -74,19 +77,31 @@ export function createNetlifyClient(options: NetlifyClientOptions) {
   const maxRateLimitWaitMs = options.maxRateLimitWaitMs ?? 60_000
   const userAgent = options.userAgent ?? 'kaixu-gateway'
   const dispatcher: Dispatcher = new Agent({ keepAliveTimeout: 10_000, connections: 64 })
+  // One limiter per token: each customer's uploads queue behind their own, never another's.
+  const uploadLimits = new Map<string, LimitFunction>()
+  const uploadLimit = (token: string) => {
+    let limit = uploadLimits.get(token)
+    if (!limit) {
+      limit = pLimit(options.uploadConcurrency ?? 5)
+      uploadLimits.set(token, limit)
+    }
+    return limit
+  }
 
   async function call<T>(
     token: string,
     method: Dispatcher.HttpMethod,
     path: string,
     body?: unknown,
+    attempts = maxAttempts,
+    timeoutMs = 30_000,
   ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await once<T>(token, method, path, body)
+        return await once<T>(token, method, path, body, timeoutMs)
       } catch (error) {
         const e = toNetlifyError(error)
-        if (!e.transient || attempt >= maxAttempts) throw e
+        if (!e.transient || attempt >= attempts) throw e
         const waitMs =
           e.status === 429 && e.retryAfter !== undefined
             ? Math.min(e.retryAfter * 1000, maxRateLimitWaitMs)
@@ -107,7 +122,8 @@ export function createNetlifyClient(options: NetlifyClientOptions) {
     token: string,
     method: Dispatcher.HttpMethod,
     path: string,
-    body?: unknown,
+    body: unknown,
+    timeoutMs: number,
   ): Promise<T> {
     const res = await request(base + path, {
       method,
@@ -118,8 +134,8 @@ export function createNetlifyClient(options: NetlifyClientOptions) {
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
       },
       body: body === undefined ? undefined : JSON.stringify(body),
-      headersTimeout: 30_000,
-      bodyTimeout: 30_000,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
     })
     const text = await res.body.text()
     if (res.statusCode >= 400) throw errorFromResponse(res.statusCode, res.headers, text)
@@ -133,8 +149,18 @@ export function createNetlifyClient(options: NetlifyClientOptions) {
     getSite: (token: string, siteId: string) =>
       call<NetlifySite>(token, 'GET', `/sites/${encodeURIComponent(siteId)}`),
 
-    getDeploy: (token: string, deployId: string) =>
-      call<NetlifyDeploy>(token, 'GET', `/deploys/${encodeURIComponent(deployId)}`),
+    /** `quick`: one short attempt, for reads that must not hold a client (push-status). */
+    getDeploy: (token: string, deployId: string, quick = false) =>
+      quick
+        ? call<NetlifyDeploy>(
+            token,
+            'GET',
+            `/deploys/${encodeURIComponent(deployId)}`,
+            undefined,
+            1,
+            3_000,
+          )
+        : call<NetlifyDeploy>(token, 'GET', `/deploys/${encodeURIComponent(deployId)}`),
 
     cancelDeploy: (token: string, deployId: string) =>
       call<NetlifyDeploy>(token, 'POST', `/deploys/${encodeURIComponent(deployId)}/cancel`),
@@ -189,29 +215,31 @@ export function createNetlifyClient(options: NetlifyClientOptions) {
       size?: number,
     ): Promise<void> {
       const encodedPath = path.split('/').map(encodeURIComponent).join('/')
-      let res: Dispatcher.ResponseData
-      try {
-        res = await request(
-          `${base}/deploys/${encodeURIComponent(deployId)}/files/${encodedPath}`,
-          {
-            method: 'PUT',
-            dispatcher,
-            headers: {
-              authorization: `Bearer ${token}`,
-              'user-agent': userAgent,
-              'content-type': 'application/octet-stream',
-              ...(size === undefined ? {} : { 'content-length': String(size) }),
+      return uploadLimit(token)(async () => {
+        let res: Dispatcher.ResponseData
+        try {
+          res = await request(
+            `${base}/deploys/${encodeURIComponent(deployId)}/files/${encodedPath}`,
+            {
+              method: 'PUT',
+              dispatcher,
+              headers: {
+                authorization: `Bearer ${token}`,
+                'user-agent': userAgent,
+                'content-type': 'application/octet-stream',
+                ...(size === undefined ? {} : { 'content-length': String(size) }),
+              },
+              body,
+              headersTimeout: 120_000,
+              bodyTimeout: 120_000,
             },
-            body,
-            headersTimeout: 120_000,
-            bodyTimeout: 120_000,
-          },
-        )
-      } catch (error) {
-        throw toNetlifyError(error)
-      }
-      const text = await res.body.text()
-      if (res.statusCode >= 400) throw errorFromResponse(res.statusCode, res.headers, text)
+          )
+        } catch (error) {
+          throw toNetlifyError(error)
+        }
+        const text = await res.body.text()
+        if (res.statusCode >= 400) throw errorFromResponse(res.statusCode, res.headers, text)
+      })
     },
 
     close: () => dispatcher.close(),

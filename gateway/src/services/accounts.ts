@@ -2,14 +2,15 @@ import type { Logger } from 'pino'
 import * as repo from '../db/accounts-repo.ts'
 import { insertAudit } from '../db/audit-repo.ts'
 import type { Db } from '../db/db.ts'
-import { AppError, ERRORS, ErrorCode } from '../errors.ts'
+import { upsertLimits, type LimitOverrides } from '../db/metering-repo.ts'
+import { ERRORS } from '../errors.ts'
 import { newId } from '../lib/ids.ts'
 import { NetlifyApiError, type NetlifyClient } from '../netlify/client.ts'
 import { generateApiKey, hashApiKey, isWellFormedApiKey } from './api-keys.ts'
+import { auditActor, type ActorRef } from './audit.ts'
+import type { Metering } from './metering.ts'
 import { toAppError } from './pushes.ts'
 import type { Vault } from './vault.ts'
-import type { Metering } from './metering.ts'
-import { upsertLimits, type LimitOverrides } from '../db/metering-repo.ts'
 
 export interface AccountServiceDeps {
   db: Db
@@ -18,6 +19,91 @@ export interface AccountServiceDeps {
   logger: Logger
   metering: Metering
 }
+
+/** What the operator and the customer see of a Netlify token: never the token itself. */
+export interface NetlifyTokenView {
+  state: 'active' | 'revoked'
+  last4: string
+  /** The vault key the ciphertext is sealed with (null once revoked). */
+  vaultKeyId: string | null
+  updatedAt: Date
+  revokedAt: Date | null
+}
+
+export interface CustomerView {
+  id: string
+  name: string
+  status: repo.CustomerStatus
+  createdAt: Date
+  updatedAt: Date
+  netlifyToken: NetlifyTokenView | null
+  activeKeys: number
+  projects: number
+}
+
+/** A key as listed: its prefix and when it was last used, never the key or its hash. */
+export interface ApiKeyView {
+  id: string
+  name: string | null
+  prefix: string
+  createdAt: Date
+  lastUsedAt: Date | null
+  revokedAt: Date | null
+}
+
+export interface ProjectView {
+  id: string
+  name: string
+  siteId: string
+  createdAt: Date
+}
+
+const customerView = (r: repo.CustomerSummaryRow): CustomerView => ({
+  id: r.id,
+  name: r.name,
+  status: r.status,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+  netlifyToken:
+    r.token_last4 === null
+      ? null
+      : {
+          state: r.token_revoked_at ? 'revoked' : 'active',
+          last4: r.token_last4,
+          vaultKeyId: r.token_key_id,
+          updatedAt: r.token_updated_at!,
+          revokedAt: r.token_revoked_at,
+        },
+  activeKeys: r.active_keys,
+  projects: r.projects,
+})
+
+const tokenView = (r: repo.TokenRow): NetlifyTokenView => ({
+  state: r.revoked_at ? 'revoked' : 'active',
+  last4: r.last4,
+  vaultKeyId: r.key_id,
+  updatedAt: r.updated_at,
+  revokedAt: r.revoked_at,
+})
+
+const keyView = (r: repo.ApiKeyRow): ApiKeyView => ({
+  id: r.id,
+  name: r.name,
+  prefix: r.key_start,
+  createdAt: r.created_at,
+  lastUsedAt: r.last_used_at,
+  revokedAt: r.revoked_at,
+})
+
+const projectView = (r: repo.ProjectRow): ProjectView => ({
+  id: r.id,
+  name: r.name,
+  siteId: r.site_id,
+  createdAt: r.created_at,
+})
+
+/** Sites checked against Netlify at once when a token is verified against every project. */
+const SITE_CHECKS_IN_FLIGHT = 4
 
 /** Customers, their API keys, their vaulted Netlify token and their projects. */
 export function createAccountService(deps: AccountServiceDeps) {
@@ -29,22 +115,97 @@ export function createAccountService(deps: AccountServiceDeps) {
     return customer
   }
 
+  async function summary(customerId: string): Promise<CustomerView> {
+    const row = await repo.findCustomerSummary(db, customerId)
+    if (!row) throw ERRORS.notFound(`Customer '${customerId}'`)
+    return customerView(row)
+  }
+
+  /** Netlify's own answer on a token: 401/403 means it is no good; 5xx/429 means try later. */
+  async function verifyToken(token: string): Promise<void> {
+    try {
+      await netlify.getCurrentUser(token)
+    } catch (error) {
+      if (error instanceof NetlifyApiError && (error.status === 401 || error.status === 403)) {
+        throw ERRORS.netlifyTokenInvalid(error.status)
+      }
+      throw toAppError(error)
+    }
+  }
+
+  /** The sites `token` cannot reach; transient Netlify failures abort the whole check. */
+  async function unreachable(token: string, sites: { siteId: string; project?: string }[]) {
+    const out: { siteId: string; project?: string; netlifyStatus: number }[] = []
+    for (let i = 0; i < sites.length; i += SITE_CHECKS_IN_FLIGHT) {
+      await Promise.all(
+        sites.slice(i, i + SITE_CHECKS_IN_FLIGHT).map(async (site) => {
+          try {
+            await netlify.getSite(token, site.siteId)
+          } catch (error) {
+            if (!(error instanceof NetlifyApiError) || error.transient) throw toAppError(error)
+            out.push({ ...site, netlifyStatus: error.status })
+          }
+        }),
+      )
+    }
+    return out
+  }
+
+  /** The customer's live token, or the precise reason there is none. */
+  async function liveToken(customerId: string): Promise<string> {
+    const row = await repo.findNetlifyToken(db, customerId)
+    if (!row) throw ERRORS.netlifyTokenMissing()
+    if (!row.ciphertext) throw ERRORS.netlifyTokenRevoked()
+    return vault.open(customerId, row.ciphertext)
+  }
+
   return {
-    async createCustomer(name: string, actor: string) {
-      return db.transaction(async (tx) => {
+    async createCustomer(name: string, actor: ActorRef): Promise<CustomerView> {
+      const id = await db.transaction(async (tx) => {
         const customer = await repo.insertCustomer(tx, newId('cus'), name)
         await insertAudit(tx, {
-          actor,
+          ...auditActor(actor),
           action: 'customer.create',
           status: 'ok',
           customerId: customer.id,
+          details: { name },
         })
-        return customer
+        return customer.id
       })
+      return summary(id)
+    },
+
+    listCustomers: async (status?: repo.CustomerStatus) =>
+      (await repo.listCustomers(db, status)).map(customerView),
+
+    getCustomer: summary,
+
+    /**
+     * Suspends or reactivates. A suspended customer's keys answer 403 from the next request on;
+     * pushes already finalizing still finish (their deploy is reserved and on its way).
+     */
+    async setCustomerStatus(
+      customerId: string,
+      status: repo.CustomerStatus,
+      actor: ActorRef,
+    ): Promise<CustomerView> {
+      await db.transaction(async (tx) => {
+        const row = await repo.setCustomerStatus(tx, customerId, status)
+        if (!row) throw ERRORS.notFound(`Customer '${customerId}'`)
+        if (row.previous === status) return
+        await insertAudit(tx, {
+          ...auditActor(actor),
+          action: status === 'suspended' ? 'customer.suspend' : 'customer.reactivate',
+          status: 'ok',
+          customerId,
+          details: { previous: row.previous },
+        })
+      })
+      return summary(customerId)
     },
 
     /** Issues a key; the key itself is returned here once and never stored. */
-    async createApiKey(customerId: string, actor: string) {
+    async createApiKey(customerId: string, actor: ActorRef, options: { name?: string } = {}) {
       await requireCustomer(customerId)
       const generated = generateApiKey()
       const id = newId('key')
@@ -54,16 +215,47 @@ export function createAccountService(deps: AccountServiceDeps) {
           customerId,
           hash: generated.hash,
           start: generated.start,
+          name: options.name,
         })
         await insertAudit(tx, {
-          actor,
+          ...auditActor(actor),
           action: 'key.create',
           status: 'ok',
           customerId,
           apiKeyId: id,
+          details: { prefix: generated.start, name: options.name ?? null },
         })
       })
-      return { id, key: generated.key, start: generated.start }
+      return { id, key: generated.key, prefix: generated.start, name: options.name ?? null }
+    },
+
+    async listApiKeys(customerId: string): Promise<ApiKeyView[]> {
+      await requireCustomer(customerId)
+      return (await repo.listApiKeys(db, customerId)).map(keyView)
+    },
+
+    /** Revokes a key; the very next request with it is refused (every request reads the row). */
+    async revokeApiKey(customerId: string, keyId: string, actor: ActorRef): Promise<ApiKeyView> {
+      await requireCustomer(customerId)
+      const revoked = await db.transaction(async (tx) => {
+        const row = await repo.revokeApiKey(tx, customerId, keyId)
+        if (row) {
+          await insertAudit(tx, {
+            ...auditActor(actor),
+            action: 'key.revoke',
+            status: 'ok',
+            customerId,
+            apiKeyId: keyId,
+            details: { prefix: row.key_start },
+          })
+        }
+        return row
+      })
+      if (revoked) return keyView(revoked)
+      // Unknown (or another customer's) key: 404; already revoked: the same answer again.
+      const existing = await repo.findApiKey(db, customerId, keyId)
+      if (!existing) throw ERRORS.notFound(`API key '${keyId}'`)
+      return keyView(existing)
     },
 
     /**
@@ -79,75 +271,159 @@ export function createAccountService(deps: AccountServiceDeps) {
       return { customerId: row.customer_id, apiKeyId: row.key_id }
     },
 
-    /** Checks the token against Netlify, then stores it encrypted and bound to the customer. */
-    async setNetlifyToken(customerId: string, token: string, actor: string) {
+    /**
+     * Registers or replaces the customer's Netlify token. Netlify must accept it and it must
+     * reach every site the customer has projects on; only then is it sealed and stored, in one
+     * statement, so there is never a moment without a working token. Pushes in flight read the
+     * token at each Netlify call and move to the new one at once. `rotate` insists that a live
+     * token exists (a rotation, not a first registration).
+     */
+    async setNetlifyToken(
+      customerId: string,
+      token: string,
+      actor: ActorRef,
+      options: { rotate?: boolean } = {},
+    ) {
       await requireCustomer(customerId)
-      try {
-        await netlify.getCurrentUser(token)
-      } catch (error) {
-        if (error instanceof NetlifyApiError && (error.status === 401 || error.status === 403)) {
-          throw new AppError(ErrorCode.InvalidRequest, 400, 'Netlify rejected this token.', {
-            details: { netlifyStatus: error.status },
-          })
-        }
-        throw toAppError(error)
+      const previous = await repo.findNetlifyToken(db, customerId)
+      if (options.rotate) {
+        if (!previous) throw ERRORS.netlifyTokenMissing()
+        if (!previous.ciphertext) throw ERRORS.netlifyTokenRevoked()
+      }
+      await verifyToken(token)
+      const projects = await repo.listProjects(db, customerId)
+      const missing = await unreachable(
+        token,
+        projects.map((p) => ({ siteId: p.site_id, project: p.name })),
+      )
+      if (missing.length > 0) {
+        throw ERRORS.siteUnreachable(
+          `This token cannot reach ${missing.length} of the customer's sites (another Netlify account?); nothing was stored.`,
+          missing,
+        )
       }
       const sealed = vault.seal(customerId, token)
+      const last4 = token.slice(-4)
       await db.transaction(async (tx) => {
         await repo.upsertNetlifyToken(tx, {
           customerId,
           ciphertext: sealed.ciphertext,
           keyId: sealed.keyId,
-          last4: token.slice(-4),
+          last4,
         })
-        await insertAudit(tx, { actor, action: 'netlify_token.set', status: 'ok', customerId })
+        await insertAudit(tx, {
+          ...auditActor(actor),
+          action: previous?.ciphertext ? 'netlify_token.rotate' : 'netlify_token.set',
+          status: 'ok',
+          customerId,
+          details: {
+            last4,
+            previousLast4: previous?.last4 ?? null,
+            vaultKeyId: sealed.keyId,
+            sitesChecked: projects.length,
+          },
+        })
       })
-      return { customerId, last4: token.slice(-4) }
+      const row = (await repo.findNetlifyToken(db, customerId))!
+      return { customerId, ...tokenView(row), last4, sitesChecked: projects.length }
+    },
+
+    /**
+     * Revokes the customer's token in the gateway: the ciphertext is destroyed, new pushes are
+     * refused with `netlify_token_revoked`, and in-flight pushes fail with that message at their
+     * next Netlify call. (Revoke it in Netlify too: the gateway cannot.)
+     */
+    async revokeNetlifyToken(customerId: string, actor: ActorRef) {
+      await requireCustomer(customerId)
+      const revoked = await db.transaction(async (tx) => {
+        const row = await repo.revokeNetlifyToken(tx, customerId)
+        if (row) {
+          await insertAudit(tx, {
+            ...auditActor(actor),
+            action: 'netlify_token.revoke',
+            status: 'ok',
+            customerId,
+            details: { last4: row.last4 },
+          })
+        }
+        return row
+      })
+      const row = revoked ?? (await repo.findNetlifyToken(db, customerId))
+      if (!row) throw ERRORS.notFound(`Netlify token of customer '${customerId}'`)
+      return { customerId, ...tokenView(row) }
+    },
+
+    async netlifyTokenInfo(customerId: string) {
+      await requireCustomer(customerId)
+      const row = await repo.findNetlifyToken(db, customerId)
+      if (!row) throw ERRORS.notFound(`Netlify token of customer '${customerId}'`)
+      return { customerId, ...tokenView(row) }
     },
 
     /** Registers a Netlify site as a project, after checking the customer's token can reach it. */
-    async addProject(customerId: string, input: { siteId: string; name: string }, actor: string) {
+    async addProject(
+      customerId: string,
+      input: { siteId: string; name: string },
+      actor: ActorRef,
+    ): Promise<ProjectView> {
       await requireCustomer(customerId)
-      const row = await repo.findNetlifyToken(db, customerId)
-      if (!row) throw ERRORS.netlifyTokenMissing()
-      try {
-        await netlify.getSite(vault.open(customerId, row.ciphertext), input.siteId)
-      } catch (error) {
-        if (error instanceof NetlifyApiError && !error.transient) {
-          throw new AppError(
-            ErrorCode.InvalidRequest,
-            400,
-            `Netlify site '${input.siteId}' is not reachable with this customer's token.`,
-            {
-              details: { netlifyStatus: error.status, netlifyMessage: error.message },
-            },
-          )
-        }
-        throw toAppError(error)
+      if (await repo.findProject(db, customerId, input.name)) {
+        throw ERRORS.conflict(`A project named '${input.name}' already exists.`)
+      }
+      const missing = await unreachable(await liveToken(customerId), [{ siteId: input.siteId }])
+      if (missing.length > 0) {
+        throw ERRORS.siteUnreachable(
+          `Netlify site '${input.siteId}' is not reachable with this customer's token.`,
+          missing,
+        )
       }
       return db.transaction(async (tx) => {
         const project = await repo.insertProject(tx, { id: newId('prj'), customerId, ...input })
         await insertAudit(tx, {
-          actor,
+          ...auditActor(actor),
           action: 'project.add',
           status: 'ok',
           customerId,
           projectId: project.id,
-          details: { siteId: input.siteId },
+          details: { siteId: input.siteId, name: input.name },
         })
-        return project
+        return projectView(project)
       })
+    },
+
+    async listProjects(customerId: string): Promise<ProjectView[]> {
+      await requireCustomer(customerId)
+      return (await repo.listProjects(db, customerId)).map(projectView)
+    },
+
+    /** Removes a project (by id or name): new pushes to it are refused; its history stays. */
+    async removeProject(customerId: string, project: string, actor: ActorRef) {
+      await requireCustomer(customerId)
+      const row = await repo.findProject(db, customerId, project)
+      if (!row) throw ERRORS.projectNotFound(project)
+      await db.transaction(async (tx) => {
+        if (!(await repo.removeProject(tx, customerId, row.id))) return
+        await insertAudit(tx, {
+          ...auditActor(actor),
+          action: 'project.remove',
+          status: 'ok',
+          customerId,
+          projectId: row.id,
+          details: { siteId: row.site_id, name: row.name },
+        })
+      })
+      return { ...projectView(row), removed: true }
     },
 
     limitsReport: (customerId: string) => metering.report(db, customerId),
 
     /** Sets a customer's limit overrides (null: back to the default); answers the effective ones. */
-    async setLimits(customerId: string, overrides: LimitOverrides, actor: string) {
+    async setLimits(customerId: string, overrides: LimitOverrides, actor: ActorRef) {
       await requireCustomer(customerId)
       await db.transaction(async (tx) => {
         await upsertLimits(tx, customerId, overrides)
         await insertAudit(tx, {
-          actor,
+          ...auditActor(actor),
           action: 'limits.set',
           status: 'ok',
           customerId,

@@ -3,6 +3,7 @@ import { findCustomer } from '../db/accounts-repo.ts'
 import { insertAudit } from '../db/audit-repo.ts'
 import type { Db } from '../db/db.ts'
 import { AppError, ERRORS, ErrorCode } from '../errors.ts'
+import { auditActor, type ActorRef } from './audit.ts'
 import { monthOf, type Clock, type Metering } from './metering.ts'
 
 export interface InvoiceView {
@@ -69,7 +70,7 @@ export function createBilling(deps: { db: Db; metering: Metering; clock: Clock }
      * Finalizes a closed month's invoices (all customers, or one). The current month cannot be
      * finalized: its events are still arriving.
      */
-    async finalize(month: string, actor: string, customerId?: string) {
+    async finalize(month: string, actor: ActorRef, customerId?: string) {
       if (month >= monthOf(clock.now())) {
         throw new AppError(
           ErrorCode.InvalidRequest,
@@ -86,7 +87,7 @@ export function createBilling(deps: { db: Db; metering: Metering; clock: Clock }
           if (await repo.finalizeInvoice(tx, id, month)) {
             finalized.push(id)
             await insertAudit(tx, {
-              actor,
+              ...auditActor(actor),
               action: 'invoice.finalize',
               status: 'ok',
               customerId: id,
@@ -126,13 +127,13 @@ export function createBilling(deps: { db: Db; metering: Metering; clock: Clock }
     /** Adds a price version; events already written keep the version they were priced with. */
     async setPricing(
       input: { centsPerDeploy: number; centsPerGb: number; effectiveFrom?: Date | undefined },
-      actor: string,
+      actor: ActorRef,
     ) {
       const effectiveFrom = input.effectiveFrom ?? clock.now()
       return db.transaction(async (tx) => {
         const version = await repo.insertPricing(tx, { ...input, effectiveFrom })
         await insertAudit(tx, {
-          actor,
+          ...auditActor(actor),
           action: 'pricing.set',
           status: 'ok',
           details: { version: version.version },

@@ -59,10 +59,17 @@ export function createPushContext(deps: PushServiceDeps) {
     requestId: caller.requestId,
   })
 
-  async function netlifyToken(customerId: string): Promise<string> {
+  /**
+   * The customer's Netlify token, read each time it is needed so a rotated token takes over at
+   * once. Without a live token, `push` (when given) fails with the reason, so an in-flight push
+   * ends clearly and gives its reservation back.
+   */
+  async function netlifyToken(customerId: string, push?: repo.PushRow): Promise<string> {
     const row = await findNetlifyToken(db, customerId)
-    if (!row) throw ERRORS.netlifyTokenMissing()
-    return vault.open(customerId, row.ciphertext)
+    if (row?.ciphertext) return vault.open(customerId, row.ciphertext)
+    const error = row ? ERRORS.netlifyTokenRevoked() : ERRORS.netlifyTokenMissing()
+    if (push) await failPush(push, error.message)
+    throw error
   }
 
   async function loadPush(caller: Caller, pushId: string): Promise<repo.PushRow> {

@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { findProject } from '../db/accounts-repo.ts'
 import { quote } from '../db/billing-repo.ts'
+import { pendingAssemblies } from '../db/chunks-repo.ts'
 import * as repo from '../db/pushes-repo.ts'
 import { AppError, ERRORS } from '../errors.ts'
 import { newId } from '../lib/ids.ts'
@@ -12,17 +13,23 @@ import {
   FINALIZE_QUEUE,
   type Caller,
   type InitInput,
+  type PushContext,
   type PushServiceDeps,
 } from './push-context.ts'
 
 export type { Caller, InitInput, PushServiceDeps } from './push-context.ts'
 export { FINALIZE_QUEUE } from './push-context.ts'
 
+/** How often a `push-status` long-poll asks Netlify itself rather than our row. */
+const STATUS_REFRESH_MS = 5_000
+
 /** The push flow: init → upload → complete → status, and the finalization the job runs. */
-export function createPushService(deps: PushServiceDeps) {
+export function createPushService(
+  deps: PushServiceDeps,
+  ctx: PushContext = createPushContext(deps),
+) {
   const { db, netlify, config, logger, metering, clock } = deps
 
-  const ctx = createPushContext(deps)
   const {
     audit,
     callerAudit,
@@ -34,6 +41,25 @@ export function createPushService(deps: PushServiceDeps) {
     unreserveUpload,
     TERMINAL,
   } = ctx
+
+  /** The record, refreshed from Netlify while the push is still moving. */
+  async function status(caller: Caller, pushId: string) {
+    const push = await loadPush(caller, pushId)
+    if (TERMINAL.has(push.state) || !push.deploy_id) return push
+    try {
+      const deploy = await netlify.getDeploy(
+        await netlifyToken(caller.customerId, push),
+        push.deploy_id,
+        true,
+      )
+      await settle(push, deploy)
+    } catch (error) {
+      // A slow or failing Netlify must not break status reads: answer what we know.
+      logger.warn({ err: error, pushId }, 'live Netlify refresh failed')
+      return loadPush(caller, pushId)
+    }
+    return loadPush(caller, pushId)
+  }
 
   return {
     /**
@@ -200,7 +226,7 @@ export function createPushService(deps: PushServiceDeps) {
         )
       }
       const { size, reservedNow } = await reserveUpload(push, sha1, target, contentLength)
-      const token = await netlifyToken(caller.customerId)
+      const token = await netlifyToken(caller.customerId, push)
       // The body may not outgrow what was reserved for it: bytes past the cap never leave.
       const gate = new Sha1Gate(sha1, size)
       // pipe, not pipeline: on a failure the request must stay open for our error answer (Node
@@ -215,9 +241,14 @@ export function createPushService(deps: PushServiceDeps) {
           ? ERRORS.shaMismatch(sha1, gate.actual!)
           : gate.errored instanceof BodyTooLargeError
             ? ERRORS.payloadTooLarge(
-                `Inline uploads are limited to ${config.inlineMaxBytes} bytes.`,
+                `The body is larger than the ${size} bytes declared for this file.`,
               )
             : toAppError(error)
+        // Netlify refusing the file for good (a revoked token, a cancelled deploy) dooms the push:
+        // fail it now with Netlify's message, which also returns its reservation.
+        if (error instanceof NetlifyApiError && !error.transient && !gate.mismatched) {
+          await failPush(push, appError.message)
+        }
         await audit({
           ...callerAudit(caller),
           action: 'push.upload',
@@ -258,7 +289,15 @@ export function createPushService(deps: PushServiceDeps) {
     async complete(caller: Caller, pushId: string, wait: boolean) {
       const push = await loadPush(caller, pushId)
       if (push.state === 'uploading') {
-        const missing = await repo.missingRequiredShas(db, pushId)
+        // Files still being assembled from chunks count as in: finalization waits for them.
+        const assembling = new Set(
+          (await pendingAssemblies(db, pushId))
+            .filter((a) => a.state === 'assembling')
+            .map((a) => a.sha1),
+        )
+        const missing = (await repo.missingRequiredShas(db, pushId)).filter(
+          (sha) => !assembling.has(sha),
+        )
         if (missing.length > 0) throw ERRORS.uploadsIncomplete(missing)
         await db.transaction(async (tx) => {
           if (!(await repo.startFinalizing(tx, pushId))) return
@@ -286,22 +325,35 @@ export function createPushService(deps: PushServiceDeps) {
       }
     },
 
-    /** The record, refreshed from Netlify while the push is still moving. */
-    async status(caller: Caller, pushId: string) {
-      const push = await loadPush(caller, pushId)
-      if (TERMINAL.has(push.state) || !push.deploy_id) return push
-      try {
-        const deploy = await netlify.getDeploy(
-          await netlifyToken(caller.customerId),
-          push.deploy_id,
-        )
-        await settle(push, deploy)
-      } catch (error) {
-        // A slow or failing Netlify must not break status reads: answer what we know.
-        logger.warn({ err: error, pushId }, 'live Netlify refresh failed')
-        return push
+    status,
+
+    /**
+     * The long-poll of `push-status`: answers as soon as the push is final, or when `timeoutMs`
+     * passes, `signal` aborts (the client left) or `stop()` says so (the process is draining).
+     * Waits on our own row with short backoff, like `complete` with `wait`, and holds no
+     * transaction meanwhile; Netlify is asked again only every few seconds, in case the finalize
+     * job is between retries, so many waiters do not spend the customer's Netlify budget.
+     */
+    async waitForFinal(
+      caller: Caller,
+      pushId: string,
+      options: { timeoutMs: number; signal?: AbortSignal; stop?: () => boolean },
+    ) {
+      const deadline = Date.now() + options.timeoutMs
+      let refreshedAt = Date.now()
+      let current = await status(caller, pushId)
+      for (let delay = 25; ; delay = Math.min(delay * 2, 500)) {
+        const left = deadline - Date.now()
+        if (TERMINAL.has(current.state) || left <= 0) return current
+        if (options.signal?.aborted || options.stop?.()) return current
+        await sleep(Math.min(delay, left), undefined, { signal: options.signal }).catch(() => {})
+        if (Date.now() - refreshedAt >= STATUS_REFRESH_MS) {
+          current = await status(caller, pushId)
+          refreshedAt = Date.now()
+        } else {
+          current = await loadPush(caller, pushId)
+        }
       }
-      return loadPush(caller, pushId)
     },
 
     /**
@@ -311,21 +363,22 @@ export function createPushService(deps: PushServiceDeps) {
     async finalize(pushId: string) {
       let push = await repo.findPushById(db, pushId)
       if (!push || push.state !== 'finalizing') return
-      let token: string
-      try {
-        token = await netlifyToken(push.customer_id)
-      } catch (error) {
-        await failPush(push, toAppError(error).message)
-        return
-      }
       const deadline = Date.now() + 10 * 60_000
       for (let delay = 25; ; delay = Math.min(delay * 2, 2_000)) {
+        // Read every round: a rotated token takes over mid-poll; a revoked one fails the push.
+        let token: string
+        try {
+          token = await netlifyToken(push.customer_id, push)
+        } catch (error) {
+          if (error instanceof AppError) return
+          throw error
+        }
         let deploy: NetlifyDeploy
         try {
           deploy = await netlify.getDeploy(token, push.deploy_id!)
         } catch (error) {
           if (error instanceof NetlifyApiError && !error.transient) {
-            await failPush(push, `Netlify answered ${error.status}: ${error.message}`)
+            await failPush(push, toAppError(error).message)
             return
           }
           throw error
@@ -333,6 +386,11 @@ export function createPushService(deps: PushServiceDeps) {
         await settle(push, deploy)
         push = (await repo.findPushById(db, pushId))!
         if (TERMINAL.has(push.state)) return
+        const failed = (await pendingAssemblies(db, pushId)).find((a) => a.state === 'failed')
+        if (failed) {
+          await failPush(push, failed.error ?? `Assembling ${failed.sha1} failed`)
+          return
+        }
         if (Date.now() > deadline) throw new Error(`Deploy ${push.deploy_id} still ${deploy.state}`)
         await sleep(delay)
       }
@@ -346,6 +404,8 @@ export type PushService = ReturnType<typeof createPushService>
 export function toAppError(error: unknown): AppError {
   if (error instanceof AppError) return error
   if (error instanceof NetlifyApiError) {
+    // 401: the stored token itself is dead (revoked or expired at Netlify), not this request.
+    if (error.status === 401) return ERRORS.netlifyTokenRejected(error.status)
     return error.transient
       ? ERRORS.netlifyUnavailable(
           `Netlify is unavailable for now: ${error.message}`,

@@ -37,18 +37,43 @@ export function createVault(keys: ReadonlyMap<string, Buffer>): Vault {
     open(customerId, ciphertext) {
       const [version, kid, iv, ct, tag] = ciphertext.split('.')
       if (version !== VERSION || !kid || !iv || ct === undefined || !tag) {
-        throw new Error('Unrecognised ciphertext format')
+        throw new VaultDecryptError(customerId, 'unrecognised ciphertext format')
       }
       const key = keys.get(kid)
-      if (!key) throw new Error(`Vault key '${kid}' is not in KAIXU_VAULT_KEYS`)
-      const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'))
-      decipher.setAAD(aad(customerId))
-      decipher.setAuthTag(Buffer.from(tag, 'base64url'))
-      return Buffer.concat([
-        decipher.update(Buffer.from(ct, 'base64url')),
-        decipher.final(),
-      ]).toString('utf8')
+      if (!key) throw new VaultKeyMissingError(kid)
+      try {
+        const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'))
+        decipher.setAAD(aad(customerId))
+        decipher.setAuthTag(Buffer.from(tag, 'base64url'))
+        return Buffer.concat([
+          decipher.update(Buffer.from(ct, 'base64url')),
+          decipher.final(),
+        ]).toString('utf8')
+      } catch (error) {
+        throw new VaultDecryptError(customerId, 'authentication failed', error)
+      }
     },
+  }
+}
+
+/** A ciphertext names a key this process's keyring lacks (e.g. rotated by a newer process). */
+export class VaultKeyMissingError extends Error {
+  override name = 'VaultKeyMissingError'
+  readonly keyId: string
+  constructor(keyId: string) {
+    super(`Vault key '${keyId}' is not in KAIXU_VAULT_KEYS`)
+    this.keyId = keyId
+  }
+}
+
+/**
+ * A ciphertext that does not open: tampered, truncated, or copied from another customer's row
+ * (the customer id is bound in as associated data). Never a user error; always worth an alert.
+ */
+export class VaultDecryptError extends Error {
+  override name = 'VaultDecryptError'
+  constructor(customerId: string, reason: string, cause?: unknown) {
+    super(`The Netlify token of ${customerId} does not decrypt: ${reason}`, { cause })
   }
 }
 

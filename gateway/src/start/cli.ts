@@ -7,8 +7,11 @@ import { migrate } from '../db/migrate.ts'
 import { AppError } from '../errors.ts'
 import { invoicesToCsv } from '../services/billing.ts'
 import { parseMonth } from '../services/metering.ts'
+import type { JobQueue, JobState } from '../jobs/queue.ts'
 import { createLogger } from '../lib/logger.ts'
 import { startSandboxServer } from '../netlify/sandbox/index.ts'
+import { createAdminClient, type AdminClient } from './admin-client.ts'
+import { ACCOUNT_OPTIONS, ACCOUNT_USAGE, runAccountCommand } from './cli-accounts.ts'
 import { acquireDataDirLock, DataDirBusyError } from './data-dir-lock.ts'
 import { openServices, startGateway, type Services } from './gateway.ts'
 
@@ -17,11 +20,7 @@ const USAGE = `Usage: kaixu-gateway <command> [options]
 Commands:
   serve                                   run the gateway (HTTP API and job workers)
   migrate                                 apply database migrations and exit
-  customers create --name NAME            create a customer
-  keys create --customer ID               issue an API key (printed once)
-  tokens set --customer ID [--token T]    store the customer's Netlify token (or read it from stdin)
-  projects add --customer ID --site-id S --name N
-                                          register a Netlify site as a project
+${ACCOUNT_USAGE}
   limits set --customer ID [--deploys-per-month N] [--bytes-per-month N] [--per-minute N] [--per-day N]
                                           override a customer's limits ('default' resets one)
   pricing set --cents-per-deploy N --cents-per-gb N [--effective-from ISO-TIME]
@@ -31,6 +30,9 @@ Commands:
                                           the month's invoices (drafts are brought up to date)
   invoices finalize --month YYYY-MM [--customer ID]
                                           finalize a closed month's invoices
+  jobs list [--state failed|active|created|retry|completed] [--queue Q]
+                                          background jobs; failed = dead (every attempt used)
+  jobs retry --queue Q --id ID            run a dead job again
   sandbox [--port P] [--host H]           run the Netlify sandbox on its own
 
 Options:
@@ -38,7 +40,9 @@ Options:
   -h, --help                              show this help
 
 Configuration comes from the environment: DATABASE_URL, KAIXU_DATA_DIR, PORT, HOST,
-NETLIFY_API_URL, KAIXU_ADMIN_TOKEN, KAIXU_VAULT_KEYS (see the README).`
+NETLIFY_API_URL, KAIXU_ADMIN_TOKEN, KAIXU_VAULT_KEYS (see the README). With KAIXU_GATEWAY_URL
+(and KAIXU_ADMIN_TOKEN) set, commands run through that gateway's admin API instead: the way to
+reach an embedded database while \`serve\` holds it.`
 
 const OPTIONS = {
   name: { type: 'string' },
@@ -53,11 +57,15 @@ const OPTIONS = {
   'cents-per-gb': { type: 'string' },
   'effective-from': { type: 'string' },
   month: { type: 'string' },
+  state: { type: 'string' },
+  queue: { type: 'string' },
+  id: { type: 'string' },
   csv: { type: 'boolean', default: false },
   port: { type: 'string' },
   host: { type: 'string' },
   json: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
+  ...ACCOUNT_OPTIONS,
 } as const
 
 type Values = ReturnType<
@@ -113,10 +121,27 @@ async function withServices<T>(config: Config, fn: (s: Services) => Promise<T>):
   try {
     return await fn(services)
   } finally {
+    await services.stopJobs()
     await services.netlify.close()
     await services.db.close()
     await release()
   }
+}
+
+/**
+ * Runs a command on this process's services, or through a running gateway's admin API when
+ * KAIXU_GATEWAY_URL is set (the way to reach an embedded database that `serve` holds).
+ */
+async function run<T>(
+  config: Config,
+  local: (s: Services) => Promise<T>,
+  remote: (admin: AdminClient) => Promise<T>,
+): Promise<T> {
+  if (!config.gatewayUrl) return withServices(config, local)
+  if (!config.adminToken) {
+    throw new UsageError("KAIXU_GATEWAY_URL needs KAIXU_ADMIN_TOKEN (that gateway's admin token)")
+  }
+  return remote(createAdminClient(config.gatewayUrl, config.adminToken))
 }
 
 function print(json: boolean, value: Record<string, unknown>, human: string) {
@@ -183,53 +208,6 @@ async function main(argv: string[]): Promise<void> {
       }
       return
     }
-    case 'customers create': {
-      const name = required(values, 'name')
-      const customer = await withServices(config, (s) => s.accounts.createCustomer(name, 'cli'))
-      print(
-        values.json,
-        { id: customer.id, name: customer.name },
-        `Created customer ${customer.id} (${customer.name})`,
-      )
-      return
-    }
-    case 'keys create': {
-      const customerId = required(values, 'customer')
-      const key = await withServices(config, (s) => s.accounts.createApiKey(customerId, 'cli'))
-      print(
-        values.json,
-        { id: key.id, key: key.key },
-        `API key ${key.id}: ${key.key}\nStore it now; it is not shown again.`,
-      )
-      return
-    }
-    case 'tokens set': {
-      const customerId = required(values, 'customer')
-      const token = values.token ?? (await readStdin())
-      if (!token) throw new UsageError('the Netlify token is empty')
-      const result = await withServices(config, (s) =>
-        s.accounts.setNetlifyToken(customerId, token, 'cli'),
-      )
-      print(
-        values.json,
-        { customerId, last4: result.last4 },
-        `Stored the Netlify token (…${result.last4}) for ${customerId}`,
-      )
-      return
-    }
-    case 'projects add': {
-      const customerId = required(values, 'customer')
-      const input = { siteId: required(values, 'site-id'), name: required(values, 'name') }
-      const project = await withServices(config, (s) =>
-        s.accounts.addProject(customerId, input, 'cli'),
-      )
-      print(
-        values.json,
-        { id: project.id, name: project.name, siteId: project.site_id },
-        `Added project ${project.id} (${project.name} → site ${project.site_id})`,
-      )
-      return
-    }
     case 'limits set': {
       const customerId = required(values, 'customer')
       const overrides = {
@@ -243,8 +221,14 @@ async function main(argv: string[]): Promise<void> {
           'give at least one of --deploys-per-month, --bytes-per-month, --per-minute, --per-day',
         )
       }
-      const report = await withServices(config, (s) =>
-        s.accounts.setLimits(customerId, overrides, 'cli'),
+      const report = await run(
+        config,
+        (s) => s.accounts.setLimits(customerId, overrides, 'cli'),
+        (a) =>
+          a.put<Awaited<ReturnType<Services['accounts']['setLimits']>>>(
+            `/customers/${a.seg(customerId)}/limits`,
+            overrides,
+          ),
       )
       print(
         values.json,
@@ -263,8 +247,15 @@ async function main(argv: string[]): Promise<void> {
       const effectiveFrom = from ? new Date(from) : undefined
       if (effectiveFrom && Number.isNaN(effectiveFrom.getTime()))
         throw new UsageError('--effective-from must be an ISO time')
-      const version = await withServices(config, (s) =>
-        s.billing.setPricing({ centsPerDeploy, centsPerGb, effectiveFrom }, 'cli'),
+      const version = await run(
+        config,
+        (s) => s.billing.setPricing({ centsPerDeploy, centsPerGb, effectiveFrom }, 'cli'),
+        (a) =>
+          a.post<Awaited<ReturnType<Services['billing']['setPricing']>>>('/pricing', {
+            centsPerDeploy,
+            centsPerGb,
+            ...(from ? { effectiveFrom: from } : {}),
+          }),
       )
       print(
         values.json,
@@ -274,7 +265,16 @@ async function main(argv: string[]): Promise<void> {
       return
     }
     case 'pricing list': {
-      const versions = await withServices(config, (s) => s.billing.listPricing())
+      const versions = await run(
+        config,
+        (s) => s.billing.listPricing(),
+        async (a) =>
+          (
+            await a.get<{ versions: Awaited<ReturnType<Services['billing']['listPricing']>> }>(
+              '/pricing',
+            )
+          ).versions,
+      )
       print(
         values.json,
         { versions },
@@ -289,7 +289,16 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'invoices': {
       const m = month(values)
-      const invoices = await withServices(config, (s) => s.billing.invoices(m, values.customer))
+      const invoices = await run(
+        config,
+        (s) => s.billing.invoices(m, values.customer),
+        async (a) =>
+          (
+            await a.get<{ invoices: Awaited<ReturnType<Services['billing']['invoices']>> }>(
+              `/invoices?month=${m.slice(0, 7)}${values.customer ? `&customer=${a.seg(values.customer)}` : ''}`,
+            )
+          ).invoices,
+      )
       if (values.csv) process.stdout.write(invoicesToCsv(invoices))
       else
         print(
@@ -306,10 +315,62 @@ async function main(argv: string[]): Promise<void> {
         )
       return
     }
+    case 'jobs list': {
+      const state = values.state as JobState | undefined
+      const jobs = await run(
+        config,
+        async (s) =>
+          (await s.startJobs({ work: false })).list({
+            states: state ? [state] : undefined,
+            queue: values.queue,
+          }),
+        async (a) => {
+          const query = new URLSearchParams({
+            ...(state ? { state } : {}),
+            ...(values.queue ? { queue: values.queue } : {}),
+          })
+          type Jobs = Awaited<ReturnType<JobQueue['list']>>
+          return (await a.get<{ jobs: Jobs }>(`/jobs?${query.toString()}`)).jobs
+        },
+      )
+      print(
+        values.json,
+        { jobs },
+        jobs.length
+          ? jobs
+              .map(
+                (j) =>
+                  `${j.id}  ${j.queue}  ${j.state}  attempt ${j.attempts}/${j.maxAttempts}  ${JSON.stringify(j.data)}${j.error ? `  ${j.error}` : ''}`,
+              )
+              .join('\n')
+          : 'No jobs',
+      )
+      return
+    }
+    case 'jobs retry': {
+      const queue = values.queue
+      const id = values.id
+      if (!queue || !id) throw new UsageError('--queue and --id are required')
+      const retried = await run(
+        config,
+        async (s) => (await s.startJobs({ work: false })).retry(queue, id),
+        async (a) =>
+          (await a.post<{ retried: boolean }>(`/jobs/${a.seg(queue)}/${a.seg(id)}/retry`)).retried,
+      )
+      if (!retried) throw new UsageError(`no dead job ${id} in ${queue}`)
+      print(values.json, { retried, queue, id }, `Job ${id} queued again`)
+      return
+    }
     case 'invoices finalize': {
       const m = month(values)
-      const result = await withServices(config, (s) =>
-        s.billing.finalize(m, 'cli', values.customer),
+      const result = await run(
+        config,
+        (s) => s.billing.finalize(m, 'cli', values.customer),
+        (a) =>
+          a.post<Awaited<ReturnType<Services['billing']['finalize']>>>('/invoices/finalize', {
+            month: m.slice(0, 7),
+            ...(values.customer ? { customerId: values.customer } : {}),
+          }),
       )
       print(
         values.json,
@@ -318,8 +379,16 @@ async function main(argv: string[]): Promise<void> {
       )
       return
     }
-    default:
-      throw new UsageError(`unknown command '${command}'`)
+    default: {
+      const handled = await runAccountCommand(command, {
+        values,
+        print: (value, human) => print(values.json, value, human),
+        run: (local, remote) => run(config, local, remote),
+        readStdin,
+        usageError: (message) => new UsageError(message),
+      })
+      if (!handled) throw new UsageError(`unknown command '${command}'`)
+    }
   }
 }
 

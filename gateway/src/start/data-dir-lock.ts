@@ -36,7 +36,8 @@ export class DataDirBusyError extends Error {
   constructor(dataDir: string, pid: number) {
     super(
       `The gateway (pid ${pid}) holds ${dataDir}; the embedded database allows one process. ` +
-        'Stop it first, or point DATABASE_URL at Postgres to run commands beside it.',
+        'Stop it first, set KAIXU_GATEWAY_URL (with KAIXU_ADMIN_TOKEN) to send commands through ' +
+        'its admin API, or point DATABASE_URL at Postgres to run commands beside it.',
     )
   }
 }

@@ -5,14 +5,24 @@ import type { Logger } from 'pino'
 import { ConfigError, type Config } from '../config.ts'
 import { createDb, type Db } from '../db/db.ts'
 import { migrate } from '../db/migrate.ts'
+import { tokenKeyIds } from '../db/accounts-repo.ts'
 import { createApp } from '../http/app.ts'
+import { handleClientError } from '../http/client-error.ts'
+import { assembleFileJob } from '../jobs/assemble-file.ts'
+import { cleanupJob } from '../jobs/cleanup.ts'
 import { finalizePushJob } from '../jobs/finalize-push.ts'
+import { pushJobRetryJob } from '../jobs/push-job-retry.ts'
 import { startJobQueue, type JobDefinition, type JobQueue } from '../jobs/queue.ts'
 import { createNetlifyClient, type NetlifyClient } from '../netlify/client.ts'
 import { createNetlifySandbox, type NetlifySandbox } from '../netlify/sandbox/index.ts'
 import { createAccountService, type AccountService } from '../services/accounts.ts'
+import { createChunkUploads, type ChunkUploads } from '../services/chunk-uploads.ts'
+import { databaseChunkStore, fileChunkStore } from '../services/chunk-store.ts'
+import { createPushContext } from '../services/push-context.ts'
 import { createPushService, type PushService } from '../services/pushes.ts'
-import { createVault, loadKeyring } from '../services/vault.ts'
+import { createAuditLog, type AuditLog } from '../services/audit.ts'
+import { createVault, loadKeyring, type Vault } from '../services/vault.ts'
+import { createVaultAdmin, type VaultAdmin } from '../services/vault-admin.ts'
 import { createBilling, type Billing } from '../services/billing.ts'
 import { createIdempotency, type Idempotency } from '../services/idempotency.ts'
 import { createMetering, systemClock, type Clock, type Metering } from '../services/metering.ts'
@@ -29,7 +39,16 @@ export interface Services {
   metering: Metering
   billing: Billing
   idempotency: Idempotency
+  chunked: ChunkUploads
   clock: Clock
+  vault: Vault
+  vaultAdmin: VaultAdmin
+  auditLog: AuditLog
+  /** The job queue, once `startJobs` ran. */
+  jobs: () => JobQueue
+  /** Starts the queues (and, with `work`, the workers and schedules) of every job. */
+  startJobs(options: { work: boolean }): Promise<JobQueue>
+  stopJobs(): Promise<void>
 }
 
 /**
@@ -39,7 +58,7 @@ export interface Services {
 export async function openServices(
   config: Config,
   logger: Logger,
-  options: { netlifyBaseUrl?: string; queue?: () => JobQueue; clock?: Clock } = {},
+  options: { netlifyBaseUrl?: string; clock?: Clock } = {},
 ): Promise<Services> {
   const keyring = await loadKeyring({ ...config, warn: (m) => logger.warn(m) })
   const vault = createVault(keyring)
@@ -54,27 +73,71 @@ export async function openServices(
   }
   const netlify = createNetlifyClient({
     baseUrl: options.netlifyBaseUrl ?? config.netlifyApiUrl,
+    uploadConcurrency: config.netlifyUploadConcurrency,
   })
-  const queue =
-    options.queue ??
-    (() => {
-      throw new Error('This command runs no job queue')
-    })
+  // Services are built before the queue (its jobs need them); they reach it through this ref.
+  let started: JobQueue | undefined
+  const jobs = () => {
+    if (!started) throw new Error('The job queue is not started')
+    return started
+  }
   const clock = options.clock ?? systemClock
   const metering = createMetering({ defaults: config.defaultLimits, clock })
   const accounts = createAccountService({ db, netlify, vault, logger, metering })
-  const pushes = createPushService({ db, netlify, vault, queue, config, logger, metering, clock })
+  const pushDeps = { db, netlify, vault, queue: jobs, config, logger, metering, clock }
+  const pushContext = createPushContext(pushDeps)
+  const pushes = createPushService(pushDeps, pushContext)
+  const chunkStore = db.pglite ? fileChunkStore(join(config.dataDir, 'chunks')) : databaseChunkStore
+  const chunked = createChunkUploads(pushDeps, pushContext, chunkStore)
   const billing = createBilling({ db, metering, clock })
   const idempotency = createIdempotency(db)
-  return { config, db, logger, netlify, accounts, pushes, metering, billing, idempotency, clock }
+  const vaultAdmin = createVaultAdmin({ db, vault, logger })
+  const auditLog = createAuditLog(db)
+  const definitions = [
+    finalizePushJob(pushes, config),
+    assembleFileJob(chunked, config),
+    cleanupJob(db, chunked, clock),
+    pushJobRetryJob(db, jobs, config),
+    finalizeInvoicesJob(billing),
+  ] as JobDefinition<object>[]
+  return {
+    config,
+    db,
+    logger,
+    netlify,
+    accounts,
+    pushes,
+    metering,
+    billing,
+    idempotency,
+    chunked,
+    clock,
+    vault,
+    vaultAdmin,
+    auditLog,
+    jobs,
+    async startJobs({ work }) {
+      started ??= await startJobQueue(db, definitions, {
+        pollSeconds: config.jobPollSeconds,
+        logger,
+        work,
+      })
+      return started
+    },
+    async stopJobs() {
+      await started?.stop()
+    },
+  }
 }
 
 /** A key id still used by a stored token but missing from the keyring would strand that token. */
 async function assertKeysPresent(db: Db, keyIds: readonly string[]) {
-  const rows = await db.query<{ key_id: string }>('SELECT DISTINCT key_id FROM netlify_tokens')
-  const missing = rows.map((r) => r.key_id).filter((k) => !keyIds.includes(k))
+  const missing = (await tokenKeyIds(db)).filter((r) => !keyIds.includes(r.key_id))
   if (missing.length) {
-    throw new Error(`KAIXU_VAULT_KEYS lacks key(s) ${missing.join(', ')} that stored tokens use`)
+    const list = missing.map((r) => `'${r.key_id}' (${r.tokens} token(s))`).join(', ')
+    throw new ConfigError(
+      `KAIXU_VAULT_KEYS lacks ${list} that stored Netlify tokens are sealed with; add the key(s) back (new keys go first, old ones after) and run \`kaixu-gateway vault rotate\` before removing any`,
+    )
   }
 }
 
@@ -97,6 +160,8 @@ export async function startGateway(
 ): Promise<RunningGateway> {
   const releaseLock = config.databaseUrl ? async () => {} : await acquireDataDirLock(config.dataDir)
   const server = createServer({ requestTimeout: 15 * 60_000 })
+  // Malformed HTTP gets a JSON error with a request id, like everything else.
+  server.on('clientError', handleClientError(logger))
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) => {
       void releaseLock()
@@ -123,13 +188,10 @@ export async function startGateway(
       : undefined
   sandbox?.setBaseUrl(url)
 
-  // Services are built before the queue (its jobs need them); they reach it through this ref.
-  const jobsRef: { queue?: JobQueue } = {}
   let services: Services
   try {
     services = await openServices(config, logger, {
       ...(sandbox ? { netlifyBaseUrl: `${url}/api/v1` } : {}),
-      queue: () => jobsRef.queue!,
       ...options,
     })
   } catch (error) {
@@ -137,16 +199,7 @@ export async function startGateway(
     await releaseLock()
     throw error
   }
-  const jobs = [
-    finalizePushJob(services.pushes),
-    finalizeInvoicesJob(services.billing),
-  ] as JobDefinition<object>[]
-  const queue = await startJobQueue(services.db, jobs, {
-    pollSeconds: config.jobPollSeconds,
-    logger,
-    work: true,
-  })
-  jobsRef.queue = queue
+  const queue = await services.startJobs({ work: true })
 
   const state = { draining: false }
   server.on('request', createApp({ ...services, sandbox: sandbox?.router, state }))
@@ -160,8 +213,19 @@ export async function startGateway(
     (closing ??= (async () => {
       state.draining = true
       // Stop taking requests, let in-flight ones (uploads included) finish, then stop workers.
+      // Keep-alive connections are closed as soon as their request is done; whatever still
+      // runs after the grace period is cut.
       await new Promise<void>((resolve) => {
-        server.close(() => resolve())
+        const idle = setInterval(() => server.closeIdleConnections(), 100)
+        const cut = setTimeout(() => {
+          logger.warn('shutdown grace period over: closing the remaining connections')
+          server.closeAllConnections()
+        }, config.shutdownGraceMs)
+        server.close(() => {
+          clearInterval(idle)
+          clearTimeout(cut)
+          resolve()
+        })
         server.closeIdleConnections()
       })
       await queue.stop()

@@ -28,7 +28,7 @@ export interface TestGateway extends RunningGateway {
 export async function startTestGateway(
   database: string,
   env: Record<string, string> = {},
-  options: { clock?: Clock } = {},
+  options: { clock?: Clock; logStream?: NodeJS.WritableStream } = {},
 ): Promise<TestGateway> {
   const dataDir = await mkdtemp(join(tmpdir(), 'kaixu-test-'))
   const pgDb = database === 'postgres' ? await scratchPostgres() : undefined
@@ -44,7 +44,9 @@ export async function startTestGateway(
     ...(pgDb ? { DATABASE_URL: pgDb.url } : {}),
     ...env,
   })
-  const gateway = await startGateway(config, createLogger(config.logLevel), options)
+  const gateway = await startGateway(config, createLogger(config.logLevel, options.logStream), {
+    ...(options.clock ? { clock: options.clock } : {}),
+  })
   return {
     ...gateway,
     dataDir,

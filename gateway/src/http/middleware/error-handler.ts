@@ -1,8 +1,15 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express'
 import { AppError, ERRORS, ErrorCode } from '../../errors.ts'
+import { VaultKeyMissingError } from '../../services/vault.ts'
 
 /** Errors body-parser raises, by its `type`, in our vocabulary. */
-function fromBodyParser(error: { type?: string; limit?: number }): AppError | undefined {
+function fromBodyParser(error: {
+  type?: string
+  limit?: number
+  status?: unknown
+  expose?: unknown
+  message?: string
+}): AppError | undefined {
   switch (error.type) {
     case 'entity.parse.failed':
       return ERRORS.invalidJson('The body is not valid JSON.')
@@ -18,14 +25,39 @@ function fromBodyParser(error: { type?: string; limit?: number }): AppError | un
     case 'request.aborted':
       return ERRORS.invalidRequest('The request was aborted.')
     default:
+      // Untyped but client-caused (e.g. a gzip body that does not inflate): http-errors marks
+      // them `expose`, so their message is safe to show.
+      if (typeof error.status === 'number' && error.status >= 400 && error.status < 500) {
+        if (error.expose === true) {
+          return ERRORS.invalidRequest(`The body could not be read: ${error.message}.`)
+        }
+      }
       return undefined
   }
 }
 
-/** A unique violation is a conflict the client caused (a duplicate name), not a server bug. */
+/**
+ * Database errors a client can cause: a duplicate (unique violation), and text Postgres cannot
+ * store (NUL bytes, invalid UTF-8, too long). Validation should catch these first; this is the
+ * backstop that keeps them 4xx, and the transaction was rolled back, so nothing changed.
+ */
 function fromDatabase(error: { code?: unknown; detail?: unknown }): AppError | undefined {
-  if (error.code === '23505') return ERRORS.conflict('That already exists.')
-  return undefined
+  switch (error.code) {
+    case '23505':
+      return ERRORS.conflict('That already exists.')
+    case '22021': // character_not_in_repertoire (e.g. a NUL byte)
+    case '22P05': // untranslatable_character
+      return ERRORS.invalidRequest('The request contains text the database cannot store.')
+    case '22001': // string_data_right_truncation
+      return ERRORS.invalidRequest('A value in the request is too long.')
+    default:
+      return undefined
+  }
+}
+
+/** A key this process lacks is an operations problem the operator can fix: 503, not a bug. */
+function fromVault(error: unknown): AppError | undefined {
+  return error instanceof VaultKeyMissingError ? ERRORS.vaultKeyMissing(error.keyId) : undefined
 }
 
 export const notFoundHandler: RequestHandler = (req) => {
@@ -37,11 +69,14 @@ export const notFoundHandler: RequestHandler = (req) => {
  * AppError is a bug: logged with its stack, answered as an opaque 500.
  */
 export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
-  const known = err instanceof AppError ? err : (fromBodyParser(err) ?? fromDatabase(err))
+  const known =
+    err instanceof AppError ? err : (fromBodyParser(err) ?? fromDatabase(err) ?? fromVault(err))
   const error =
     known ?? new AppError(ErrorCode.Internal, 500, 'Internal error; it has been logged.')
   if (known) req.log?.info({ code: error.code, status: error.status }, error.message)
   else req.log?.error({ err }, 'unhandled error')
+  // For the metrics middleware: errors are counted by their stable code.
+  res.locals['errorCode'] = error.code
   if (res.headersSent) {
     res.destroy()
     return

@@ -1,24 +1,36 @@
-import express, { Router } from 'express'
+import { Router, type Request } from 'express'
+import { jsonBody } from '../middleware/json-body.ts'
 import type { AccountService } from '../../services/accounts.ts'
 import { invoicesToCsv, type Billing } from '../../services/billing.ts'
 import { monthOf, type Clock } from '../../services/metering.ts'
 import {
   finalizeBodySchema,
   invoicesQuery,
+  jobParams,
+  jobsQuery,
   limitsBodySchema,
   pricingBodySchema,
 } from '../schemas.ts'
 import { parse } from '../validate.ts'
+import type { Db } from '../../db/db.ts'
+import { insertAudit } from '../../db/audit-repo.ts'
+import { ERRORS } from '../../errors.ts'
+import type { JobQueue } from '../../jobs/queue.ts'
+
+/** Admin changes are audited with the request id, so an entry leads to its log lines. */
+const admin = (req: Request) => ({ name: 'admin', requestId: String(req.id) })
 
 /** The operator's API under /admin/api: limits, pricing and invoices across customers. */
 export function adminRoutes(deps: {
   accounts: AccountService
   billing: Billing
   clock: Clock
+  db: Db
+  jobs: () => JobQueue
 }): Router {
   const { accounts, billing, clock } = deps
   const router = Router()
-  const json = express.json({ limit: '16kb' })
+  const json = jsonBody('16kb')
 
   router.get('/customers/:id/limits', async (req, res) => {
     await billing.requireCustomer(req.params['id']!)
@@ -27,7 +39,7 @@ export function adminRoutes(deps: {
 
   router.put('/customers/:id/limits', json, async (req, res) => {
     const body = parse(limitsBodySchema, req.body ?? {}, 'body')
-    res.json(await accounts.setLimits(req.params['id']!, body, 'admin'))
+    res.json(await accounts.setLimits(String(req.params['id']), body, admin(req)))
   })
 
   router.get('/pricing', async (_req, res) => {
@@ -38,7 +50,7 @@ export function adminRoutes(deps: {
     const body = parse(pricingBodySchema, req.body ?? {}, 'body')
     const version = await billing.setPricing(
       { ...body, effectiveFrom: body.effectiveFrom ? new Date(body.effectiveFrom) : undefined },
-      'admin',
+      admin(req),
     )
     res.status(201).json(version)
   })
@@ -58,7 +70,30 @@ export function adminRoutes(deps: {
 
   router.post('/invoices/finalize', json, async (req, res) => {
     const body = parse(finalizeBodySchema, req.body ?? {}, 'body')
-    res.json(await billing.finalize(`${body.month}-01`, 'admin', body.customerId))
+    res.json(await billing.finalize(`${body.month}-01`, admin(req), body.customerId))
+  })
+
+  // Background jobs: `state=failed` lists the dead ones (every attempt used).
+  router.get('/jobs', async (req, res) => {
+    const q = parse(jobsQuery, req.query, 'query')
+    res.json({
+      jobs: await deps
+        .jobs()
+        .list({ states: q.state ? [q.state] : undefined, queue: q.queue, limit: q.limit }),
+    })
+  })
+
+  router.post('/jobs/:queue/:id/retry', async (req, res) => {
+    const { queue, id } = parse(jobParams, req.params, 'path')
+    if (!(await deps.jobs().retry(queue, id))) throw ERRORS.notFound(`Dead job '${id}' in ${queue}`)
+    await insertAudit(deps.db, {
+      actor: 'admin',
+      action: 'job.retry',
+      status: 'ok',
+      requestId: String(req.id),
+      details: { queue, id },
+    })
+    res.json({ retried: true, queue, id })
   })
 
   return router

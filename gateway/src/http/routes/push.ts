@@ -1,25 +1,40 @@
-import express, { Router } from 'express'
+import { Router } from 'express'
+import { jsonBody } from '../middleware/json-body.ts'
 import type { Config } from '../../config.ts'
 import type { PushRow } from '../../db/pushes-repo.ts'
 import { ERRORS } from '../../errors.ts'
 import type { PushService } from '../../services/pushes.ts'
 import { requestHash, type Idempotency } from '../../services/idempotency.ts'
+import type { ChunkUploads } from '../../services/chunk-uploads.ts'
 import {
+  chunkHeaders,
+  chunkStatusQuery,
   completeBodySchema,
   idempotencyHeader,
   initBodySchema,
   pushIdQuery,
+  pushStatusQuery,
   uploadHeaders,
 } from '../schemas.ts'
 import { parse } from '../validate.ts'
 
+/** How long `push-status?waitFor=ready` holds the answer when no `timeout` is given. */
+const DEFAULT_STATUS_WAIT_SECONDS = 30
+
 /** The push flow's four routes: thin wrappers that validate, call the service and render. */
-export function pushRoutes(pushes: PushService, idempotency: Idempotency, config: Config): Router {
+export function pushRoutes(
+  pushes: PushService,
+  chunked: ChunkUploads,
+  idempotency: Idempotency,
+  config: Config,
+  /** The process's drain flag: long-polls end early while it is set. */
+  state?: { readonly draining: boolean },
+): Router {
   const router = Router()
   const initSchema = initBodySchema()
   // A 100 000-file manifest is ~10 MB of JSON; everything else is tiny.
-  const manifestJson = express.json({ limit: '32mb' })
-  const smallJson = express.json({ limit: '16kb' })
+  const manifestJson = jsonBody('32mb')
+  const smallJson = jsonBody('16kb')
   // Counted before validation, so an oversized manifest is refused without walking it.
   const checkFileCount = (body: unknown) => {
     const files = (body as { files?: unknown } | undefined)?.files
@@ -72,6 +87,31 @@ export function pushRoutes(pushes: PushService, idempotency: Idempotency, config
     res.status(200).json(result)
   })
 
+  // Chunks are small enough (chunkBytes) to verify in memory before they are stored.
+  router.put('/push-upload-chunk', async (req, res) => {
+    const { pushId } = parse(pushIdQuery, req.query, 'query')
+    const h = parse(chunkHeaders, req.headers, 'headers')
+    const result = await chunked.put(
+      req.caller!,
+      pushId,
+      {
+        sha1: h['x-content-sha1'],
+        chunkSha1: h['x-chunk-sha1'],
+        index: h['x-chunk-index'],
+        count: h['x-chunk-count'],
+        fileSize: h['x-file-size'],
+        contentLength: h['content-length'],
+      },
+      req,
+    )
+    res.status(result.stored ? 201 : 200).json(result)
+  })
+
+  router.get('/push-upload-chunk', async (req, res) => {
+    const { pushId, sha1 } = parse(chunkStatusQuery, req.query, 'query')
+    res.json(await chunked.status(req.caller!, pushId, sha1))
+  })
+
   router.post('/push-complete', smallJson, async (req, res) => {
     const body = parse(completeBodySchema, req.body ?? {}, 'body')
     const push = await pushes.complete(req.caller!, body.pushId, body.wait ?? false)
@@ -80,8 +120,20 @@ export function pushRoutes(pushes: PushService, idempotency: Idempotency, config
   })
 
   router.get('/push-status', async (req, res) => {
-    const { pushId } = parse(pushIdQuery, req.query, 'query')
-    res.json(renderPush(await pushes.status(req.caller!, pushId)))
+    const query = parse(pushStatusQuery, req.query, 'query')
+    if (!query.waitFor) {
+      res.json(renderPush(await pushes.status(req.caller!, query.pushId)))
+      return
+    }
+    // A client that leaves ends its wait; a draining process answers what it knows at once.
+    const left = new AbortController()
+    res.on('close', () => left.abort())
+    const push = await pushes.waitForFinal(req.caller!, query.pushId, {
+      timeoutMs: (query.timeout ?? DEFAULT_STATUS_WAIT_SECONDS) * 1000,
+      signal: left.signal,
+      stop: () => state?.draining ?? false,
+    })
+    if (!res.destroyed) res.json(renderPush(push))
   })
 
   return router

@@ -55,9 +55,8 @@ export function deployJson(
 ): Record<string, unknown> {
   const siteUrl = urls.site(site.name)
   const deployUrl = urls.deploy(deploy.id, site.name)
-  // A draft is only reachable at its deploy URL, so it has no alias link even with a branch.
-  const aliasUrl =
-    deploy.branchSlug && !deploy.draft ? urls.branch(deploy.branchSlug, site.name) : null
+  // An alias deploy, draft or not, is reachable at its alias URL too.
+  const aliasUrl = deploy.branchSlug ? urls.branch(deploy.branchSlug, site.name) : null
   return {
     id: deploy.id,
     site_id: site.id,

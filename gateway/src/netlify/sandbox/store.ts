@@ -321,11 +321,14 @@ export class SandboxStore {
   private markReady(deploy: DeployRecord): void {
     this.setState(deploy, 'ready')
     const site = this.sites.get(deploy.siteId)
-    if (!site || deploy.draft) return
+    if (!site) return
+    // An alias (branch) deploy answers at `<alias>--<site>`, draft or not: that is how
+    // `netlify deploy --alias pr-1` previews work. A plain draft is only at its deploy URL.
     if (deploy.branchSlug) {
       site.branchDeploys.set(deploy.branchSlug, deploy.id)
       return
     }
+    if (deploy.draft) return
     const current = site.publishedDeployId ? this.deploys.get(site.publishedDeployId) : undefined
     if (current?.locked) return
     this.publish(site, deploy)

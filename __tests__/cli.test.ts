@@ -1,0 +1,188 @@
+import { spawn } from 'node:child_process'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { api, createTenant, fetchSite, startTestGateway } from '../gateway/test/helpers/gateway.ts'
+import { UsageError, parseCliArgs, runCli } from '../src/cli-main.ts'
+import type { TestGateway, Tenant } from '../gateway/test/helpers/gateway.ts'
+
+const root = resolve(import.meta.dirname, '..')
+const noWarn = () => {}
+
+describe('parseCliArgs', () => {
+  const env = { KAIXU_KEY: 'kx_live_key' }
+  const base = ['--dir', root, '--project', 'site', '--gateway-url', 'https://gw.example.com']
+
+  it('reads flags and the key from KAIXU_KEY, with the Action’s defaults', () => {
+    expect(parseCliArgs(base, env, noWarn)).toEqual({
+      dir: root,
+      project: 'site',
+      gatewayUrl: 'https://gw.example.com/',
+      kaixuKey: 'kx_live_key',
+      draft: false,
+      alias: undefined,
+      title: undefined,
+      wait: true,
+      timeoutMinutes: 20,
+      concurrency: 8,
+      dryRun: false,
+      json: false,
+    })
+  })
+
+  it('makes --alias a draft, and reads --no-wait, --dry-run and the numbers', () => {
+    const options = parseCliArgs(
+      [
+        ...base,
+        '--alias',
+        'mr-42',
+        '--no-wait',
+        '--dry-run',
+        '--timeout-minutes',
+        '3',
+        '--concurrency',
+        '2',
+        '--json',
+      ],
+      env,
+      noWarn,
+    )
+    expect(options).toMatchObject({
+      draft: true,
+      alias: 'mr-42',
+      wait: false,
+      dryRun: true,
+      timeoutMinutes: 3,
+      concurrency: 2,
+      json: true,
+    })
+  })
+
+  it('takes the gateway URL from KAIXU_GATEWAY_URL', () => {
+    const options = parseCliArgs(
+      base.slice(0, 4),
+      { ...env, KAIXU_GATEWAY_URL: 'http://127.0.0.1:1' },
+      noWarn,
+    )
+    expect(options?.gatewayUrl).toBe('http://127.0.0.1:1/')
+  })
+
+  it.each([
+    [['--dir', root, '--project', 'site'], {}, '--gateway-url is required'],
+    [base, {}, 'KAIXU_KEY is not set'],
+    [[...base, '--alias', 'Feature/X'], env, '--alias must be at most 37'],
+    [[...base, '--concurrency', '0'], env, '--concurrency must be a whole number from 1 to 32'],
+    [[...base, '--bogus'], env, "Unknown option '--bogus'"],
+    [['--project', 'site', '--gateway-url', 'https://gw'], env, '--dir is required'],
+  ])('refuses %j with a usage error', (argv, environment, message) => {
+    expect(() => parseCliArgs(argv, environment, noWarn)).toThrow(UsageError)
+    expect(() => parseCliArgs(argv, environment, noWarn)).toThrow(message)
+  })
+
+  it('answers undefined for --help', () => {
+    expect(parseCliArgs(['--help'], {}, noWarn)).toBeUndefined()
+  })
+})
+
+describe('runCli', () => {
+  it('prints the usage and exits 2 on a usage error, 0 on --help', async () => {
+    const out: string[] = []
+    const err: string[] = []
+    const io = { out: (t: string) => void out.push(t), err: (t: string) => void err.push(t) }
+    expect(await runCli(['--dir'], {}, io)).toBe(2)
+    expect(err.join('')).toContain('Usage: kaixu-push')
+    expect(await runCli(['-h'], {}, io)).toBe(0)
+    expect(out.join('')).toContain('Usage: kaixu-push')
+  })
+})
+
+/** The bundled CLI (`dist/cli/index.js`, the package's `bin`) against a real gateway. */
+describe('kaixu-push (dist/cli) end to end', () => {
+  let gw: TestGateway
+  let tenant: Tenant
+  let work: string
+
+  beforeAll(async () => {
+    gw = await startTestGateway('pglite')
+    tenant = await createTenant(gw, 'CLI Agency')
+    work = await mkdtemp(join(tmpdir(), 'kaixu-cli-'))
+    await writeFile(join(work, 'index.html'), '<h1>From another CI</h1>')
+    await writeFile(join(work, 'about.html'), '<p>About</p>')
+  }, 60_000)
+
+  afterAll(async () => {
+    await gw?.stop()
+    await rm(work, { recursive: true, force: true })
+  })
+
+  function cli(args: string[], env: Record<string, string> = { KAIXU_KEY: tenant.key }) {
+    const child = spawn(process.execPath, [join(root, 'dist', 'cli', 'index.js'), ...args], {
+      // Only PATH and the key: nothing of GitHub's runner.
+      env: { PATH: process.env['PATH'] ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d: Buffer) => (stdout += d))
+    child.stderr.on('data', (d: Buffer) => (stderr += d))
+    return new Promise<{ code: number; stdout: string; stderr: string }>((done) =>
+      child.on('close', (code) => done({ code: code ?? 1, stdout, stderr })),
+    )
+  }
+
+  const target = () => ['--dir', work, '--project', tenant.projectName, '--gateway-url', gw.url]
+
+  it('deploys to production and prints the result as JSON', async () => {
+    const run = await cli([...target(), '--json'])
+    expect(run.code).toBe(0)
+    const result = JSON.parse(run.stdout) as Record<string, string | number>
+    expect(result).toMatchObject({ state: 'ready', 'files-total': 2, 'files-uploaded': 2 })
+    expect(run.stderr).toMatch(/Uploaded 2\/2 files/)
+    expect(run.stderr).not.toContain(tenant.key)
+    const page = await fetchSite(`${result['site-url']}/`)
+    expect(page.body.toString()).toContain('From another CI')
+  })
+
+  it('deploys an aliased draft', async () => {
+    const run = await cli([...target(), '--alias', 'mr-42'])
+    expect(run.code).toBe(0)
+    expect(run.stdout).toMatch(/^site-url: .*mr-42--/m)
+    const pushes = await gw.db.query<{ draft: boolean; alias: string }>(
+      'SELECT draft, alias FROM pushes ORDER BY created_at DESC LIMIT 1',
+    )
+    expect(pushes[0]).toEqual({ draft: true, alias: 'mr-42' })
+  })
+
+  it('plans with --dry-run and creates nothing', async () => {
+    await writeFile(join(work, 'new.html'), '<p>New</p>')
+    const before = await api(gw, tenant.key, 'GET', '/v1/usage')
+    const count = async () =>
+      Number((await gw.db.query<{ n: number }>('SELECT count(*)::int AS n FROM pushes'))[0]!.n)
+    const pushes = await count()
+
+    const run = await cli([...target(), '--dry-run', '--json'])
+
+    expect(run.code).toBe(0)
+    expect(JSON.parse(run.stdout)).toMatchObject({
+      state: 'planned',
+      'files-total': 3,
+      'files-changed': 1,
+    })
+    expect(run.stderr).toContain('Dry run: would upload 1 of 3 files')
+    expect(await count()).toBe(pushes)
+    expect((await api(gw, tenant.key, 'GET', '/v1/usage')).body).toEqual(before.body)
+  })
+
+  it('fails with exit 1 and the gateway’s reason for a wrong project', async () => {
+    const run = await cli(['--dir', work, '--project', 'nope', '--gateway-url', gw.url])
+    expect(run.code).toBe(1)
+    expect(run.stderr).toMatch(/kaixu-push: .*Check the 'project' input/)
+  })
+
+  it('exits 2 without KAIXU_KEY', async () => {
+    const run = await cli(target(), {})
+    expect(run.code).toBe(2)
+    expect(run.stderr).toContain('KAIXU_KEY is not set')
+  })
+})

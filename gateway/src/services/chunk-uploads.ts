@@ -1,0 +1,341 @@
+import { Readable } from 'node:stream'
+import { setTimeout as sleep } from 'node:timers/promises'
+import * as chunks from '../db/chunks-repo.ts'
+import * as repo from '../db/pushes-repo.ts'
+import { AppError, ERRORS, ErrorCode } from '../errors.ts'
+import { Sha1Gate } from '../lib/sha1-gate.ts'
+import { NetlifyApiError } from '../netlify/client.ts'
+import { ChunkTooLargeError, type ChunkStore, type StagedChunk } from './chunk-store.ts'
+import type { Caller, PushContext, PushServiceDeps } from './push-context.ts'
+
+export const ASSEMBLE_QUEUE = 'push-assemble'
+
+export interface ChunkHeaders {
+  sha1: string
+  index: number
+  count: number
+  chunkSha1: string
+  contentLength?: number | undefined
+  /** The whole file's size, needed only when the manifest did not give it. */
+  fileSize?: number | undefined
+}
+
+/** Attempts at sending an assembled file to Netlify within one job run (the job retries too). */
+const SEND_ATTEMPTS = 4
+
+/**
+ * Large files in chunks: each chunk is verified and stored (idempotently per index); when the
+ * last one is in, a job streams them in order through SHA-1 to Netlify. Memory stays one chunk
+ * deep whatever the file size, and stored chunks survive restarts until their retention ends.
+ */
+export function createChunkUploads(deps: PushServiceDeps, ctx: PushContext, store: ChunkStore) {
+  const { db, netlify, config, logger } = deps
+
+  /**
+   * Receives a chunk body (streamed to a file, or into memory up to chunkBytes on Postgres) and
+   * checks it against X-Chunk-Sha1 before anything is kept.
+   */
+  async function receive(pushId: string, sha1: string, body: Readable, expectedSha1: string) {
+    let staged: StagedChunk
+    try {
+      staged = await store.stage(pushId, sha1, body, config.chunkBytes)
+    } catch (error) {
+      if (error instanceof ChunkTooLargeError) {
+        throw ERRORS.payloadTooLarge(`A chunk may be at most ${config.chunkBytes} bytes.`, {
+          chunkBytes: config.chunkBytes,
+        })
+      }
+      throw error
+    }
+    if (staged.size === 0) {
+      await staged.discard()
+      throw ERRORS.invalidRequest('A chunk may not be empty.')
+    }
+    if (staged.sha1 !== expectedSha1) {
+      await staged.discard()
+      throw new AppError(
+        ErrorCode.ChunkShaMismatch,
+        422,
+        `The chunk's SHA-1 is ${staged.sha1}, not ${expectedSha1} as X-Chunk-Sha1 says; nothing was stored.`,
+        { details: { expected: expectedSha1, actual: staged.sha1 } },
+      )
+    }
+    return staged
+  }
+
+  function view(status: chunks.ChunkStatus) {
+    const received = new Set(status.received)
+    return {
+      sha1: status.sha1,
+      path: status.path,
+      state: status.state,
+      chunkCount: status.chunk_count,
+      fileSize: status.file_size,
+      received: status.received,
+      missing: Array.from({ length: status.chunk_count }, (_, i) => i).filter(
+        (i) => !received.has(i),
+      ),
+      bytesReceived: status.bytes_received,
+      expiresAt: status.expires_at,
+      error: status.error,
+    }
+  }
+
+  /** Streams a stored upload's chunks in index order, reading one at a time. */
+  function chunkStream(upload: chunks.ChunkUploadRow): Readable {
+    return Readable.from(
+      (async function* () {
+        for (let i = 0; i < upload.chunk_count; i++) {
+          const row = await chunks.readChunk(db, upload.push_id, upload.sha1, i)
+          if (!row) throw new Error(`chunk ${i} of ${upload.sha1} is missing`)
+          if (row.data) yield Buffer.from(row.data.buffer, row.data.byteOffset, row.data.byteLength)
+          else yield* store.open(upload.push_id, upload.sha1, i, row.chunk_sha1)
+        }
+      })(),
+      { objectMode: false },
+    )
+  }
+
+  return {
+    /** Stores one chunk. Re-sending a stored chunk is a no-op; a different body there is 409. */
+    async put(caller: Caller, pushId: string, h: ChunkHeaders, body: Readable) {
+      const push = await ctx.loadPush(caller, pushId)
+      if (push.state !== 'uploading') {
+        throw ERRORS.invalidState(`Push is ${push.state}; uploads are closed.`, push.state)
+      }
+      if (h.index >= h.count) {
+        throw ERRORS.invalidRequest(
+          `X-Chunk-Index ${h.index} is not below X-Chunk-Count ${h.count}.`,
+        )
+      }
+      if (h.contentLength !== undefined && h.contentLength > config.chunkBytes) {
+        throw ERRORS.payloadTooLarge(`A chunk may be at most ${config.chunkBytes} bytes.`, {
+          chunkBytes: config.chunkBytes,
+        })
+      }
+      const target = await repo.findUploadTarget(db, pushId, h.sha1)
+      if (!target) throw ERRORS.shaNotInPush(h.sha1)
+      if (!target.required || target.uploaded) {
+        return { sha1: h.sha1, index: h.index, stored: false, skipped: true }
+      }
+      const staged = await receive(pushId, h.sha1, body, h.chunkSha1)
+      const size = target.reserved_bytes ?? h.fileSize
+      try {
+        if (size === undefined) throw ERRORS.lengthRequired()
+        if (target.reserved_bytes === null) await ctx.reserveUpload(push, h.sha1, target, size)
+        // Out-of-row bytes are put in place first (under a content-addressed name), then recorded.
+        await staged.commit(h.index)
+      } catch (error) {
+        await staged.discard()
+        throw error
+      }
+      const result = await db.transaction(async (tx) => {
+        let upload = await chunks.openChunkUpload(tx, {
+          pushId,
+          sha1: h.sha1,
+          path: target.path,
+          chunkCount: h.count,
+          fileSize: size,
+          retentionHours: config.chunkRetentionHours,
+        })
+        if (upload.state === 'failed' || upload.state === 'expired') {
+          // A failed or expired upload of this file starts over from its first chunk.
+          await chunks.deleteChunkUpload(tx, pushId, h.sha1)
+          upload = await chunks.openChunkUpload(tx, {
+            pushId,
+            sha1: h.sha1,
+            path: target.path,
+            chunkCount: h.count,
+            fileSize: size,
+            retentionHours: config.chunkRetentionHours,
+          })
+        }
+        if (upload.chunk_count !== h.count || upload.file_size !== size) {
+          throw ERRORS.conflict(
+            `This upload was opened with ${upload.chunk_count} chunks of a ${upload.file_size}-byte file.`,
+          )
+        }
+        const inserted = await chunks.insertChunk(tx, {
+          pushId,
+          sha1: h.sha1,
+          idx: h.index,
+          chunkSha1: h.chunkSha1,
+          size: staged.size,
+          data: staged.data,
+        })
+        if (!inserted.stored) {
+          if (inserted.existingSha1 !== h.chunkSha1) {
+            await store.remove(pushId, h.sha1, { idx: h.index, chunkSha1: h.chunkSha1 })
+            throw new AppError(
+              ErrorCode.ChunkConflict,
+              409,
+              `Chunk ${h.index} is already stored with a different body (SHA-1 ${inserted.existingSha1}).`,
+              { details: { index: h.index, storedSha1: inserted.existingSha1 } },
+            )
+          }
+          return { stored: false, complete: upload.state !== 'receiving' }
+        }
+        const totals = await chunks.chunkTotals(tx, pushId, h.sha1)
+        if (totals.bytes > upload.file_size) {
+          throw ERRORS.invalidRequest(
+            `The chunks add up to more than the file's ${upload.file_size} bytes.`,
+          )
+        }
+        const complete = totals.count === upload.chunk_count
+        if (
+          complete &&
+          (await chunks.transitionChunkUpload(tx, pushId, h.sha1, ['receiving'], 'assembling'))
+        ) {
+          await deps
+            .queue()
+            .send(
+              ASSEMBLE_QUEUE,
+              { pushId, sha1: h.sha1 },
+              { tx, singletonKey: `${pushId}:${h.sha1}` },
+            )
+        }
+        await ctx.audit(
+          {
+            ...ctx.callerAudit(caller),
+            action: 'push.chunk',
+            status: 'ok',
+            projectId: push.project_id,
+            pushId,
+            bytes: staged.size,
+            details: { sha1: h.sha1, index: h.index, count: h.count },
+          },
+          tx,
+        )
+        return { stored: true, complete }
+      })
+      return { sha1: h.sha1, index: h.index, skipped: false, ...result }
+    },
+
+    /** Drops the chunks of uploads whose retention has passed (the cleanup job). */
+    async expire(now: Date) {
+      const expired = await db.transaction((tx) => chunks.expireChunkUploads(tx, now))
+      for (const u of expired) await store.remove(u.push_id, u.sha1)
+      return expired.length
+    },
+
+    /** Which chunks of a file are in, which are missing, and until when they are kept. */
+    async status(caller: Caller, pushId: string, sha1: string) {
+      await ctx.loadPush(caller, pushId)
+      const status = await chunks.chunkStatus(db, pushId, sha1)
+      if (!status) throw ERRORS.notFound(`Chunked upload of ${sha1}`)
+      return view(status)
+    },
+
+    /**
+     * The assembly job: streams the chunks in order through SHA-1 to Netlify. A transient
+     * Netlify failure is retried here (the chunks can be read again), then by the job; a
+     * permanent one, or a whole-file SHA-1 mismatch, fails the upload with the reason.
+     */
+    async assemble(pushId: string, sha1: string) {
+      const upload = await chunks.findChunkUpload(db, pushId, sha1)
+      if (!upload || upload.state !== 'assembling') return
+      const push = await repo.findPushById(db, pushId)
+      if (!push || !['uploading', 'finalizing'].includes(push.state) || !push.deploy_id) return
+      const token = await ctx.netlifyToken(push.customer_id, push)
+      for (let attempt = 1; ; attempt++) {
+        const gate = new Sha1Gate(sha1, upload.file_size)
+        const source = chunkStream(upload)
+        source.on('error', (error) => gate.destroy(error))
+        source.pipe(gate)
+        try {
+          await netlify.uploadFile(token, push.deploy_id, upload.path, gate, upload.file_size)
+        } catch (error) {
+          source.destroy()
+          if (gate.mismatched || gate.bytes > upload.file_size) {
+            return failUpload(
+              push,
+              upload,
+              `The assembled file's SHA-1 is ${gate.actual ?? 'different'}, not ${sha1}.`,
+              false,
+            )
+          }
+          if (error instanceof NetlifyApiError && !error.transient) {
+            return failUpload(
+              push,
+              upload,
+              `Netlify answered ${error.status}: ${error.message}`,
+              true,
+            )
+          }
+          if (attempt >= SEND_ATTEMPTS) throw error
+          const waitMs =
+            error instanceof NetlifyApiError && error.retryAfter
+              ? Math.min(error.retryAfter * 1000, 60_000)
+              : 250 * 2 ** attempt
+          logger.warn(
+            { err: error, pushId, sha1, attempt },
+            'sending an assembled file failed; retrying',
+          )
+          await sleep(waitMs)
+          continue
+        }
+        await db.transaction(async (tx) => {
+          if (!(await chunks.transitionChunkUpload(tx, pushId, sha1, ['assembling'], 'uploaded')))
+            return
+          await repo.markUploaded(tx, pushId, sha1, gate.bytes)
+          await chunks.deleteChunks(tx, pushId, sha1)
+          await store.remove(pushId, sha1)
+          await ctx.audit(
+            {
+              action: 'push.assemble',
+              status: 'ok',
+              customerId: push.customer_id,
+              projectId: push.project_id,
+              pushId,
+              bytes: gate.bytes,
+              details: { sha1 },
+            },
+            tx,
+          )
+        })
+        return
+      }
+    },
+  }
+
+  /**
+   * Marks an assembly failed. Netlify refusing the file fails the push (it cannot become ready
+   * without it); a bad whole-file SHA-1 fails only the upload, which the client may redo.
+   */
+  async function failUpload(
+    push: repo.PushRow,
+    upload: chunks.ChunkUploadRow,
+    reason: string,
+    failPush: boolean,
+  ) {
+    await db.transaction(async (tx) => {
+      if (
+        !(await chunks.transitionChunkUpload(
+          tx,
+          upload.push_id,
+          upload.sha1,
+          ['assembling'],
+          'failed',
+          reason,
+        ))
+      )
+        return
+      await chunks.deleteChunks(tx, upload.push_id, upload.sha1)
+      await store.remove(upload.push_id, upload.sha1)
+      await ctx.audit(
+        {
+          action: 'push.assemble',
+          status: 'error',
+          customerId: push.customer_id,
+          projectId: push.project_id,
+          pushId: push.id,
+          details: { sha1: upload.sha1, reason },
+        },
+        tx,
+      )
+    })
+    if (failPush || push.state === 'finalizing') await ctx.failPush(push, reason)
+  }
+}
+
+export type ChunkUploads = ReturnType<typeof createChunkUploads>

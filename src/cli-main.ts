@@ -1,0 +1,278 @@
+// `kaixu-push`: the same push as the Action, for any CI (GitLab, Jenkins, a laptop). Nothing here
+// knows GitHub: no @actions/*, no comments, no deployments; flags in, log on stderr, result on
+// stdout.
+import fs from 'node:fs'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import { digestDir } from './files.ts'
+import { GatewayClient } from './gateway-client.ts'
+import { DeployTimeoutError, PushError, push } from './deploy.ts'
+import { getErrorMessage } from './errors.ts'
+import { formatBytes, formatCents, formatDuration } from './format.ts'
+import { planPush } from './plan.ts'
+import { parseAlias, parseDir, parseGatewayUrl, parseNumber } from './validate.ts'
+import type { PushResult, Reporter } from './deploy.ts'
+import type { PlanResult } from './plan.ts'
+
+/** The CLI's settings, parsed from flags and the environment. */
+export interface CliOptions {
+  dir: string
+  project: string
+  gatewayUrl: string
+  kaixuKey: string
+  draft: boolean
+  alias: string | undefined
+  title: string | undefined
+  wait: boolean
+  timeoutMinutes: number
+  concurrency: number
+  dryRun: boolean
+  json: boolean
+}
+
+/** Where the CLI writes; tests capture it. */
+export interface CliIo {
+  out: (text: string) => void
+  err: (text: string) => void
+}
+
+/** What `kaixu-push --help` prints. */
+export const USAGE = `Usage: kaixu-push --dir <folder> --project <id or name> --gateway-url <url> [options]
+
+Deploys a folder to Netlify through a Kaixu gateway, uploading only what changed.
+The Kaixu API key is read from the KAIXU_KEY environment variable.
+
+Options:
+  --dir <folder>          the folder to deploy (required)
+  --project <id|name>     the gateway project (required)
+  --gateway-url <url>     the gateway's base URL (default: $KAIXU_GATEWAY_URL)
+  --draft                 deploy a draft: its own URL, production untouched
+  --alias <name>          a draft under a stable alias URL, e.g. pr-12 (implies --draft)
+  --title <text>          the deploy title Netlify shows
+  --no-wait               end once the deploy is queued, without waiting for it
+  --timeout-minutes <n>   deadline of the whole push (default 20)
+  --concurrency <n>       uploads in flight, 1 to 32 (default 8)
+  --dry-run               say what would be uploaded and what it would cost; deploy nothing
+  --json                  print the result as JSON on stdout
+  -h, --help              show this help
+
+Exit status: 0 deployed (or planned), 1 failed, 2 bad usage.
+`
+
+/** A usage mistake: exit status 2 and the usage hint. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'UsageError'
+  }
+}
+
+/**
+ * Parses the command line and the environment (`KAIXU_KEY`, `KAIXU_GATEWAY_URL`). Throws a
+ * `UsageError` naming the flag at fault. Undefined for `--help`.
+ */
+export function parseCliArgs(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  warn: (message: string) => void,
+): CliOptions | undefined {
+  let values
+  try {
+    ;({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      allowNegative: true,
+      options: {
+        dir: { type: 'string' },
+        project: { type: 'string' },
+        'gateway-url': { type: 'string' },
+        draft: { type: 'boolean' },
+        alias: { type: 'string' },
+        title: { type: 'string' },
+        wait: { type: 'boolean', default: true },
+        'timeout-minutes': { type: 'string' },
+        concurrency: { type: 'string' },
+        'dry-run': { type: 'boolean' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }))
+  } catch (error) {
+    throw new UsageError(getErrorMessage(error))
+  }
+  if (values.help) return undefined
+
+  const need = (value: string | undefined, flag: string) => {
+    if (!value) throw new UsageError(`${flag} is required`)
+    return value
+  }
+  const usage = <T>(parse: () => T): T => {
+    try {
+      return parse()
+    } catch (error) {
+      throw new UsageError(getErrorMessage(error))
+    }
+  }
+  const gatewayUrl = need(values['gateway-url'] || env['KAIXU_GATEWAY_URL'], '--gateway-url')
+  const kaixuKey = env['KAIXU_KEY']
+  if (!kaixuKey) throw new UsageError('KAIXU_KEY is not set: put the Kaixu API key in it')
+  const alias = values.alias
+  const timeout = values['timeout-minutes']
+  const concurrency = values.concurrency
+  return {
+    dir: usage(() => parseDir(need(values.dir, '--dir'), '--dir')),
+    project: need(values.project, '--project'),
+    gatewayUrl: usage(() => parseGatewayUrl(gatewayUrl, '--gateway-url', warn)),
+    kaixuKey,
+    draft: values.draft === true || alias !== undefined,
+    alias: alias === undefined ? undefined : usage(() => parseAlias(alias, '--alias')),
+    title: values.title || undefined,
+    wait: values.wait !== false,
+    timeoutMinutes:
+      timeout === undefined
+        ? 20
+        : usage(() => parseNumber(timeout, '--timeout-minutes', { min: 0.1, max: 360 })),
+    concurrency:
+      concurrency === undefined
+        ? 8
+        : usage(() =>
+            parseNumber(concurrency, '--concurrency', { min: 1, max: 32, integer: true }),
+          ),
+    dryRun: values['dry-run'] === true,
+    json: values.json === true,
+  }
+}
+
+/** Runs the CLI; resolves with the exit status. */
+export async function runCli(
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  io: CliIo = {
+    out: (text) => process.stdout.write(text),
+    err: (text) => process.stderr.write(text),
+  },
+): Promise<number> {
+  const reporter: Reporter = {
+    info: (message) => io.err(`${message}\n`),
+    warning: (message) => io.err(`warning: ${message}\n`),
+    debug: (message) => {
+      if (env['KAIXU_DEBUG']) io.err(`debug: ${message}\n`)
+    },
+  }
+  let options: CliOptions | undefined
+  try {
+    options = parseCliArgs(argv, env, reporter.warning)
+  } catch (error) {
+    io.err(`kaixu-push: ${getErrorMessage(error)}\n\n${USAGE}`)
+    return 2
+  }
+  if (!options) {
+    io.out(USAGE)
+    return 0
+  }
+
+  try {
+    const started = Date.now()
+    const digest = await digestDir(options.dir, {
+      // Netlify skips node_modules when the publish folder is the base folder (here: cwd).
+      skipNodeModules: isSameDir(options.dir, process.cwd()),
+      warn: reporter.warning,
+    })
+    if (digest.count === 0) {
+      throw new Error(`--dir: ${options.dir} holds no files to deploy (dotfiles are skipped)`)
+    }
+    reporter.info(
+      `Digest of ${options.dir}: ${digest.count} files, ${formatBytes(digest.totalBytes)} ` +
+        `in ${formatDuration(Date.now() - started)}`,
+    )
+    const client = new GatewayClient({
+      baseUrl: options.gatewayUrl,
+      apiKey: options.kaixuKey,
+      userAgent: 'kaixu-push-cli',
+      log: reporter.info,
+    })
+    const timeoutMs = options.timeoutMinutes * 60_000
+    if (options.dryRun) {
+      const plan = await planPush(
+        client,
+        digest,
+        { project: options.project, draft: options.draft, alias: options.alias, timeoutMs },
+        reporter,
+      )
+      io.out(options.json ? `${JSON.stringify(planJson(plan))}\n` : '')
+      return 0
+    }
+    const result = await push(
+      client,
+      digest,
+      {
+        project: options.project,
+        draft: options.draft,
+        wait: options.wait,
+        timeoutMs,
+        concurrency: options.concurrency,
+        ...(options.alias ? { alias: options.alias } : {}),
+        ...(options.title ? { title: options.title } : {}),
+      },
+      reporter,
+    )
+    io.out(options.json ? `${JSON.stringify(resultJson(result))}\n` : describeResult(result))
+    return 0
+  } catch (error) {
+    let message = getErrorMessage(error)
+    if (error instanceof Error && error.cause instanceof DeployTimeoutError) {
+      message += '. Raise --timeout-minutes to wait longer.'
+    }
+    io.err(`kaixu-push: ${message}\n`)
+    if (options.json && error instanceof PushError) {
+      io.out(`${JSON.stringify({ ...resultJson(error.result), error: message })}\n`)
+    }
+    return 1
+  }
+}
+
+function describeResult(result: PushResult): string {
+  const lines = [
+    `state: ${result.state ?? 'unknown'}`,
+    result.deployUrl && `deploy-url: ${result.deployUrl}`,
+    result.siteUrl && `site-url: ${result.siteUrl}`,
+    `files: ${result.filesTotal} total, ${result.filesUploaded} uploaded (${formatBytes(result.bytesUploaded)})`,
+    result.costCents === undefined ? undefined : `cost: ${formatCents(result.costCents)}`,
+  ]
+  return `${lines.filter(Boolean).join('\n')}\n`
+}
+
+// The same names as the Action's outputs, so scripts can move between the two.
+function resultJson(result: PushResult) {
+  return {
+    'push-id': result.pushId,
+    'deploy-id': result.deployId,
+    'deploy-url': result.deployUrl,
+    'site-url': result.siteUrl,
+    state: result.state,
+    'files-total': result.filesTotal,
+    'files-changed': result.filesRequired,
+    'files-uploaded': result.filesUploaded,
+    'bytes-uploaded': result.bytesUploaded,
+    'cost-cents': result.costCents,
+  }
+}
+
+function planJson(plan: PlanResult) {
+  return {
+    state: 'planned',
+    'files-total': plan.filesTotal,
+    'files-changed': plan.filesToUpload,
+    'bytes-to-upload': plan.bytesToUpload,
+    'estimated-cost-cents': plan.estimatedCostCents,
+  }
+}
+
+function isSameDir(a: string, b: string): boolean {
+  try {
+    return fs.realpathSync(a) === fs.realpathSync(path.resolve(b))
+  } catch {
+    return false
+  }
+}

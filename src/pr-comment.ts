@@ -1,0 +1,122 @@
+// The sticky pull request comment: one per project and PR, found again by a hidden marker and
+// edited on every push, so a PR with ten pushes has one comment, not ten.
+import { createHash } from 'node:crypto'
+import { formatBytes } from './format.ts'
+import type { GitHubApi, IssueComment } from './github.ts'
+
+/** What the comment reports about one push. */
+export interface CommentReport {
+  project: string
+  /** The commit deployed. */
+  sha?: string | undefined
+  /** `ready`, `error`, `finalizing`, … or `failed` when the step failed before Netlify decided. */
+  state: string
+  production: boolean
+  /** The stable URL (alias or production). */
+  siteUrl?: string | undefined
+  /** The unique URL of this deploy. */
+  deployUrl?: string | undefined
+  filesTotal?: number | undefined
+  filesChanged?: number | undefined
+  filesUploaded?: number | undefined
+  bytesUploaded?: number | undefined
+  error?: string | undefined
+  runUrl?: string | undefined
+  /** Injected in tests. */
+  now?: Date
+}
+
+/**
+ * The hidden marker of a project's comment: a hash, so the project's id stays out of the page
+ * source and any name is safe inside an HTML comment.
+ */
+export function commentMarker(project: string): string {
+  const hash = createHash('sha256').update(project).digest('hex').slice(0, 16)
+  return `<!-- kaixu-push:project=${hash} -->`
+}
+
+/** The comment's Markdown, marker first. */
+export function renderComment(report: CommentReport): string {
+  const { state } = report
+  const icon = state === 'ready' ? '✅' : state === 'error' || state === 'failed' ? '❌' : '⏳'
+  const kind = report.production ? 'Production' : 'Preview'
+  const headline =
+    state === 'ready'
+      ? `${kind} ready`
+      : state === 'error' || state === 'failed'
+        ? `${kind} deploy failed`
+        : `${kind} deploy ${state}`
+  const rows: [string, string][] = []
+  if (report.siteUrl) rows.push([kind, report.siteUrl])
+  if (report.deployUrl && report.deployUrl !== report.siteUrl) {
+    rows.push(['This deploy', report.deployUrl])
+  }
+  if (report.sha) rows.push(['Commit', `\`${report.sha.slice(0, 7)}\``])
+  rows.push(['State', `\`${cell(state)}\``])
+  if (report.filesTotal !== undefined) {
+    const changed = report.filesChanged === undefined ? '' : `, ${report.filesChanged} changed`
+    const uploaded =
+      report.filesUploaded === undefined
+        ? ''
+        : `, ${report.filesUploaded} uploaded (${formatBytes(report.bytesUploaded ?? 0)})`
+    rows.push(['Files', `${report.filesTotal} total${changed}${uploaded}`])
+  }
+  if (report.error) rows.push(['Error', cell(report.error)])
+
+  const when = (report.now ?? new Date()).toISOString().slice(0, 16).replace('T', ' ')
+  const run = report.runUrl ? ` by [this run](${report.runUrl})` : ''
+  return [
+    commentMarker(report.project),
+    `### ${icon} Kaixu Push · \`${cell(report.project)}\` · ${headline}`,
+    '',
+    '| | |',
+    '| --- | --- |',
+    ...rows.map(([name, value]) => `| **${name}** | ${value} |`),
+    '',
+    `<sub>Updated ${when} UTC${run}. This comment is edited on every push.</sub>`,
+    '',
+  ].join('\n')
+}
+
+/**
+ * Whose comments count as ours: the token's own login when GitHub tells it (a personal token),
+ * else any bot account. An Actions `GITHUB_TOKEN` cannot read `GET /user`; it comments as
+ * `github-actions[bot]`, a GitHub App token as `<app>[bot]`, and no person can have a login
+ * ending in `[bot]`, so a marker pasted by a person is never taken for ours.
+ */
+export function ownedBy(viewer: string | undefined): (login: string | undefined) => boolean {
+  return viewer === undefined
+    ? (login) => login?.endsWith('[bot]') === true
+    : (login) => login === viewer
+}
+
+/**
+ * Creates the project's comment on the PR, or edits the one already there: the first comment
+ * carrying the marker and written by us, searched across every page.
+ */
+export async function upsertComment(
+  api: Pick<GitHubApi, 'viewerLogin' | 'findComment' | 'createComment' | 'updateComment'>,
+  issue: number,
+  project: string,
+  body: string,
+): Promise<{ comment: IssueComment; created: boolean }> {
+  const marker = commentMarker(project)
+  const ours = ownedBy(await api.viewerLogin())
+  const existing = await api.findComment(
+    issue,
+    (comment) => ours(comment.login) && comment.body.includes(marker),
+  )
+  if (existing) return { comment: await api.updateComment(existing.id, body), created: false }
+  return { comment: await api.createComment(issue, body), created: true }
+}
+
+// A table cell: one line, no pipes, no markup from error messages.
+function cell(text: string): string {
+  return text
+    .replace(/\s+/g, ' ')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/\|/g, '\\|')
+    .replace(/`/g, "'")
+}
