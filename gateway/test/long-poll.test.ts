@@ -68,8 +68,9 @@ describe.each(databases())('push-status long-poll on %s', (database) => {
       expect(res.status).toBe(200)
       expect(res.body).toMatchObject({ pushId, state: 'ready', netlifyState: 'ready' })
       expect(res.body['deploy_ssl_url']).toEqual(expect.stringContaining('--'))
-      // Ready ~300 ms after complete; the answer follows within the poll backoff (≤ 500 ms).
-      expect(elapsed).toBeLessThan(3_000)
+      // Ready ~300 ms after complete; the answer follows within the poll backoff (≤ 500 ms), far
+      // before the 20 s timeout (the bound is loose so a loaded machine cannot fail it).
+      expect(elapsed).toBeLessThan(10_000)
     } finally {
       await setProcessing(gw, 50)
     }
@@ -92,7 +93,7 @@ describe.each(databases())('push-status long-poll on %s', (database) => {
       `/v1/push-status?pushId=${pushId}&waitFor=ready&timeout=20`,
     )
     expect(again.body['state']).toBe('ready')
-    expect(Date.now() - started).toBeLessThan(1_000)
+    expect(Date.now() - started).toBeLessThan(10_000)
   })
 
   test('answers the current state when the timeout passes first', async () => {
@@ -150,7 +151,7 @@ describe.each(databases())('push-status long-poll on %s', (database) => {
     )
     expect(res.status).toBe(404)
     expect(res.body).toMatchObject({ error: { code: 'not_found' } })
-    expect(Date.now() - started).toBeLessThan(1_000)
+    expect(Date.now() - started).toBeLessThan(10_000)
   })
 
   test.each([
@@ -180,7 +181,7 @@ describe('push-status long-poll during shutdown', () => {
       const res = await waiting
       expect(res.status).toBe(200)
       expect(res.body['state']).toBe('uploading')
-      expect(Date.now() - started).toBeLessThan(5_000)
+      expect(Date.now() - started).toBeLessThan(15_000)
     } finally {
       await gw.stop()
     }
