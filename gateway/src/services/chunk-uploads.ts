@@ -120,8 +120,19 @@ export function createChunkUploads(deps: PushServiceDeps, ctx: PushContext, stor
       }
       const staged = await receive(pushId, h.sha1, body, h.chunkSha1)
       const size = target.reserved_bytes ?? h.fileSize
+      if (size === undefined) {
+        await staged.discard()
+        throw ERRORS.lengthRequired()
+      }
+      const opening = {
+        pushId,
+        sha1: h.sha1,
+        path: target.path,
+        chunkCount: h.count,
+        fileSize: size,
+        retentionHours: config.chunkRetentionHours,
+      }
       try {
-        if (size === undefined) throw ERRORS.lengthRequired()
         if (target.reserved_bytes === null) await ctx.reserveUpload(push, h.sha1, target, size)
         // Out-of-row bytes are put in place first (under a content-addressed name), then recorded.
         await staged.commit(h.index)
@@ -130,25 +141,11 @@ export function createChunkUploads(deps: PushServiceDeps, ctx: PushContext, stor
         throw error
       }
       const result = await db.transaction(async (tx) => {
-        let upload = await chunks.openChunkUpload(tx, {
-          pushId,
-          sha1: h.sha1,
-          path: target.path,
-          chunkCount: h.count,
-          fileSize: size,
-          retentionHours: config.chunkRetentionHours,
-        })
+        let upload = await chunks.openChunkUpload(tx, opening)
         if (upload.state === 'failed' || upload.state === 'expired') {
           // A failed or expired upload of this file starts over from its first chunk.
           await chunks.deleteChunkUpload(tx, pushId, h.sha1)
-          upload = await chunks.openChunkUpload(tx, {
-            pushId,
-            sha1: h.sha1,
-            path: target.path,
-            chunkCount: h.count,
-            fileSize: size,
-            retentionHours: config.chunkRetentionHours,
-          })
+          upload = await chunks.openChunkUpload(tx, opening)
         }
         if (upload.chunk_count !== h.count || upload.file_size !== size) {
           throw ERRORS.conflict(
