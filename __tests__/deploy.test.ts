@@ -5,12 +5,15 @@ import { describe, expect, it } from '@jest/globals'
 import { DeployTimeoutError, PushError, push } from '../src/deploy.ts'
 import { GatewayError } from '../src/errors.ts'
 import type { Digest, FileEntry } from '../src/files.ts'
+import type { BatchFile } from '../src/gateway-client.ts'
+import { planBatches } from '../src/upload.ts'
 import type { PushOptions, Reporter } from '../src/deploy.ts'
 import type {
   ChunkPutHeaders,
   ChunkPutResponse,
   ChunkStatusResponse,
   PushInitRequest,
+  PushInitResponse,
   PushRecord,
   PushState,
 } from '../src/gateway-api.ts'
@@ -46,10 +49,16 @@ function record(state: PushState, extra: Partial<PushRecord> = {}): PushRecord {
 }
 
 // A scripted gateway: records calls, answers `statuses` one by one.
-function fakeClient(complete: PushRecord, statuses: PushRecord[] = []) {
+function fakeClient(
+  complete: PushRecord,
+  statuses: PushRecord[] = [],
+  batch?: PushInitResponse['upload']['batch'],
+) {
   const calls = {
     init: [] as PushInitRequest[],
     uploads: [] as string[],
+    /** The paths of each batch request. */
+    batches: [] as string[][],
     status: 0,
     /** The long-poll seconds of each status read (undefined: a plain read). */
     waits: [] as (number | undefined)[],
@@ -63,7 +72,16 @@ function fakeClient(complete: PushRecord, statuses: PushRecord[] = []) {
         deployId: 'd1',
         state: 'uploading' as const,
         required: ['a'.repeat(40), 'b'.repeat(40)],
-        upload: { inlineMaxBytes: 1000, chunkBytes: 1000 },
+        upload: { inlineMaxBytes: 1000, chunkBytes: 1000, ...(batch ? { batch } : {}) },
+      }
+    },
+    uploadBatch: async (_pushId: string, files: readonly BatchFile[], _signal?: AbortSignal) => {
+      calls.batches.push(files.map((f) => f.absPath))
+      return {
+        files: files.map((f) => ({ sha1: f.sha1, bytes: f.size, skipped: false })),
+        uploaded: files.length,
+        skipped: 0,
+        bytes: files.reduce((n, f) => n + f.size, 0),
       }
     },
     upload: async (
@@ -126,6 +144,17 @@ const ready = record('ready', {
 })
 
 describe('push', () => {
+  it('sends small files in one batch when the gateway takes batches', async () => {
+    const limits = { maxFiles: 500, maxBytes: 1000, fileMaxBytes: 60 }
+    const { client, calls } = fakeClient(record('finalizing'), [ready], limits)
+    const result = await push(client, digest, options, reporter)
+    // app.js (50 bytes) fits a batch; index.html (100 bytes) is over fileMaxBytes.
+    expect(calls.batches).toEqual([['/site/app.js']])
+    expect(calls.uploads).toEqual(['/site/index.html'])
+    expect(result.filesUploaded).toBe(2)
+    expect(result.bytesUploaded).toBe(150)
+  })
+
   it('sends the digest, uploads one file per required SHA-1 and polls until ready', async () => {
     const { client, calls } = fakeClient(record('finalizing'), [record('finalizing'), ready])
 
@@ -325,5 +354,35 @@ describe('push', () => {
     expect((error as PushError).message).toContain('body differs')
     expect(calls.uploads).toHaveLength(1)
     expect((error as PushError).result.pushId).toBe('push_1')
+  })
+})
+
+describe('planBatches', () => {
+  const files = (n: number, size = 10): FileEntry[] =>
+    Array.from({ length: n }, (_, i) => ({
+      path: `f${i}`,
+      sha1: i.toString(16).padStart(40, '0'),
+      size,
+      absPath: `/s/f${i}`,
+    }))
+  const limits = { maxFiles: 500, maxBytes: 1_000_000, fileMaxBytes: 1000 }
+
+  it('spreads files over parallel requests, never fewer than 50 a batch', () => {
+    expect(planBatches(files(500), limits, 8).map((b) => b.length)).toEqual([
+      63, 63, 63, 63, 63, 63, 63, 59,
+    ])
+    expect(planBatches(files(120), limits, 8).map((b) => b.length)).toEqual([50, 50, 20])
+    expect(planBatches(files(10), limits, 8).map((b) => b.length)).toEqual([10])
+  })
+
+  it('keeps within the gateway limits on files and bytes', () => {
+    expect(planBatches(files(1000), { ...limits, maxFiles: 300 }, 1).map((b) => b.length)).toEqual([
+      300, 300, 300, 100,
+    ])
+    expect(
+      planBatches(files(100, 100), { ...limits, maxBytes: 2500 }, 1).map((b) => b.length),
+    ).toEqual([25, 25, 25, 25])
+    // Required files ÷ 50 + a constant bounds the requests of a 10 000-file first push.
+    expect(planBatches(files(10_000), limits, 8).length).toBeLessThanOrEqual(10_000 / 50)
   })
 })

@@ -45,6 +45,20 @@ describe.each(databases())('end to end on %s', (database) => {
   const sandboxStats = async () =>
     (await (await fetch(`${sandbox.line['url']}/__sandbox/stats`)).json()) as { filePuts: number }
 
+  /** Requests the gateway has answered on its push routes, from its Prometheus metrics. */
+  const gatewayRequests = async () => {
+    const text = await (await fetch(`${gatewayUrl}/metrics`)).text()
+    return [
+      ...text.matchAll(
+        /^kaixu_http_request_duration_seconds_count\{[^}]*route="\/v1\/push-[^"]*"[^}]*\} (\d+)$/gm,
+      ),
+    ].reduce((n, m) => n + Number(m[1]), 0)
+  }
+  const ensureDir = async (file: string) => {
+    await mkdir(dirname(file), { recursive: true })
+    return file
+  }
+
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'kaixu-e2e-'))
     sandbox = await startProcess(
@@ -163,6 +177,26 @@ describe.each(databases())('end to end on %s', (database) => {
     expect(after.filePuts - before.filePuts).toBe(1)
     const page = await fetchSite(`${second.outputs['deploy-url']}/section-3/page-13.html`)
     expect(page.body.toString()).toBe('<p>page 13, edited</p>')
+  })
+
+  test('a first push of 300 files sends them in batches: requests ≤ files ÷ 50 + 3', async () => {
+    const dir = join(work, 'site300')
+    for (let i = 0; i < 300; i++) {
+      await writeFile(
+        await ensureDir(join(dir, `d${i % 7}`, `f ${i}+ü.txt`)),
+        `${i}:${randomBytes(4 + (i % 300)).toString('hex')}`,
+      )
+    }
+    const before = await gatewayRequests()
+    const result = await deploy(dir)
+    const requests = (await gatewayRequests()) - before
+    expect(result.outputs).toMatchObject({ state: 'ready', 'files-uploaded': '300' })
+    // init, the batches, complete, and the status long-poll.
+    expect(requests).toBeLessThanOrEqual(300 / 50 + 3)
+    const page = await fetchSite(
+      `${result.outputs['deploy-url']}/d5/${encodeURIComponent('f 299+ü.txt')}`,
+    )
+    expect(page.body.toString()).toBe(await readFile(join(dir, 'd5', 'f 299+ü.txt'), 'utf8'))
   })
 
   test('a file above the inline limit goes up in chunks and lands byte for byte', async () => {

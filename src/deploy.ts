@@ -99,7 +99,7 @@ const POLL_MAX_MS = 2000
 export async function push(
   client: Pick<
     GatewayClient,
-    'init' | 'upload' | 'chunkStatus' | 'putChunk' | 'complete' | 'status'
+    'init' | 'upload' | 'uploadBatch' | 'chunkStatus' | 'putChunk' | 'complete' | 'status'
   >,
   digest: Digest,
   options: PushOptions,
@@ -159,6 +159,7 @@ export async function push(
         concurrency: options.concurrency,
         inlineMaxBytes: init.upload?.inlineMaxBytes,
         chunkBytes: init.upload?.chunkBytes,
+        batch: init.upload?.batch,
         log: (line) => reporter.info(line),
         signal: abort.signal,
       })

@@ -20,7 +20,12 @@ export interface PushInitResponse {
   state: PushState
   /** SHA-1s Netlify does not have yet, each once: upload one file per SHA-1. */
   required: string[]
-  upload: { inlineMaxBytes: number; chunkBytes: number }
+  upload: {
+    inlineMaxBytes: number
+    chunkBytes: number
+    /** `push-upload-batch` limits; absent from gateways that do not take batches. */
+    batch?: BatchLimits
+  }
   /** The month's budget after this push's reservation; absent from gateways without metering. */
   limits?: PushLimits
 }
@@ -83,6 +88,23 @@ export interface PushUploadResponse {
   bytes: number
   /** True when the gateway already had the file (or Netlify never asked for it). */
   skipped: boolean
+}
+
+/** What one `POST /v1/push-upload-batch` may carry. */
+export interface BatchLimits {
+  maxFiles: number
+  /** Bytes of file content per request. */
+  maxBytes: number
+  /** The largest file a batch takes; bigger ones go one per request (or in chunks). */
+  fileMaxBytes: number
+}
+
+/** Answer of `POST /v1/push-upload-batch`. */
+export interface PushUploadBatchResponse {
+  files: { sha1: string; bytes: number; skipped: boolean }[]
+  uploaded: number
+  skipped: number
+  bytes: number
 }
 
 /** Life cycle of a push; `ready` and `error` are final. */

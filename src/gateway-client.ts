@@ -13,8 +13,16 @@ import type {
   PushInitResponse,
   PushPlanResponse,
   PushRecord,
+  PushUploadBatchResponse,
   PushUploadResponse,
 } from './gateway-api.ts'
+
+/** One file of a batch upload: its content's SHA-1 and size, and where to read it. */
+export interface BatchFile {
+  sha1: string
+  size: number
+  absPath: string
+}
 
 /** How to reach the gateway. */
 export interface GatewayClientOptions {
@@ -105,6 +113,44 @@ export class GatewayClient {
         'Content-Type': 'application/octet-stream',
         'Content-Length': String(size),
       },
+      signal,
+    })
+  }
+
+  /**
+   * `POST /v1/push-upload-batch`: many small files in one request, framed as the gateway reads
+   * them (docs/api.md): "KXB1", the count, a table of (SHA-1, size), then the bytes in table
+   * order. Each attempt streams the files from disk again, one at a time.
+   */
+  async uploadBatch(pushId: string, files: readonly BatchFile[], signal?: AbortSignal) {
+    const table = Buffer.alloc(8 + 24 * files.length)
+    table.write('KXB1', 0, 'latin1')
+    table.writeUInt32BE(files.length, 4)
+    let bytes = table.length
+    files.forEach((file, i) => {
+      table.write(file.sha1, 8 + 24 * i, 'hex')
+      table.writeUInt32BE(file.size, 8 + 24 * i + 20)
+      bytes += file.size
+    })
+    async function* body() {
+      yield table
+      for (const file of files) {
+        const content = await fs.promises.readFile(file.absPath)
+        // A file rewritten since the digest would shift every frame after it: stop here instead.
+        if (content.length !== file.size) {
+          throw new Error(
+            `${file.absPath} changed size during the push (${file.size} → ${content.length} bytes)`,
+          )
+        }
+        yield content
+      }
+    }
+    return this.#request<PushUploadBatchResponse>({
+      method: 'POST',
+      route: 'v1/push-upload-batch',
+      query: { pushId },
+      body: () => Readable.toWeb(Readable.from(body())) as ReadableStream<Uint8Array>,
+      headers: { 'Content-Type': 'application/vnd.kaixu.batch', 'Content-Length': String(bytes) },
       signal,
     })
   }

@@ -26,6 +26,9 @@ const envSchema = z.object({
   KAIXU_MAX_FILES: intFromEnv(1, 1_000_000).default(100_000),
   KAIXU_INLINE_MAX_BYTES: intFromEnv(1, 2 ** 32).default(5 * 1024 * 1024),
   KAIXU_CHUNK_BYTES: intFromEnv(64 * 1024, 64 * 1024 * 1024).default(5 * 1024 * 1024),
+  KAIXU_BATCH_MAX_FILES: intFromEnv(1, 10_000).default(500),
+  KAIXU_BATCH_MAX_BYTES: intFromEnv(1, 1024 * 1024 * 1024).default(32 * 1024 * 1024),
+  KAIXU_BATCH_FILE_MAX_BYTES: intFromEnv(0, 2 ** 32 - 1).default(1024 * 1024),
   KAIXU_NETLIFY_UPLOAD_CONCURRENCY: intFromEnv(1, 64).default(5),
   KAIXU_CHUNK_RETENTION_HOURS: intFromEnv(1, 24 * 365).default(48),
   KAIXU_JOB_ATTEMPTS: intFromEnv(1, 100).default(10),
@@ -61,6 +64,11 @@ export interface Config {
   readonly maxFiles: number
   readonly inlineMaxBytes: number
   readonly chunkBytes: number
+  /**
+   * push-upload-batch: files per request, bytes of files per request, and the largest file a
+   * batch may carry (bigger ones go through push-upload or chunks).
+   */
+  readonly batch: Readonly<{ maxFiles: number; maxBytes: number; fileMaxBytes: number }>
   /** Netlify allows 5 file PUTs in flight per token on free plans. */
   readonly netlifyUploadConcurrency: number
   readonly jobPollSeconds: number
@@ -118,6 +126,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxFiles: e.KAIXU_MAX_FILES,
     inlineMaxBytes: e.KAIXU_INLINE_MAX_BYTES,
     chunkBytes: e.KAIXU_CHUNK_BYTES,
+    batch: Object.freeze({
+      maxFiles: e.KAIXU_BATCH_MAX_FILES,
+      maxBytes: e.KAIXU_BATCH_MAX_BYTES,
+      fileMaxBytes: Math.min(e.KAIXU_BATCH_FILE_MAX_BYTES, e.KAIXU_BATCH_MAX_BYTES),
+    }),
     netlifyUploadConcurrency: e.KAIXU_NETLIFY_UPLOAD_CONCURRENCY,
     jobPollSeconds: e.KAIXU_JOB_POLL_SECONDS,
     chunkRetentionHours: e.KAIXU_CHUNK_RETENTION_HOURS,

@@ -563,6 +563,42 @@ describe.each(databases())('bad input on %s', (database) => {
       request: () => upload('stray', { 'x-content-sha1': sha1('stray') }),
     },
     {
+      name: 'batch upload without a pushId',
+      status: 400,
+      code: 'invalid_request',
+      request: () => ({
+        method: 'POST',
+        path: '/v1/push-upload-batch',
+        body: Buffer.from('KXB1'),
+        headers: { 'content-type': 'application/vnd.kaixu.batch' },
+      }),
+    },
+    {
+      name: 'batch upload sent as JSON',
+      status: 415,
+      code: 'unsupported_media_type',
+      request: () => rawJson(`/v1/push-upload-batch?pushId=${pushId}`, '{"files":[]}'),
+    },
+    {
+      name: 'batch upload whose Content-Length is not what its table adds up to',
+      status: 400,
+      code: 'invalid_request',
+      request: () => {
+        const body = Buffer.alloc(8 + 24 + 5)
+        body.write('KXB1')
+        body.writeUInt32BE(1, 4)
+        Buffer.from(sha1('unsized'), 'hex').copy(body, 8)
+        body.writeUInt32BE(7, 28)
+        body.write('WRONG', 32)
+        return {
+          method: 'POST',
+          path: `/v1/push-upload-batch?pushId=${pushId}`,
+          body,
+          headers: { 'content-type': 'application/vnd.kaixu.batch' },
+        }
+      },
+    },
+    {
       name: 'a Content-Length larger than the body sent',
       status: 400,
       code: 'invalid_request',

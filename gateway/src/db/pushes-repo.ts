@@ -141,6 +141,81 @@ export const findUploadTarget = async (db: Queryable, pushId: string, sha1: stri
     )
   )[0]
 
+/** findUploadTarget for many SHA-1s at once (a batch upload), keyed by SHA-1. */
+export async function findUploadTargets(db: Queryable, pushId: string, shas: readonly string[]) {
+  const rows = await db.query<UploadTarget & { sha1: string }>(
+    `SELECT DISTINCT ON (sha1) sha1, path, required, uploaded_at IS NOT NULL AS uploaded, size,
+            reserved_bytes
+       FROM push_files WHERE push_id = $1 AND sha1 = ANY($2::text[])
+      ORDER BY sha1, required DESC, path`,
+    [pushId, shas],
+  )
+  return new Map(rows.map((r) => [r.sha1, r]))
+}
+
+/**
+ * reservePathBytes for many paths in one statement. Answers the paths reserved now; a path left
+ * out was reserved by a concurrent upload first.
+ */
+export async function reservePathsBytes(
+  db: Queryable,
+  pushId: string,
+  items: readonly { path: string; bytes: number }[],
+) {
+  const rows = await db.query<{ path: string }>(
+    `UPDATE push_files f SET reserved_bytes = x.bytes
+       FROM unnest($2::text[], $3::bigint[]) AS x(path, bytes)
+      WHERE f.push_id = $1 AND f.path = x.path AND f.reserved_bytes IS NULL
+     RETURNING f.path`,
+    [pushId, items.map((i) => i.path), items.map((i) => i.bytes)],
+  )
+  return new Set(rows.map((r) => r.path))
+}
+
+/** unreservePathBytes for many paths in one statement; answers the bytes given back. */
+export async function unreservePathsBytes(
+  db: Queryable,
+  pushId: string,
+  items: readonly { path: string; bytes: number }[],
+): Promise<number> {
+  const rows = await db.query<{ bytes: number }>(
+    `WITH cleared AS (
+       UPDATE push_files f SET reserved_bytes = NULL
+         FROM unnest($2::text[], $3::bigint[]) AS x(path, bytes)
+        WHERE f.push_id = $1 AND f.path = x.path AND f.reserved_bytes = x.bytes
+          AND f.uploaded_at IS NULL
+       RETURNING x.bytes)
+     UPDATE pushes SET bytes_reserved = bytes_reserved - (SELECT sum(bytes) FROM cleared)
+      WHERE id = $1 AND EXISTS (SELECT 1 FROM cleared)
+     RETURNING (SELECT sum(bytes) FROM cleared)::bigint AS bytes`,
+    [pushId, items.map((i) => i.path), items.map((i) => i.bytes)],
+  )
+  return Number(rows[0]?.bytes ?? 0)
+}
+
+/**
+ * markUploaded for many SHA-1s in one statement: each content's bytes count once, however many
+ * paths share it and however many uploads of it race.
+ */
+export async function markUploadedMany(
+  db: Queryable,
+  pushId: string,
+  items: readonly { sha1: string; bytes: number }[],
+) {
+  await db.query(
+    `WITH marked AS (
+       UPDATE push_files SET uploaded_at = now()
+        WHERE push_id = $1 AND sha1 = ANY($2::text[]) AND required AND uploaded_at IS NULL
+       RETURNING sha1),
+     counted AS (
+       SELECT coalesce(sum(x.bytes), 0) AS bytes FROM unnest($2::text[], $3::bigint[]) AS x(sha1, bytes)
+        WHERE x.sha1 IN (SELECT sha1 FROM marked))
+     UPDATE pushes SET bytes_uploaded = bytes_uploaded + (SELECT bytes FROM counted), updated_at = now()
+      WHERE id = $1 AND EXISTS (SELECT 1 FROM marked)`,
+    [pushId, items.map((i) => i.sha1), items.map((i) => i.bytes)],
+  )
+}
+
 /**
  * Marks a SHA-1 uploaded and counts its bytes once. Two concurrent uploads of the same content
  * both reach Netlify (harmless), but only the first to commit adds bytes.

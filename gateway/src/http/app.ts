@@ -77,7 +77,7 @@ export function createApp(deps: AppDeps): Express {
     '/v1',
     requireApiKey(deps.accounts, deps.config.adminToken),
     accountRoutes(deps.accounts),
-    pushRoutes(deps.pushes, deps.chunked, deps.idempotency, deps.config, deps.state),
+    pushRoutes(deps.pushes, deps.chunked, deps.batch, deps.idempotency, deps.config, deps.state),
     usageRoutes(deps.billing, deps.clock),
   )
   app.use(notFoundHandler)

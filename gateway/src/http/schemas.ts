@@ -128,6 +128,10 @@ export const uploadHeaders = z.object({
   'content-length': z.coerce.number().int().min(0).optional(),
 })
 
+export const batchHeaders = z.object({
+  'content-length': z.coerce.number().int().min(0).optional(),
+})
+
 export const completeBodySchema = z
   .object({ pushId: pushIdQuery.shape.pushId, wait: z.boolean().optional() })
   .strict()

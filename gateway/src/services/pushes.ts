@@ -192,7 +192,11 @@ export function createPushService(
         deployId: deploy.id,
         state: 'uploading' as const,
         required,
-        upload: { inlineMaxBytes: config.inlineMaxBytes, chunkBytes: config.chunkBytes },
+        upload: {
+          inlineMaxBytes: config.inlineMaxBytes,
+          chunkBytes: config.chunkBytes,
+          batch: config.batch,
+        },
         limits: await metering.report(db, caller.customerId),
       }
     },

@@ -17,6 +17,7 @@ import { createNetlifyClient, type NetlifyClient } from '../netlify/client.ts'
 import { createNetlifySandbox, type NetlifySandbox } from '../netlify/sandbox/index.ts'
 import { createAccountService, type AccountService } from '../services/accounts.ts'
 import { createChunkUploads, type ChunkUploads } from '../services/chunk-uploads.ts'
+import { createBatchUploads, type BatchUploads } from '../services/batch-uploads.ts'
 import { databaseChunkStore, fileChunkStore } from '../services/chunk-store.ts'
 import { createPushContext } from '../services/push-context.ts'
 import { createPushService, type PushService } from '../services/pushes.ts'
@@ -40,6 +41,7 @@ export interface Services {
   billing: Billing
   idempotency: Idempotency
   chunked: ChunkUploads
+  batch: BatchUploads
   clock: Clock
   vault: Vault
   vaultAdmin: VaultAdmin
@@ -89,6 +91,7 @@ export async function openServices(
   const pushes = createPushService(pushDeps, pushContext)
   const chunkStore = db.pglite ? fileChunkStore(join(config.dataDir, 'chunks')) : databaseChunkStore
   const chunked = createChunkUploads(pushDeps, pushContext, chunkStore)
+  const batch = createBatchUploads(pushDeps, pushContext)
   const billing = createBilling({ db, metering, clock })
   const idempotency = createIdempotency(db)
   const vaultAdmin = createVaultAdmin({ db, vault, logger })
@@ -111,6 +114,7 @@ export async function openServices(
     billing,
     idempotency,
     chunked,
+    batch,
     clock,
     vault,
     vaultAdmin,

@@ -6,7 +6,10 @@ import { ERRORS } from '../../errors.ts'
 import type { PushService } from '../../services/pushes.ts'
 import { requestHash, type Idempotency } from '../../services/idempotency.ts'
 import type { ChunkUploads } from '../../services/chunk-uploads.ts'
+import type { BatchUploads } from '../../services/batch-uploads.ts'
+import { BATCH_CONTENT_TYPE } from '../../lib/batch-frames.ts'
 import {
+  batchHeaders,
   chunkHeaders,
   chunkStatusQuery,
   completeBodySchema,
@@ -25,6 +28,7 @@ const DEFAULT_STATUS_WAIT_SECONDS = 30
 export function pushRoutes(
   pushes: PushService,
   chunked: ChunkUploads,
+  batch: BatchUploads,
   idempotency: Idempotency,
   config: Config,
   /** The process's drain flag: long-polls end early while it is set. */
@@ -85,6 +89,14 @@ export function pushRoutes(
       headers['content-length'],
     )
     res.status(200).json(result)
+  })
+
+  // Many small files in one framed body (lib/batch-frames.ts), read as it arrives: no parser.
+  router.post('/push-upload-batch', async (req, res) => {
+    const { pushId } = parse(pushIdQuery, req.query, 'query')
+    if (!req.is(BATCH_CONTENT_TYPE)) throw ERRORS.unsupportedMediaType(BATCH_CONTENT_TYPE)
+    const headers = parse(batchHeaders, req.headers, 'headers')
+    res.json(await batch.upload(req.caller!, pushId, req, headers['content-length']))
   })
 
   // Chunks are small enough (chunkBytes) to verify in memory before they are stored.
