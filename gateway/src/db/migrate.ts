@@ -4,6 +4,18 @@ import type { Db } from './db.ts'
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url))
 
+// The folder ships with the code and does not change while a process runs: read it once, so
+// /readyz (which load balancers call every few seconds) costs one query and no disk access.
+let migrationFiles: Promise<string[]> | undefined
+const listMigrations = () =>
+  (migrationFiles ??= readdir(MIGRATIONS_DIR).then(
+    (names) => names.filter((f) => f.endsWith('.sql')).sort(),
+    (error: unknown) => {
+      migrationFiles = undefined // a failed read is tried again next time
+      throw error
+    },
+  ))
+
 /** An arbitrary constant: the advisory lock that serialises migrations across processes. */
 const MIGRATION_LOCK = 7_414_212_001
 
@@ -13,7 +25,7 @@ const MIGRATION_LOCK = 7_414_212_001
  * PGlite the lock is a no-op and the single process is the guard.
  */
 export async function migrate(db: Db): Promise<string[]> {
-  const files = (await readdir(MIGRATIONS_DIR)).filter((f) => f.endsWith('.sql')).sort()
+  const files = await listMigrations()
   return db.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK])
     await tx.query(
@@ -37,7 +49,7 @@ export async function migrate(db: Db): Promise<string[]> {
 
 /** Names of migrations not yet applied (for /readyz). */
 export async function pendingMigrations(db: Db): Promise<string[]> {
-  const files = (await readdir(MIGRATIONS_DIR)).filter((f) => f.endsWith('.sql'))
+  const files = await listMigrations()
   const rows = await db
     .query<{ name: string }>('SELECT name FROM kaixu_migrations')
     .catch(() => [] as { name: string }[])
