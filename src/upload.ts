@@ -91,7 +91,8 @@ export async function uploadRequired(
   const max = options.inlineMaxBytes ?? Number.POSITIVE_INFINITY
   const chunkBytes = options.chunkBytes ?? 5 * 1024 * 1024
   const totalBytes = files.reduce((sum, file) => sum + file.size, 0)
-  const batchMax = options.batch?.fileMaxBytes ?? -1
+  // Never batch what would otherwise go in chunks, whatever an older gateway announces.
+  const batchMax = Math.min(options.batch?.fileMaxBytes ?? -1, max)
   const batches = options.batch
     ? planBatches(
         files.filter((f) => f.size <= batchMax),

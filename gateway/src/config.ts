@@ -129,7 +129,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     batch: Object.freeze({
       maxFiles: e.KAIXU_BATCH_MAX_FILES,
       maxBytes: e.KAIXU_BATCH_MAX_BYTES,
-      fileMaxBytes: Math.min(e.KAIXU_BATCH_FILE_MAX_BYTES, e.KAIXU_BATCH_MAX_BYTES),
+      // A batch never takes a file that a single request could not: bigger ones go in chunks.
+      fileMaxBytes: Math.min(
+        e.KAIXU_BATCH_FILE_MAX_BYTES,
+        e.KAIXU_BATCH_MAX_BYTES,
+        e.KAIXU_INLINE_MAX_BYTES,
+      ),
     }),
     netlifyUploadConcurrency: e.KAIXU_NETLIFY_UPLOAD_CONCURRENCY,
     jobPollSeconds: e.KAIXU_JOB_POLL_SECONDS,
