@@ -21,12 +21,12 @@ import { summarize, type Summary } from './stats.ts'
 
 const root = resolve(import.meta.dirname, '..')
 const CACHE = join(root, 'bench', '.cache', 'netlify-cli')
-const CLI = join(CACHE, 'node_modules', 'netlify-cli', 'bin', 'run.js')
+export const CLI = join(CACHE, 'node_modules', 'netlify-cli', 'bin', 'run.js')
 const RUNS = Math.max(3, Number(process.env['BENCH_RUNS'] ?? 5))
 const FILES = 500
 const CHANGED = 10
 /** Netlify file PUTs, as the sandbox counts them by route. */
-const FILE_PUT = 'PUT /deploys/:deploy_id/files/*path'
+export const FILE_PUT = 'PUT /deploys/:deploy_id/files/*path'
 
 export interface PushRun {
   wallMs: number
@@ -50,7 +50,7 @@ export interface PushScenarioResult {
 }
 
 /** Installs netlify-cli 27 into bench/.cache on first use; answers its version. */
-async function ensureNetlifyCli(): Promise<string> {
+export async function ensureNetlifyCli(): Promise<string> {
   if (!existsSync(CLI)) {
     console.log(`  installing netlify-cli@27 into ${CACHE} (first use)…`)
     await mkdir(CACHE, { recursive: true })
@@ -77,7 +77,7 @@ function run(
 }
 
 // netlify-cli with a throw-away HOME (its config and state), no telemetry or update checks.
-function cliEnv(apiUrl: string, token: string, home: string): NodeJS.ProcessEnv {
+export function cliEnv(apiUrl: string, token: string, home: string): NodeJS.ProcessEnv {
   return {
     PATH: process.env['PATH'],
     HOME: home || tmpdir(),
@@ -90,7 +90,7 @@ function cliEnv(apiUrl: string, token: string, home: string): NodeJS.ProcessEnv 
 }
 
 /** 500 files of 1-20 KiB: pages, styles and scripts in a few folders. */
-async function writeSite(dir: string): Promise<void> {
+export async function writeSite(dir: string): Promise<void> {
   for (let i = 0; i < FILES; i++) {
     const folder = join(dir, ['', 'assets', 'blog', 'docs', 'img'][i % 5]!)
     await mkdir(folder, { recursive: true })
@@ -119,7 +119,7 @@ async function sandboxStats(gw: TestGateway, reset = false): Promise<Record<stri
 }
 
 /** "digest 12 ms · init 30 ms · upload 1.2 s" from the job summary → milliseconds per phase. */
-function parsePhases(summary: string): Record<string, number> {
+export function parsePhases(summary: string): Record<string, number> {
   const phases: Record<string, number> = {}
   for (const m of summary.matchAll(/([a-z]+) (\d+(?:\.\d+)?) (ms|s)\b/g)) {
     phases[m[1]!] = Number(m[2]) * (m[3] === 's' ? 1000 : 1)
