@@ -57,6 +57,39 @@ describe('digestDir', () => {
     )
   })
 
+  it('gives the same digest on any number of threads, in code-unit order', async () => {
+    // Names around '/' (0x2F) in code-unit order: '-' and '.' sort before it, 'A' and '_' after.
+    const names = ['a', 'a-b', 'a.b', 'a/b', 'a/c/d', 'aA', 'a_', 'B', 'é']
+    for (const [i, name] of names.entries()) {
+      for (let f = 0; f < 40; f++) await write(`${name}/f${f}.txt`, `${i}:${f % 7}`)
+    }
+    await write('b.txt', '')
+
+    const digests = await Promise.all(
+      [1, 2, 3].map((concurrency) => digestDir(site, { concurrency })),
+    )
+
+    const paths = Object.keys(digests[0]!.files)
+    expect(paths).toHaveLength(names.length * 40 + 1)
+    expect(paths).toEqual([...paths].sort())
+    expect([...digests[0]!.byPath.keys()]).toEqual(paths)
+    expect(digests[0]!.files['a/c/d/f3.txt']).toBe(sha1('4:3'))
+    for (const digest of digests.slice(1)) {
+      expect(digest.files).toEqual(digests[0]!.files)
+      expect(Object.keys(digest.files)).toEqual(paths)
+      expect([...digest.bySha]).toEqual([...digests[0]!.bySha])
+    }
+  })
+
+  // root reads any file whatever its mode, so there is nothing to check as root.
+  const unlessRoot = process.getuid?.() === 0 ? it.skip : it
+  unlessRoot('rejects a file it cannot read, naming it', async () => {
+    await write('index.html', 'x')
+    await write('secret.txt', 'x')
+    await fs.promises.chmod(path.join(site, 'secret.txt'), 0)
+    await expect(digestDir(site)).rejects.toThrow(/Cannot read '.*secret\.txt': EACCES/)
+  })
+
   it('groups files with the same content by SHA-1', async () => {
     await write('a.txt', 'same')
     await write('b/a.txt', 'same')

@@ -15,6 +15,9 @@ import { digestDir } from '../src/files.ts'
 import { summarize, type Summary } from './stats.ts'
 
 const RUNS = Math.max(3, Number(process.env['BENCH_RUNS'] ?? 3))
+// A run over the small tree takes well under a second, so it gets more of them: on a shared
+// machine its median is otherwise at the mercy of whatever else runs for those few seconds.
+const SMALL_RUNS = Math.max(RUNS, 9)
 const LARGE_MIB = Number(process.env['BENCH_DIGEST_LARGE_MIB'] ?? 256)
 const SMALL_FILES = 10_000
 
@@ -83,12 +86,13 @@ async function measureTree(
   dir: string,
   files: number,
   bytes: number,
+  runCount: number,
 ): Promise<DigestTreeResult> {
   const cores = availableParallelism()
   // Enough files per sha1sum process to keep start-up cost small, and one batch per core at least.
   const perProcess = Math.max(1, Math.ceil(files / (cores * 4)))
   const commands = {
-    ours: 'digestDir(<tree>) of src/files.ts, in-process (hash threads: one per core)',
+    ours: 'digestDir(<tree>) of src/files.ts, in-process (hashing: this thread + a worker per other core)',
     sha1sumParallel: `find . -type f -print0 | xargs -0 -P ${cores} -n ${perProcess} sha1sum`,
     sha1sumOne: 'find . -type f -print0 | xargs -0 sha1sum',
   }
@@ -100,7 +104,7 @@ async function measureTree(
   // One warm-up of each (page cache), then interleaved runs so drift hits every method alike.
   await digestDir(dir)
   await sh(`cd '${dir}' && ${commands.sha1sumOne} > /dev/null`)
-  for (let i = 0; i < RUNS; i++) {
+  for (let i = 0; i < runCount; i++) {
     runs.ours.push(await time(() => digestDir(dir)))
     runs.sha1sumParallel.push(
       await time(() => sh(`cd '${dir}' && ${commands.sha1sumParallel} > /dev/null`)),
@@ -133,11 +137,13 @@ export async function benchDigest(): Promise<DigestTreeResult[]> {
     const results: DigestTreeResult[] = []
     console.log(`  writing ${SMALL_FILES} small files…`)
     const smallBytes = await smallTree(small)
-    results.push(await measureTree(`${SMALL_FILES} small files`, small, SMALL_FILES, smallBytes))
+    results.push(
+      await measureTree(`${SMALL_FILES} small files`, small, SMALL_FILES, smallBytes, SMALL_RUNS),
+    )
     await rm(small, { recursive: true, force: true })
     console.log(`  writing 4 × ${LARGE_MIB} MiB…`)
     const largeBytes = await largeTree(large)
-    results.push(await measureTree(`4 × ${LARGE_MIB} MiB`, large, 4, largeBytes))
+    results.push(await measureTree(`4 × ${LARGE_MIB} MiB`, large, 4, largeBytes, RUNS))
     return results
   } finally {
     await rm(work, { recursive: true, force: true })
