@@ -3,6 +3,9 @@
  * pushed by the Action through chunks to the gateway and on to the Netlify sandbox, each a
  * separate process as in production. Reports throughput against a raw loopback copy of the same
  * bytes, and the peak memory (RSS high-water mark) of the Action and of the gateway.
+ * BENCH_TRACE=1 prints the Action's and the gateway's log lines with their time into the push and
+ * the CPU seconds each process spent (where the time goes); BENCH_GATEWAY_NODE_OPTIONS passes
+ * NODE_OPTIONS to the gateway only (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  */
 import { randomBytes } from 'node:crypto'
 import { createReadStream } from 'node:fs'
@@ -11,6 +14,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createInterface } from 'node:readline'
 import { Readable } from 'node:stream'
 import { performance } from 'node:perf_hooks'
 import { testVaultKeys } from '../gateway/test/helpers/gateway.ts'
@@ -36,6 +40,13 @@ async function memory(pid: number): Promise<{ rss: number; peak: number }> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '')
   const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0)
   return { rss: (kb('VmRSS') * 1024) / MB, peak: (kb('VmHWM') * 1024) / MB }
+}
+
+/** User + system CPU time of a process so far, in seconds, from /proc (0 once it is gone). */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100
 }
 
 /** Writes `bytes` of random data in 8 MiB blocks (never the whole file in memory). */
@@ -112,13 +123,15 @@ export async function benchChunked(
     await cli('tokens', 'set', '--customer', customer, '--token', token)
     await cli('projects', 'add', '--customer', customer, '--site-id', siteId, '--name', 'bench-big')
 
+    const profile = process.env['BENCH_GATEWAY_NODE_OPTIONS']
     const gateway = await startProcess(
       [gatewayBin, 'serve'],
-      env,
+      profile ? { ...env, NODE_OPTIONS: profile } : env,
       (j) => j['msg'] === 'gateway listening',
     )
     stops.push(() => gateway.stop())
     const gatewayPid = gateway.child.pid!
+    const trace = process.env['BENCH_TRACE'] === '1'
     // Warm up with a small chunked file first: the embedded database and the JIT settle at a
     // fixed size, and what is measured after that is what grows with the file.
     const warm = join(work, 'warm')
@@ -133,6 +146,11 @@ export async function benchChunked(
     if (warmRun.code !== 0)
       throw new Error(`the warm-up push failed: ${warmRun.stdout.slice(-2000)}`)
     const before = await memory(gatewayPid)
+    const cpuBefore = {
+      gateway: await cpuSeconds(gatewayPid),
+      sandbox: await cpuSeconds(sandbox.child.pid!),
+    }
+    let actionCpu = 0
 
     let actionPeak = 0
     let gatewayPeak = before.rss
@@ -142,6 +160,13 @@ export async function benchChunked(
     }, 100)
     let sampler: NodeJS.Timeout | undefined
     const started = performance.now()
+    if (trace) {
+      createInterface({ input: gateway.child.stdout! }).on('line', (l) =>
+        console.error(
+          `${((performance.now() - started) / 1000).toFixed(2)}s gateway ${l.slice(0, 300)}`,
+        ),
+      )
+    }
     const run = await runAction(
       {
         'gateway-url': String(gateway.line['url']),
@@ -151,7 +176,13 @@ export async function benchChunked(
       },
       {
         onSpawn: (child) => {
+          if (trace) {
+            createInterface({ input: child.stdout! }).on('line', (l) =>
+              console.error(`${((performance.now() - started) / 1000).toFixed(2)}s action ${l}`),
+            )
+          }
           sampler = setInterval(() => {
+            void cpuSeconds(child.pid!).then((s) => (actionCpu = Math.max(actionCpu, s)))
             void memory(child.pid!).then((m) => (actionPeak = Math.max(actionPeak, m.rss)))
           }, 100)
         },
@@ -159,6 +190,11 @@ export async function benchChunked(
     )
     clearInterval(sampler)
     clearInterval(gatewaySampler)
+    if (trace) {
+      console.error(
+        `cpu seconds during the push: action ≥${actionCpu.toFixed(1)}, gateway ${((await cpuSeconds(gatewayPid)) - cpuBefore.gateway).toFixed(1)}, sandbox ${((await cpuSeconds(sandbox.child.pid!)) - cpuBefore.sandbox).toFixed(1)}`,
+      )
+    }
     const pushSeconds = (performance.now() - started) / 1000
     if (run.code !== 0 || run.outputs['state'] !== 'ready') {
       throw new Error(`the chunked push failed: ${run.stdout.slice(-2000)} ${run.stderr}`)

@@ -13,6 +13,9 @@ export interface ChunkUploadRow {
   created_at: Date
   updated_at: Date
   expires_at: Date
+  /** Who is sending the file to Netlify, until when (see takeAssemblyLease). */
+  lease_owner: string | null
+  lease_until: Date | null
 }
 
 export interface ChunkStatus extends ChunkUploadRow {
@@ -20,7 +23,7 @@ export interface ChunkStatus extends ChunkUploadRow {
   bytes_received: number
 }
 
-/** Opens the upload of one file in chunks, or answers the one already open. */
+/** Opens the upload of one file in chunks, or answers the one already open (`created` says which). */
 export async function openChunkUpload(
   db: Queryable,
   u: {
@@ -31,14 +34,14 @@ export async function openChunkUpload(
     fileSize: number
     retentionHours: number
   },
-): Promise<ChunkUploadRow> {
-  await db.query(
+): Promise<ChunkUploadRow & { created: boolean }> {
+  const inserted = await db.query(
     `INSERT INTO chunk_uploads (push_id, sha1, path, chunk_count, file_size, expires_at)
      VALUES ($1, $2, $3, $4, $5, now() + make_interval(hours => $6))
-     ON CONFLICT (push_id, sha1) DO NOTHING`,
+     ON CONFLICT (push_id, sha1) DO NOTHING RETURNING 1`,
     [u.pushId, u.sha1, u.path, u.chunkCount, u.fileSize, u.retentionHours],
   )
-  return (await findChunkUpload(db, u.pushId, u.sha1, true))!
+  return { ...(await findChunkUpload(db, u.pushId, u.sha1, true))!, created: inserted.length > 0 }
 }
 
 export const findChunkUpload = async (db: Queryable, pushId: string, sha1: string, lock = false) =>
@@ -133,6 +136,38 @@ export const transitionChunkUpload = async (
       [pushId, sha1, from, to, error],
     )
   ).length > 0
+
+/**
+ * Takes (or renews) the lease to send a file to Netlify, while the upload is in one of `states`
+ * and nobody else holds an unexpired lease. Database time decides expiry, so processes agree.
+ * Answers the upload row when the lease is ours.
+ */
+export const takeAssemblyLease = async (
+  db: Queryable,
+  pushId: string,
+  sha1: string,
+  owner: string,
+  states: ChunkUploadState[],
+  leaseMs: number,
+) =>
+  (
+    await db.query<ChunkUploadRow>(
+      `UPDATE chunk_uploads
+          SET lease_owner = $3, lease_until = now() + make_interval(secs => $5::double precision / 1000)
+        WHERE push_id = $1 AND sha1 = $2 AND state = ANY($4::text[])
+          AND (lease_owner IS NULL OR lease_owner = $3 OR lease_until < now())
+        RETURNING *`,
+      [pushId, sha1, owner, states, leaseMs],
+    )
+  )[0]
+
+/** Gives the lease back (only if it is still ours). */
+export const releaseAssemblyLease = (db: Queryable, pushId: string, sha1: string, owner: string) =>
+  db.query(
+    `UPDATE chunk_uploads SET lease_owner = NULL, lease_until = NULL
+      WHERE push_id = $1 AND sha1 = $2 AND lease_owner = $3`,
+    [pushId, sha1, owner],
+  )
 
 export const deleteChunkUpload = (db: Queryable, pushId: string, sha1: string) =>
   db.query('DELETE FROM chunk_uploads WHERE push_id = $1 AND sha1 = $2', [pushId, sha1])

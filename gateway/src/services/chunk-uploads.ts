@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import * as chunks from '../db/chunks-repo.ts'
@@ -23,13 +24,65 @@ export interface ChunkHeaders {
 /** Attempts at sending an assembled file to Netlify within one job run (the job retries too). */
 const SEND_ATTEMPTS = 4
 
+export interface ChunkUploadTuning {
+  /**
+   * How long a streaming assembly waits for the next chunk before it gives up (and leaves the
+   * file to the assembly queued when the last chunk lands): a slow or abandoned client must not
+   * hold a Netlify upload open. Measured on `deps.clock`.
+   */
+  stallMs: number
+  /** How long a lease to send a file lasts unless renewed (a dead process's lapses then). */
+  leaseMs: number
+}
+
+export const DEFAULT_TUNING: ChunkUploadTuning = { stallMs: 30_000, leaseMs: 15_000 }
+
+/** A streaming attempt stopped waiting for the client; the stored-chunk path takes over. */
+class StreamStalledError extends Error {
+  override name = 'StreamStalledError'
+}
+
 /**
- * Large files in chunks: each chunk is verified and stored (idempotently per index); when the
- * last one is in, a job streams them in order through SHA-1 to Netlify. Memory stays one chunk
- * deep whatever the file size, and stored chunks survive restarts until their retention ends.
+ * Large files in chunks: each chunk is verified and stored (idempotently per index). The first
+ * chunk queues a job that streams the chunks in order through SHA-1 to Netlify as they arrive,
+ * so sending overlaps receiving; if that attempt stalls or fails, the job queued when the last
+ * chunk lands sends the stored chunks instead. A lease on the upload row keeps the two (and any
+ * other gateway process) from sending one file at once. Memory stays one chunk deep whatever
+ * the file size, and stored chunks survive restarts until their retention ends.
  */
-export function createChunkUploads(deps: PushServiceDeps, ctx: PushContext, store: ChunkStore) {
-  const { db, netlify, config, logger } = deps
+export function createChunkUploads(
+  deps: PushServiceDeps,
+  ctx: PushContext,
+  store: ChunkStore,
+  tuning: ChunkUploadTuning = DEFAULT_TUNING,
+) {
+  const { db, netlify, config, logger, clock } = deps
+
+  // Wakes a streaming assembly in this process as soon as its next chunk is stored here; one in
+  // another process (Postgres) finds it by polling.
+  const arrivals = new Map<string, Set<() => void>>()
+  const uploadKey = (pushId: string, sha1: string) => `${pushId}:${sha1}`
+  function chunkArrived(pushId: string, sha1: string) {
+    const waiters = arrivals.get(uploadKey(pushId, sha1))
+    if (!waiters) return
+    arrivals.delete(uploadKey(pushId, sha1))
+    for (const wake of waiters) wake()
+  }
+  function nextArrival(pushId: string, sha1: string, ms: number) {
+    return new Promise<void>((resolve) => {
+      const key = uploadKey(pushId, sha1)
+      const waiters = arrivals.get(key) ?? new Set()
+      arrivals.set(key, waiters)
+      const wake = () => {
+        clearTimeout(timer)
+        waiters.delete(wake)
+        if (waiters.size === 0 && arrivals.get(key) === waiters) arrivals.delete(key)
+        resolve()
+      }
+      const timer = setTimeout(wake, ms)
+      waiters.add(wake)
+    })
+  }
 
   /**
    * Receives a chunk body (streamed to a file, or into memory up to chunkBytes on Postgres) and
@@ -81,19 +134,184 @@ export function createChunkUploads(deps: PushServiceDeps, ctx: PushContext, stor
     }
   }
 
-  /** Streams a stored upload's chunks in index order, reading one at a time. */
-  function chunkStream(upload: chunks.ChunkUploadRow): Readable {
+  /**
+   * Streams an upload's chunks in index order, reading one at a time. With `waitForChunks`, a
+   * chunk not stored yet is waited for (woken by its arrival here, else polled), up to
+   * `tuning.stallMs` per chunk; without, a missing chunk is an error.
+   */
+  function chunkStream(upload: chunks.ChunkUploadRow, waitForChunks = false): Readable {
+    const { push_id: pushId, sha1 } = upload
     return Readable.from(
       (async function* () {
         for (let i = 0; i < upload.chunk_count; i++) {
-          const row = await chunks.readChunk(db, upload.push_id, upload.sha1, i)
-          if (!row) throw new Error(`chunk ${i} of ${upload.sha1} is missing`)
+          let row = await chunks.readChunk(db, pushId, sha1, i)
+          const waitingSince = clock.now().getTime()
+          for (let delay = 5; !row && waitForChunks; delay = Math.min(delay * 2, 250)) {
+            if (clock.now().getTime() - waitingSince > tuning.stallMs) {
+              throw new StreamStalledError(`no chunk ${i} of ${sha1} for ${tuning.stallMs} ms`)
+            }
+            await nextArrival(pushId, sha1, delay)
+            row = await chunks.readChunk(db, pushId, sha1, i)
+          }
+          if (!row) throw new Error(`chunk ${i} of ${sha1} is missing`)
           if (row.data) yield Buffer.from(row.data.buffer, row.data.byteOffset, row.data.byteLength)
-          else yield* store.open(upload.push_id, upload.sha1, i, row.chunk_sha1)
+          else yield* store.open(pushId, sha1, i, row.chunk_sha1)
         }
       })(),
       { objectMode: false },
     )
+  }
+
+  /**
+   * Keeps a lease alive while `work` runs; `lost` is aborted if it cannot be renewed (the
+   * upload left `states`, or the lease lapsed and someone else took it).
+   */
+  async function whileLeased<T>(
+    upload: chunks.ChunkUploadRow,
+    owner: string,
+    states: chunks.ChunkUploadState[],
+    work: (lost: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    const lost = new AbortController()
+    const renew = setInterval(() => {
+      chunks
+        .takeAssemblyLease(db, upload.push_id, upload.sha1, owner, states, tuning.leaseMs)
+        .then((row) => {
+          if (!row) lost.abort(new Error('the assembly lease was lost'))
+        })
+        .catch((error: unknown) => logger.warn({ err: error }, 'renewing an assembly lease failed'))
+    }, tuning.leaseMs / 3)
+    try {
+      return await work(lost.signal)
+    } finally {
+      clearInterval(renew)
+      await chunks.releaseAssemblyLease(db, upload.push_id, upload.sha1, owner)
+    }
+  }
+
+  /** Records a file sent whole and verified: uploaded, its chunks dropped. */
+  async function markAssembled(push: repo.PushRow, pushId: string, sha1: string, bytes: number) {
+    await db.transaction(async (tx) => {
+      // A streamed file can be through before the last chunk's request has moved the upload on.
+      if (
+        !(await chunks.transitionChunkUpload(
+          tx,
+          pushId,
+          sha1,
+          ['receiving', 'assembling'],
+          'uploaded',
+        ))
+      )
+        return
+      await repo.markUploaded(tx, pushId, sha1, bytes)
+      await chunks.deleteChunks(tx, pushId, sha1)
+      await store.remove(pushId, sha1)
+      await ctx.audit(
+        {
+          action: 'push.assemble',
+          status: 'ok',
+          customerId: push.customer_id,
+          projectId: push.project_id,
+          pushId,
+          bytes,
+          details: { sha1 },
+        },
+        tx,
+      )
+    })
+  }
+
+  /**
+   * One attempt at sending a file while its chunks are still arriving. It never fails the upload
+   * or the push: whatever goes wrong (a stall, Netlify, a bad whole-file SHA-1) ends the attempt,
+   * and the assembly of the stored chunks decides, with its retries and its verdicts.
+   */
+  async function streamWhileReceiving(pushId: string, sha1: string, owner: string) {
+    const upload = await chunks.takeAssemblyLease(
+      db,
+      pushId,
+      sha1,
+      owner,
+      ['receiving'],
+      tuning.leaseMs,
+    )
+    if (!upload) return
+    await whileLeased(upload, owner, ['receiving', 'assembling'], async (lost) => {
+      const gate = new Sha1Gate(sha1, upload.file_size)
+      try {
+        const push = await repo.findPushById(db, pushId)
+        if (!push || push.state !== 'uploading' || !push.deploy_id) return
+        const token = await ctx.netlifyToken(push.customer_id, push)
+        const source = chunkStream(upload, true)
+        const stop = () => source.destroy(lost.reason as Error)
+        lost.addEventListener('abort', stop, { once: true })
+        source.on('error', (error) => gate.destroy(error))
+        source.pipe(gate)
+        try {
+          await netlify.uploadFile(token, push.deploy_id, upload.path, gate, upload.file_size)
+        } finally {
+          lost.removeEventListener('abort', stop)
+          source.destroy()
+        }
+        await markAssembled(push, pushId, sha1, gate.bytes)
+      } catch (error) {
+        logger.info(
+          { err: error, pushId, sha1, bytesSent: gate.bytes },
+          'streaming a chunked file gave up; it is sent once all chunks are stored',
+        )
+      }
+    })
+  }
+
+  /**
+   * Sends the stored chunks through SHA-1 to Netlify. A transient Netlify failure is retried
+   * here (the chunks can be read again), then by the job; a permanent one, or a whole-file SHA-1
+   * mismatch, fails the upload with the reason.
+   */
+  async function assembleStored(upload: chunks.ChunkUploadRow) {
+    const { push_id: pushId, sha1 } = upload
+    const push = await repo.findPushById(db, pushId)
+    if (!push || !['uploading', 'finalizing'].includes(push.state) || !push.deploy_id) return
+    const token = await ctx.netlifyToken(push.customer_id, push)
+    for (let attempt = 1; ; attempt++) {
+      const gate = new Sha1Gate(sha1, upload.file_size)
+      const source = chunkStream(upload)
+      source.on('error', (error) => gate.destroy(error))
+      source.pipe(gate)
+      try {
+        await netlify.uploadFile(token, push.deploy_id, upload.path, gate, upload.file_size)
+      } catch (error) {
+        source.destroy()
+        if (gate.mismatched || gate.bytes > upload.file_size) {
+          return failUpload(
+            push,
+            upload,
+            `The assembled file's SHA-1 is ${gate.actual ?? 'different'}, not ${sha1}.`,
+            false,
+          )
+        }
+        if (error instanceof NetlifyApiError && !error.transient) {
+          return failUpload(
+            push,
+            upload,
+            `Netlify answered ${error.status}: ${error.message}`,
+            true,
+          )
+        }
+        if (attempt >= SEND_ATTEMPTS) throw error
+        const waitMs =
+          error instanceof NetlifyApiError && error.retryAfter
+            ? Math.min(error.retryAfter * 1000, 60_000)
+            : 250 * 2 ** attempt
+        logger.warn(
+          { err: error, pushId, sha1, attempt },
+          'sending an assembled file failed; retrying',
+        )
+        await sleep(waitMs)
+        continue
+      }
+      return markAssembled(push, pushId, sha1, gate.bytes)
+    }
   }
 
   return {
@@ -179,6 +397,17 @@ export function createChunkUploads(deps: PushServiceDeps, ctx: PushContext, stor
           )
         }
         const complete = totals.count === upload.chunk_count
+        if (upload.created && !complete) {
+          // The first chunk of a file starts sending it while the rest arrive (the same job as
+          // assembly: it streams while the upload is receiving, assembles once it is complete).
+          await deps
+            .queue()
+            .send(
+              ASSEMBLE_QUEUE,
+              { pushId, sha1: h.sha1 },
+              { tx, singletonKey: `${pushId}:${h.sha1}` },
+            )
+        }
         if (
           complete &&
           (await chunks.transitionChunkUpload(tx, pushId, h.sha1, ['receiving'], 'assembling'))
@@ -205,6 +434,7 @@ export function createChunkUploads(deps: PushServiceDeps, ctx: PushContext, stor
         )
         return { stored: true, complete }
       })
+      if (result.stored) chunkArrived(pushId, h.sha1)
       return { sha1: h.sha1, index: h.index, skipped: false, ...result }
     },
 
@@ -224,73 +454,36 @@ export function createChunkUploads(deps: PushServiceDeps, ctx: PushContext, stor
     },
 
     /**
-     * The assembly job: streams the chunks in order through SHA-1 to Netlify. A transient
-     * Netlify failure is retried here (the chunks can be read again), then by the job; a
-     * permanent one, or a whole-file SHA-1 mismatch, fails the upload with the reason.
+     * The assembly job, queued by a file's first chunk and again by its last. While the upload
+     * is receiving it streams the chunks to Netlify as they arrive; once complete it sends the
+     * stored chunks, after any attempt still holding the lease is done. Idempotent by row state.
      */
     async assemble(pushId: string, sha1: string) {
-      const upload = await chunks.findChunkUpload(db, pushId, sha1)
-      if (!upload || upload.state !== 'assembling') return
-      const push = await repo.findPushById(db, pushId)
-      if (!push || !['uploading', 'finalizing'].includes(push.state) || !push.deploy_id) return
-      const token = await ctx.netlifyToken(push.customer_id, push)
-      for (let attempt = 1; ; attempt++) {
-        const gate = new Sha1Gate(sha1, upload.file_size)
-        const source = chunkStream(upload)
-        source.on('error', (error) => gate.destroy(error))
-        source.pipe(gate)
-        try {
-          await netlify.uploadFile(token, push.deploy_id, upload.path, gate, upload.file_size)
-        } catch (error) {
-          source.destroy()
-          if (gate.mismatched || gate.bytes > upload.file_size) {
-            return failUpload(
-              push,
-              upload,
-              `The assembled file's SHA-1 is ${gate.actual ?? 'different'}, not ${sha1}.`,
-              false,
-            )
-          }
-          if (error instanceof NetlifyApiError && !error.transient) {
-            return failUpload(
-              push,
-              upload,
-              `Netlify answered ${error.status}: ${error.message}`,
-              true,
-            )
-          }
-          if (attempt >= SEND_ATTEMPTS) throw error
-          const waitMs =
-            error instanceof NetlifyApiError && error.retryAfter
-              ? Math.min(error.retryAfter * 1000, 60_000)
-              : 250 * 2 ** attempt
-          logger.warn(
-            { err: error, pushId, sha1, attempt },
-            'sending an assembled file failed; retrying',
-          )
-          await sleep(waitMs)
+      const owner = randomUUID()
+      for (;;) {
+        const upload = await chunks.findChunkUpload(db, pushId, sha1)
+        if (upload?.state === 'receiving') {
+          await streamWhileReceiving(pushId, sha1, owner)
+          // Still receiving: the last chunk queues the assembly. Complete: assemble below.
+          const after = await chunks.findChunkUpload(db, pushId, sha1)
+          if (after?.state !== 'assembling') return
           continue
         }
-        await db.transaction(async (tx) => {
-          if (!(await chunks.transitionChunkUpload(tx, pushId, sha1, ['assembling'], 'uploaded')))
-            return
-          await repo.markUploaded(tx, pushId, sha1, gate.bytes)
-          await chunks.deleteChunks(tx, pushId, sha1)
-          await store.remove(pushId, sha1)
-          await ctx.audit(
-            {
-              action: 'push.assemble',
-              status: 'ok',
-              customerId: push.customer_id,
-              projectId: push.project_id,
-              pushId,
-              bytes: gate.bytes,
-              details: { sha1 },
-            },
-            tx,
-          )
-        })
-        return
+        if (upload?.state !== 'assembling') return
+        const leased = await chunks.takeAssemblyLease(
+          db,
+          pushId,
+          sha1,
+          owner,
+          ['assembling'],
+          tuning.leaseMs,
+        )
+        if (!leased) {
+          // A streaming attempt (here or in another process) is finishing: see how it ends.
+          await sleep(250)
+          continue
+        }
+        return whileLeased(leased, owner, ['assembling'], () => assembleStored(leased))
       }
     },
   }
