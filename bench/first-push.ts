@@ -25,7 +25,7 @@ const FILES = 500
 const NETLIFY_LIMIT = 500
 const RUNS = Math.max(3, Number(process.env['BENCH_RUNS'] ?? 3))
 /** Runs per side at 500/min: each takes about a minute, so one unless asked for more. */
-const LIMITED_RUNS = Math.max(1, Number(process.env['BENCH_FIRST_PUSH_LIMITED_RUNS'] ?? 1))
+const LIMITED_RUNS = Math.max(1, Number(process.env['BENCH_FIRST_PUSH_LIMITED_RUNS'] ?? 3))
 
 /** The parts of `GET /__sandbox/stats` this benchmark reads. */
 interface SandboxCounters {

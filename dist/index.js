@@ -57304,7 +57304,7 @@ exports.debug = debug; // for test
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9590);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4575);
 
 /* istanbul ignore next */
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
@@ -57314,7 +57314,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 9590:
+/***/ 4575:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -60441,8 +60441,13 @@ function parseDeploymentSwitch(value) {
 
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
+var external_node_crypto_default = /*#__PURE__*/__nccwpck_require__.n(external_node_crypto_);
+// EXTERNAL MODULE: external "node:perf_hooks"
+var external_node_perf_hooks_ = __nccwpck_require__(643);
 ;// CONCATENATED MODULE: external "node:stream/promises"
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
+;// CONCATENATED MODULE: external "node:timers/promises"
+const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
 ;// CONCATENATED MODULE: external "node:os"
 const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
 // EXTERNAL MODULE: external "node:worker_threads"
@@ -60450,100 +60455,210 @@ var external_node_worker_threads_ = __nccwpck_require__(5919);
 ;// CONCATENATED MODULE: ./src/hash-pool.ts
 
 
-// The worker is inline source, so the ncc bundle needs no second file. It reads with sync calls
-// into one reused 1 MiB buffer: on its own thread that is the cheapest way through many small
-// files, and memory stays flat however large a file is.
+
+
+
+
+/**
+ * `hashFiles(paths, control, digests, sizes, buffer, pause, fs, crypto)`: the hashing loop, shared
+ * by this thread and the workers. Every thread claims the next file from `control[0]`, an atomic
+ * counter in shared memory, so the load balances itself with no message per file or batch; the
+ * digest (40 hex characters) and the size go straight into shared arrays, and `control[1]` counts
+ * the files done. Returns null once no file is left, 'paused' when `pause()` says so (checked
+ * between files, so this thread can let its event loop turn), or the failure, after setting the
+ * counter past the end so the other threads stop.
+ *
+ * Files are read with sync calls into one reused 1 MiB buffer: on a thread of its own that is the
+ * cheapest way through many small files, and memory stays flat however large a file is. A file
+ * that fits the buffer is hashed with the one-shot `crypto.hash` to hex, which skips the Hash
+ * object and the digest Buffer (~1.5 µs a file). It reads until a read returns 0, as sha1sum does,
+ * so the size is always that of the bytes hashed.
+ *
+ * It is source text rather than a function so the workers can run it from inline source (the ncc
+ * bundle then needs no second file) and the exact same loop runs on this thread.
+ */
+const HASH_FILES_SOURCE = `
+const oneShot = crypto.hash
+  ? (data) => crypto.hash('sha1', data, 'hex')
+  : (data) => crypto.createHash('sha1').update(data).digest('hex')
+const n = paths.length
+for (;;) {
+  if (pause !== undefined && pause()) return 'paused'
+  const i = Atomics.add(control, 0, 1)
+  if (i >= n) return null
+  let fd
+  try {
+    fd = fs.openSync(paths[i], 'r')
+    let size = 0
+    let read
+    do {
+      read = fs.readSync(fd, buffer, size, buffer.length - size, null)
+      size += read
+    } while (read > 0 && size < buffer.length)
+    let digest
+    if (read === 0) {
+      digest = oneShot(buffer.subarray(0, size))
+    } else {
+      const hash = crypto.createHash('sha1').update(buffer)
+      while ((read = fs.readSync(fd, buffer, 0, buffer.length, null)) > 0) {
+        hash.update(buffer.subarray(0, read))
+        size += read
+      }
+      digest = hash.digest('hex')
+    }
+    digests.write(digest, i * 40, 'latin1')
+    sizes[i] = size
+    Atomics.add(control, 1, 1)
+  } catch (error) {
+    Atomics.store(control, 0, n)
+    return { index: i, message: String(error && error.message), code: error && error.code }
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd)
+  }
+}
+`;
+const HASH_FILES_PARAMS = [
+    'paths',
+    'control',
+    'digests',
+    'sizes',
+    'buffer',
+    'pause',
+    'fs',
+    'crypto',
+];
+// A job names its paths as one '\0'-joined string (a name cannot hold '\0'): one copy to clone
+// instead of one per path. A worker answers once it finds no file left, or on a failure.
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads')
 const fs = require('node:fs')
-const { createHash } = require('node:crypto')
+const crypto = require('node:crypto')
+const hashFiles = (${HASH_FILES_PARAMS.join(', ')}) => {${HASH_FILES_SOURCE}}
 const buffer = Buffer.allocUnsafe(1 << 20)
-parentPort.on('message', ({ id, paths }) => {
-  const out = []
-  for (const path of paths) {
-    let fd
-    try {
-      fd = fs.openSync(path, 'r')
-      const hash = createHash('sha1')
-      let size = 0
-      let n
-      while ((n = fs.readSync(fd, buffer, 0, buffer.length, null)) > 0) {
-        hash.update(buffer.subarray(0, n))
-        size += n
-      }
-      out.push({ sha1: hash.digest('hex'), size })
-    } catch (error) {
-      out.push({ error: String(error && error.message), code: error && error.code })
-    } finally {
-      if (fd !== undefined) fs.closeSync(fd)
-    }
-  }
-  parentPort.postMessage({ id, out })
+parentPort.on('message', ({ job, paths, control, digests, sizes }) => {
+  const failure = hashFiles(paths.split('\\0'), new Int32Array(control), Buffer.from(digests),
+    new Float64Array(sizes), buffer, undefined, fs, crypto)
+  parentPort.postMessage({ job, failure })
 })
 `;
+// Between files, this thread turns its event loop at least this often while it hashes.
+const SLICE_MS = 10;
 /**
- * Hashes files on worker threads, one per core by default: SHA-1 runs on the thread that calls
- * `update`, so a single thread caps the digest at one core however many reads are in flight.
- * Threads start when the pool is made (a thread takes ~0.1 s to boot), so a caller can walk the
- * folder meanwhile. (Hashing on this thread as well was measured slower: three busy threads on
- * two cores.) `close()` must be called once done.
+ * Hashes files on this thread and `threads - 1` worker threads, one thread per core by default:
+ * SHA-1 runs on the thread that calls `update`, so one thread caps the digest at one core however
+ * many reads are in flight. Workers start when the pool is made (one takes ~40 ms of CPU to boot,
+ * more on a loaded machine), so a caller can walk the folder meanwhile; this thread hashes from
+ * the first moment instead of waiting for them, which on thousands of small files is a large part
+ * of the whole. (A worker per core *plus* this thread was measured slower: three busy threads and
+ * one more boot on two cores.) `close()` must be called once done.
  */
 class HashPool {
     #workers;
+    #buffer;
+    #jobs = 0;
+    #crashed;
+    #crashListeners = new Set();
     constructor(threads = (0,external_node_os_namespaceObject.availableParallelism)()) {
-        this.#workers = Array.from({ length: Math.max(1, threads) }, () => new external_node_worker_threads_.Worker(WORKER_SOURCE, { eval: true }));
+        this.#workers = Array.from({ length: Math.max(1, threads) - 1 }, () => {
+            const worker = new external_node_worker_threads_.Worker(WORKER_SOURCE, { eval: true });
+            // Kept for the pool's life: a crash between jobs fails the next one instead of the process,
+            // and a thread that stops (crash or `close()`) fails the job it was part of, not hang it.
+            const stopped = (error) => {
+                this.#crashed ??= error;
+                for (const listener of this.#crashListeners)
+                    listener(error);
+            };
+            worker.on('error', stopped);
+            worker.on('exit', () => stopped(new Error('A hashing thread has stopped')));
+            return worker;
+        });
     }
     /**
-     * SHA-1 and size of each file, in the order of `paths`. Files go out in batches so thousands
-     * of small files do not cost a message each; a file that cannot be read rejects, naming it.
+     * SHA-1 and size of each file, in the order of `paths`; a file that cannot be read rejects,
+     * naming it. This thread takes its share in slices of ~10 ms (or one large file), so its event
+     * loop still turns while it hashes.
      */
     async hash(paths) {
-        if (paths.length === 0)
+        const n = paths.length;
+        if (n === 0)
             return [];
-        const workers = this.#workers.slice(0, paths.length);
-        // Several batches per thread balance the load when sizes differ; at most 64 files a batch
-        // keeps a large file from holding many small ones hostage.
-        const batchSize = Math.max(1, Math.min(64, Math.ceil(paths.length / (workers.length * 8))));
-        const results = new Array(paths.length);
-        let next = 0;
-        await Promise.all(workers.map((worker) => new Promise((resolve, reject) => {
-            const done = (error) => {
-                worker.off('message', onMessage);
-                worker.off('error', done);
-                if (error)
-                    reject(error);
-                else
-                    resolve();
-            };
-            const send = () => {
-                if (next >= paths.length)
-                    return done();
-                const start = next;
-                next = Math.min(paths.length, next + batchSize);
-                worker.postMessage({ id: start, paths: paths.slice(start, next) });
-            };
-            const onMessage = ({ id, out }) => {
-                for (let i = 0; i < out.length; i++) {
-                    const answer = out[i];
-                    if ('error' in answer) {
-                        next = paths.length; // hand out no more work
-                        const error = new Error(`Cannot read '${paths[id + i]}': ${answer.error}`);
-                        return done(Object.assign(error, { code: answer.code }));
-                    }
-                    results[id + i] = answer;
-                }
-                send();
-            };
+        if (this.#crashed)
+            throw this.#crashed;
+        // The workers get the paths '\0'-joined, so one holding '\0' would shift every index after it.
+        const nul = paths.find((path) => path.includes('\0'));
+        if (nul !== undefined)
+            throw new Error(`Cannot read '${nul}': a path cannot hold '\\0'`);
+        const job = ++this.#jobs;
+        const shared = {
+            control: new SharedArrayBuffer(8),
+            digests: new SharedArrayBuffer(40 * n),
+            sizes: new SharedArrayBuffer(8 * n),
+        };
+        const control = new Int32Array(shared.control);
+        const digests = Buffer.from(shared.digests);
+        const sizes = new Float64Array(shared.sizes);
+        const fail = (failure) => Object.assign(new Error(`Cannot read '${paths[failure.index]}': ${failure.message}`), {
+            code: failure.code,
+        });
+        // Listen before posting: a worker already up can answer before this thread's first slice ends.
+        let settle;
+        const workersDone = new Promise((resolve, reject) => {
+            settle = (error) => (error ? reject(error) : resolve());
+        });
+        // Awaited only if this thread finishes its share cleanly; a failure of its own wins.
+        workersDone.catch(() => { });
+        const onMessage = (message) => {
+            if (message.job !== job)
+                return; // a late answer to an earlier job that failed
+            if (message.failure)
+                settle(fail(message.failure));
+            else if (Atomics.load(control, 1) === n)
+                settle();
+        };
+        const onCrash = (error) => settle(error);
+        this.#crashListeners.add(onCrash);
+        const joined = this.#workers.length > 0 ? paths.join('\0') : '';
+        for (const worker of this.#workers) {
             worker.on('message', onMessage);
-            worker.on('error', done);
-            send();
-        })));
-        return results;
+            worker.postMessage({ job, paths: joined, ...shared });
+        }
+        try {
+            this.#buffer ??= Buffer.allocUnsafe(1 << 20);
+            const hashFiles = compileHashFiles();
+            for (;;) {
+                const until = external_node_perf_hooks_.performance.now() + SLICE_MS;
+                const result = hashFiles(paths, control, digests, sizes, this.#buffer, () => external_node_perf_hooks_.performance.now() > until, (external_node_fs_default()), (external_node_crypto_default()));
+                if (result === 'paused')
+                    await (0,external_node_timers_promises_namespaceObject.setImmediate)();
+                else if (result)
+                    throw fail(result);
+                else
+                    break;
+            }
+            // The files still out are with workers; the one that finishes the last of them says so.
+            if (Atomics.load(control, 1) !== n)
+                await workersDone;
+        }
+        finally {
+            this.#crashListeners.delete(onCrash);
+            for (const worker of this.#workers)
+                worker.off('message', onMessage);
+        }
+        const hex = digests.toString('latin1');
+        const out = new Array(n);
+        for (let i = 0; i < n; i++)
+            out[i] = { sha1: hex.slice(i * 40, i * 40 + 40), size: sizes[i] };
+        return out;
     }
     /** Stops the threads. */
     async close() {
         await Promise.all(this.#workers.map((worker) => worker.terminate()));
     }
+}
+let compiled;
+function compileHashFiles() {
+    compiled ??= new Function(...HASH_FILES_PARAMS, HASH_FILES_SOURCE);
+    return compiled;
 }
 
 ;// CONCATENATED MODULE: ./src/files.ts
@@ -60552,44 +60667,59 @@ class HashPool {
 
 
 
+
+
 /**
- * Walks `dir` with Netlify's file rules and SHA-1s every file (streamed, bounded parallelism).
- * Throws, naming the file, on `#`/`?` in a name, a symlink that leaves `dir`, a broken symlink
- * or a symlink loop.
+ * Walks `dir` with Netlify's file rules and SHA-1s every file on every core. Throws, naming the
+ * file, on `#`/`?` in a name, a symlink that leaves `dir`, a broken symlink or a symlink loop.
  */
 async function digestDir(dir, options = {}) {
-    const root = await external_node_fs_default().promises.realpath(dir);
-    // Hashing runs on worker threads, every core by default; they boot while the folder is walked.
+    // Hashing threads boot first, so they are ready, or nearly, once the walk is over.
     const pool = new HashPool(options.concurrency);
-    let hashed;
-    try {
-        const pending = [];
-        await walk(root, root, '', new Set([root]), pending, options);
-        const hashes = await pool.hash(pending.map((file) => file.absPath));
-        hashed = pending.map((file, i) => ({ ...file, ...hashes[i] }));
-    }
-    finally {
-        await pool.close();
-    }
-    // Code-unit order: stable across platforms and locales, so the manifest is reproducible.
-    hashed.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    const found = { paths: [], absPaths: [], turnAt: external_node_perf_hooks_.performance.now() + files_SLICE_MS };
+    let hashes;
     const files = {};
     const sizes = {};
     const byPath = new Map();
+    try {
+        const root = await external_node_fs_default().promises.realpath(dir);
+        await walk(root, root, '', [root], found, options);
+        // The indexes are laid out while the threads boot, the hashes filled in once known: of the
+        // digest's work, only what follows the hashing has no other thread to share the time with.
+        // The walk listed the paths in code-unit order: stable across platforms and locales, so the
+        // manifest is reproducible.
+        for (let i = 0; i < found.paths.length; i++) {
+            const relPath = found.paths[i];
+            files[relPath] = '';
+            sizes[relPath] = 0;
+            byPath.set(relPath, { path: relPath, absPath: found.absPaths[i], sha1: '', size: 0 });
+        }
+        hashes = await pool.hash(found.absPaths);
+    }
+    catch (error) {
+        await pool.close();
+        throw error;
+    }
+    // The threads wind down while this one fills in the hashes.
+    const closed = pool.close();
     const bySha = new Map();
     let totalBytes = 0;
-    for (const entry of hashed) {
-        files[entry.path] = entry.sha1;
-        sizes[entry.path] = entry.size;
-        byPath.set(entry.path, entry);
-        const same = bySha.get(entry.sha1);
+    let i = 0;
+    for (const entry of byPath.values()) {
+        const { sha1, size } = hashes[i++];
+        entry.sha1 = sha1;
+        entry.size = size;
+        files[entry.path] = sha1;
+        sizes[entry.path] = size;
+        const same = bySha.get(sha1);
         if (same)
             same.push(entry);
         else
-            bySha.set(entry.sha1, [entry]);
-        totalBytes += entry.size;
+            bySha.set(sha1, [entry]);
+        totalBytes += size;
     }
-    return { files, sizes, byPath, bySha, count: hashed.length, totalBytes };
+    await closed;
+    return { files, sizes, byPath, bySha, count: hashes.length, totalBytes };
 }
 /**
  * SHA-1 and byte count of a file, streamed so memory stays flat with file size. The size comes
@@ -60612,66 +60742,87 @@ function isSkipped(name) {
         return name !== '.well-known';
     return name.startsWith('__MACOSX');
 }
+// The walk runs on this thread for at most this long between turns of its event loop.
+const files_SLICE_MS = 10;
+// Sync calls: on a warm tree a folder's listing is microseconds, and the async calls' overhead
+// cost ~2.5× the time of the whole walk. It yields every `SLICE_MS` so the event loop still turns.
 // `ancestors` holds the real paths of the folders on the way down, to stop symlink loops.
-async function walk(root, realDir, relDir, ancestors, out, options) {
-    const entries = await external_node_fs_default().promises.readdir(realDir, { withFileTypes: true });
-    // Sub-folders are walked concurrently; the digest is sorted afterwards, so order is free.
-    const subfolders = [];
-    try {
-        await walkEntries();
+async function walk(root, realDir, relDir, ancestors, found, options) {
+    if (external_node_perf_hooks_.performance.now() > found.turnAt) {
+        await (0,external_node_timers_promises_namespaceObject.setImmediate)();
+        found.turnAt = external_node_perf_hooks_.performance.now() + files_SLICE_MS;
     }
-    catch (error) {
-        // Let the sub-walks already started settle, so none rejects later with nobody listening.
-        await Promise.allSettled(subfolders);
-        throw error;
+    // Files go in as their name, folders as their name and '/': sorting these keys and walking in
+    // their order lists the deploy paths in code-unit order, since '/' is what ends a folder's part
+    // of a path (so `a-b` < `a/x`, `a` < `a/x`). Then the digest needs no global sort.
+    const keys = [];
+    // Where a key's bytes are, when a symlink makes that other than `realDir`/name.
+    let links;
+    for (const entry of external_node_fs_default().readdirSync(realDir, { withFileTypes: true })) {
+        const name = entry.name;
+        if (isSkipped(name))
+            continue;
+        if (relDir === '' && options.skipNodeModules && name === 'node_modules')
+            continue;
+        const relPath = relDir === '' ? name : `${relDir}/${name}`;
+        // The entry's type comes with readdir on most file systems: stat only links and unknowns.
+        let realPath;
+        let stat = entry;
+        if (entry.isSymbolicLink()) {
+            realPath = resolveLink(root, join(realDir, name), relPath);
+            stat = external_node_fs_default().statSync(realPath);
+        }
+        else if (!entry.isFile() && !entry.isDirectory()) {
+            const lstat = external_node_fs_default().lstatSync(join(realDir, name));
+            stat = lstat;
+            if (lstat.isSymbolicLink()) {
+                realPath = resolveLink(root, join(realDir, name), relPath);
+                stat = external_node_fs_default().statSync(realPath);
+            }
+        }
+        let key;
+        if (stat.isDirectory()) {
+            if (realPath !== undefined && ancestors.includes(realPath)) {
+                throw new Error(`'${relPath}' is a symlink to one of its own parent folders (a loop)`);
+            }
+            key = `${name}/`;
+        }
+        else if (stat.isFile()) {
+            // Netlify refuses these names: they would be read as a URL fragment or query.
+            if (relPath.includes('#') || relPath.includes('?')) {
+                throw new Error(`'${relPath}': deployed file names cannot contain # or ? characters`);
+            }
+            key = name;
+        }
+        else {
+            options.warn?.(`Skipping '${relPath}': not a regular file, folder or symlink`);
+            continue;
+        }
+        keys.push(key);
+        if (realPath !== undefined)
+            (links ??= new Map()).set(key, realPath);
     }
-    await Promise.all(subfolders);
-    async function walkEntries() {
-        for (const entry of entries) {
-            const name = entry.name;
-            if (isSkipped(name))
-                continue;
-            if (relDir === '' && options.skipNodeModules && name === 'node_modules')
-                continue;
+    for (const key of keys.sort()) {
+        if (key.endsWith('/')) {
+            const name = key.slice(0, -1);
+            const realPath = links?.get(key) ?? join(realDir, name);
             const relPath = relDir === '' ? name : `${relDir}/${name}`;
-            const absPath = external_node_path_default().join(realDir, name);
-            // The entry's type comes with readdir on most file systems: stat only links and unknowns.
-            let realPath = absPath;
-            let stat = entry;
-            if (entry.isSymbolicLink()) {
-                realPath = await resolveLink(root, absPath, relPath);
-                stat = await external_node_fs_default().promises.stat(realPath);
-            }
-            else if (!entry.isFile() && !entry.isDirectory()) {
-                stat = await external_node_fs_default().promises.lstat(absPath);
-                if (stat.isSymbolicLink()) {
-                    realPath = await resolveLink(root, absPath, relPath);
-                    stat = await external_node_fs_default().promises.stat(realPath);
-                }
-            }
-            if (stat.isDirectory()) {
-                if (ancestors.has(realPath)) {
-                    throw new Error(`'${relPath}' is a symlink to one of its own parent folders (a loop)`);
-                }
-                subfolders.push(walk(root, realPath, relPath, new Set([...ancestors, realPath]), out, options));
-            }
-            else if (stat.isFile()) {
-                // Netlify refuses these names: they would be read as a URL fragment or query.
-                if (relPath.includes('#') || relPath.includes('?')) {
-                    throw new Error(`'${relPath}': deployed file names cannot contain # or ? characters`);
-                }
-                out.push({ path: relPath, absPath: realPath });
-            }
-            else {
-                options.warn?.(`Skipping '${relPath}': not a regular file, folder or symlink`);
-            }
+            await walk(root, realPath, relPath, [...ancestors, realPath], found, options);
+        }
+        else {
+            found.paths.push(relDir === '' ? key : `${relDir}/${key}`);
+            found.absPaths.push(links?.get(key) ?? join(realDir, key));
         }
     }
 }
-async function resolveLink(root, absPath, relPath) {
+// `dir` is a real path, so a plain join is already normal (path.join would normalize it again).
+function join(dir, name) {
+    return dir.endsWith((external_node_path_default()).sep) ? dir + name : `${dir}${(external_node_path_default()).sep}${name}`;
+}
+function resolveLink(root, absPath, relPath) {
     let target;
     try {
-        target = await external_node_fs_default().promises.realpath(absPath);
+        target = external_node_fs_default().realpathSync.native(absPath);
     }
     catch (error) {
         const code = error.code;
@@ -61080,6 +61231,41 @@ class GatewayClient {
                 'Content-Type': 'application/octet-stream',
                 'Content-Length': String(size),
             },
+            signal,
+        });
+    }
+    /**
+     * `POST /v1/push-upload-batch`: many small files in one request, framed as the gateway reads
+     * them (docs/api.md): "KXB1", the count, a table of (SHA-1, size), then the bytes in table
+     * order. Each attempt streams the files from disk again, one at a time.
+     */
+    async uploadBatch(pushId, files, signal) {
+        const table = Buffer.alloc(8 + 24 * files.length);
+        table.write('KXB1', 0, 'latin1');
+        table.writeUInt32BE(files.length, 4);
+        let bytes = table.length;
+        files.forEach((file, i) => {
+            table.write(file.sha1, 8 + 24 * i, 'hex');
+            table.writeUInt32BE(file.size, 8 + 24 * i + 20);
+            bytes += file.size;
+        });
+        async function* body() {
+            yield table;
+            for (const file of files) {
+                const content = await external_node_fs_default().promises.readFile(file.absPath);
+                // A file rewritten since the digest would shift every frame after it: stop here instead.
+                if (content.length !== file.size) {
+                    throw new Error(`${file.absPath} changed size during the push (${file.size} → ${content.length} bytes)`);
+                }
+                yield content;
+            }
+        }
+        return this.#request({
+            method: 'POST',
+            route: 'v1/push-upload-batch',
+            query: { pushId },
+            body: () => external_node_stream_.Readable.toWeb(external_node_stream_.Readable.from(body())),
+            headers: { 'Content-Type': 'application/vnd.kaixu.batch', 'Content-Length': String(bytes) },
             signal,
         });
     }
@@ -61578,9 +61764,38 @@ async function uploadInChunks(client, pushId, file, options) {
 
 
 /**
- * Uploads one file per required SHA-1 (the first path with that content), `concurrency` at a time,
- * logging progress. The first failure stops new uploads from starting and is thrown once the ones
- * in flight have settled.
+ * Fewest files a batch is cut down to when spreading small files over parallel requests: below
+ * this a batch saves too few requests to be worth its own.
+ */
+const MIN_BATCH_FILES = 50;
+/**
+ * Groups small files into batches within the gateway's limits: as many as `concurrency` requests
+ * can carry at once, but never fewer than 50 files a batch while there are that many.
+ */
+function planBatches(files, limits, concurrency) {
+    const perBatch = Math.min(limits.maxFiles, Math.max(MIN_BATCH_FILES, Math.ceil(files.length / Math.max(1, concurrency))));
+    const batches = [];
+    let current = [];
+    let bytes = 0;
+    for (const file of files) {
+        if (current.length === perBatch ||
+            (current.length > 0 && bytes + file.size > limits.maxBytes)) {
+            batches.push(current);
+            current = [];
+            bytes = 0;
+        }
+        current.push(file);
+        bytes += file.size;
+    }
+    if (current.length)
+        batches.push(current);
+    return batches;
+}
+/**
+ * Uploads one file per required SHA-1 (the first path with that content), `concurrency` requests
+ * at a time, logging progress: small files in batches when the gateway takes them, others one
+ * per request, large ones in chunks. The first failure stops new requests from starting and is
+ * thrown once the ones in flight have settled.
  */
 async function uploadRequired(client, pushId, required, digest, options) {
     const files = [...new Set(required)].map((sha1) => {
@@ -61593,6 +61808,13 @@ async function uploadRequired(client, pushId, required, digest, options) {
     const max = options.inlineMaxBytes ?? Number.POSITIVE_INFINITY;
     const chunkBytes = options.chunkBytes ?? 5 * 1024 * 1024;
     const totalBytes = files.reduce((sum, file) => sum + file.size, 0);
+    // Never batch what would otherwise go in chunks, whatever an older gateway announces.
+    const batchMax = Math.min(options.batch?.fileMaxBytes ?? -1, max);
+    const batches = options.batch
+        ? planBatches(files.filter((f) => f.size <= batchMax), options.batch, options.concurrency)
+        : [];
+    // The biggest files start first, so a long one does not begin last and hold up the end.
+    const single = files.filter((f) => f.size > batchMax).sort((a, b) => b.size - a.size);
     // About 20 progress lines whatever the count: enough to see movement, few enough to read.
     const every = Math.max(1, Math.ceil(files.length / 20));
     const limit = pLimit(options.concurrency);
@@ -61602,6 +61824,14 @@ async function uploadRequired(client, pushId, required, digest, options) {
     let uploadedBytes = 0;
     let skipped = 0;
     let failure;
+    const progress = (count, bytes) => {
+        const before = Math.floor(done / every);
+        done += count;
+        doneBytes += bytes;
+        if (Math.floor(done / every) > before || done === files.length) {
+            options.log(`Uploaded ${done}/${files.length} files, ${formatBytes(doneBytes)}/${formatBytes(totalBytes)}`);
+        }
+    };
     // A large file's chunks share the upload slots; progress counts its bytes as chunks land.
     const sendInChunks = async (file) => {
         const result = await uploadInChunks(client, pushId, file, {
@@ -61613,33 +61843,40 @@ async function uploadRequired(client, pushId, required, digest, options) {
             (result.resumed ? ` (${result.resumed} already on the gateway)` : ''));
         return { skipped: result.chunks === 0 && result.resumed > 0 };
     };
-    await Promise.all(files.map((file) => limit(async () => {
+    /** Runs one request's worth of work unless an earlier one failed; records its failure. */
+    const step = (work) => limit(async () => {
         if (failure)
             return;
         try {
             options.signal?.throwIfAborted();
-            const answer = file.size > max
-                ? await sendInChunks(file)
-                : await client.upload(pushId, file.sha1, file.absPath, file.size, options.signal);
-            if (answer.skipped) {
-                skipped++;
-            }
-            else {
-                uploaded++;
-                uploadedBytes += file.size;
-            }
+            await work();
         }
         catch (error) {
             // Settle instead of rejecting, so no upload is still running when the failure surfaces.
             failure ??= { error };
-            return;
         }
-        done++;
-        doneBytes += file.size;
-        if (done % every === 0 || done === files.length) {
-            options.log(`Uploaded ${done}/${files.length} files, ${formatBytes(doneBytes)}/${formatBytes(totalBytes)}`);
-        }
-    })));
+    });
+    await Promise.all([
+        ...single.map((file) => step(async () => {
+            const answer = file.size > max
+                ? await sendInChunks(file)
+                : await client.upload(pushId, file.sha1, file.absPath, file.size, options.signal);
+            if (answer.skipped)
+                skipped++;
+            else {
+                uploaded++;
+                uploadedBytes += file.size;
+            }
+            progress(1, file.size);
+        })),
+        ...batches.map((batch) => step(async () => {
+            const answer = await client.uploadBatch(pushId, batch, options.signal);
+            uploaded += answer.uploaded;
+            skipped += answer.skipped;
+            uploadedBytes += answer.bytes;
+            progress(batch.length, batch.reduce((n, f) => n + f.size, 0));
+        })),
+    ]);
     if (failure)
         throw failure.error;
     return { files: uploaded, bytes: uploadedBytes, skipped };
@@ -61723,6 +61960,7 @@ async function push(client, digest, options, reporter) {
                 concurrency: options.concurrency,
                 inlineMaxBytes: init.upload?.inlineMaxBytes,
                 chunkBytes: init.upload?.chunkBytes,
+                batch: init.upload?.batch,
                 log: (line) => reporter.info(line),
                 signal: abort.signal,
             });
