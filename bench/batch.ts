@@ -9,13 +9,12 @@ import { createHash, randomBytes } from 'node:crypto'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import { performance } from 'node:perf_hooks'
-import { runAction } from '../scripts/lib/run-action.ts'
 import {
   createTenant,
   startTestGateway,
   type TestGateway,
 } from '../gateway/test/helpers/gateway.ts'
+import { timedActionPush } from './push.ts'
 import { summarize, type Summary } from './stats.ts'
 
 const RUNS = Math.max(3, Number(process.env['BENCH_RUNS'] ?? 3))
@@ -83,17 +82,7 @@ async function pushOnce(gw: TestGateway, dir: string) {
   const tenant = await createTenant(gw, 'Batch bench')
   const requestsBefore = await pushRequests(gw)
   const putsBefore = await filePuts(gw)
-  const started = performance.now()
-  const result = await runAction({
-    'gateway-url': gw.url,
-    'kaixu-key': tenant.key,
-    project: tenant.projectName,
-    dir,
-  })
-  const wallMs = performance.now() - started
-  if (result.code !== 0 || result.outputs['state'] !== 'ready') {
-    throw new Error(`the Action failed (exit ${result.code}):\n${result.stdout}\n${result.stderr}`)
-  }
+  const { wallMs } = await timedActionPush(gw, tenant.key, tenant.projectName, dir)
   return {
     wallMs,
     requests: (await pushRequests(gw)) - requestsBefore,

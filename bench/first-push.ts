@@ -11,13 +11,12 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { runAction } from '../scripts/lib/run-action.ts'
 import {
   createTenant,
   startTestGateway,
   type TestGateway,
 } from '../gateway/test/helpers/gateway.ts'
-import { CLI, FILE_PUT, cliEnv, ensureNetlifyCli, parsePhases, writeSite } from './push.ts'
+import { CLI, FILE_PUT, cliEnv, ensureNetlifyCli, timedActionPush, writeSite } from './push.ts'
 import { summarize, type Summary } from './stats.ts'
 
 const root = resolve(import.meta.dirname, '..')
@@ -116,19 +115,8 @@ async function counters(gw: TestGateway, wallMs: number): Promise<FirstPushRun> 
 async function oursOnce(gw: TestGateway, dir: string, limit: number | null): Promise<FirstPushRun> {
   const tenant = await createTenant(gw, 'Bench')
   await prepareSandbox(gw, limit)
-  const started = performance.now()
-  const result = await runAction({
-    'gateway-url': gw.url,
-    'kaixu-key': tenant.key,
-    project: tenant.projectName,
-    dir,
-  })
-  const wallMs = performance.now() - started
-  if (result.code !== 0 || result.outputs['state'] !== 'ready') {
-    throw new Error(`the Action failed (exit ${result.code}):\n${result.stdout}\n${result.stderr}`)
-  }
-  const timeRow = /Time<\/th><td>([^<]*)</.exec(result.summary)?.[1] ?? result.summary
-  return { ...(await counters(gw, wallMs)), phases: parsePhases(timeRow) }
+  const { wallMs, phases } = await timedActionPush(gw, tenant.key, tenant.projectName, dir)
+  return { ...(await counters(gw, wallMs)), phases }
 }
 
 async function cliOnce(

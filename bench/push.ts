@@ -127,6 +127,26 @@ export function parsePhases(summary: string): Record<string, number> {
   return phases
 }
 
+/**
+ * One push by the bundled Action, as a runner runs it, timed from spawn to exit; throws unless
+ * the deploy is ready. Answers the wall time and the phases from the Action's job summary.
+ */
+export async function timedActionPush(
+  gw: { url: string },
+  key: string,
+  project: string,
+  dir: string,
+): Promise<{ wallMs: number; phases: Record<string, number> }> {
+  const started = performance.now()
+  const result = await runAction({ 'gateway-url': gw.url, 'kaixu-key': key, project, dir })
+  const wallMs = performance.now() - started
+  if (result.code !== 0 || result.outputs['state'] !== 'ready') {
+    throw new Error(`the Action failed (exit ${result.code}):\n${result.stdout}\n${result.stderr}`)
+  }
+  const timeRow = /Time<\/th><td>([^<]*)</.exec(result.summary)?.[1] ?? result.summary
+  return { wallMs, phases: parsePhases(timeRow) }
+}
+
 async function oursOnce(
   gw: TestGateway,
   key: string,
@@ -134,25 +154,9 @@ async function oursOnce(
   dir: string,
 ): Promise<PushRun> {
   await sandboxStats(gw, true)
-  const started = performance.now()
-  const result = await runAction({
-    'gateway-url': gw.url,
-    'kaixu-key': key,
-    project,
-    dir,
-  })
-  const wallMs = performance.now() - started
-  if (result.code !== 0 || result.outputs['state'] !== 'ready') {
-    throw new Error(`the Action failed (exit ${result.code}):\n${result.stdout}\n${result.stderr}`)
-  }
+  const { wallMs, phases } = await timedActionPush(gw, key, project, dir)
   const requests = await sandboxStats(gw)
-  const timeRow = /Time<\/th><td>([^<]*)</.exec(result.summary)?.[1] ?? result.summary
-  return {
-    wallMs,
-    phases: parsePhases(timeRow),
-    netlifyRequests: requests,
-    filePuts: requests[FILE_PUT] ?? 0,
-  }
+  return { wallMs, phases, netlifyRequests: requests, filePuts: requests[FILE_PUT] ?? 0 }
 }
 
 async function cliOnce(
