@@ -189,6 +189,30 @@ export function createChunkUploads(
     }
   }
 
+  /**
+   * Pipes the chunks through `gate` into one Netlify PUT of the file. With `receiving`, chunks
+   * not stored yet are waited for, and the send stops when that signal aborts (the lease is lost).
+   */
+  async function sendThrough(
+    gate: Sha1Gate,
+    token: string,
+    deployId: string,
+    upload: chunks.ChunkUploadRow,
+    receiving?: AbortSignal,
+  ) {
+    const source = chunkStream(upload, receiving !== undefined)
+    const stop = () => source.destroy(receiving!.reason as Error)
+    receiving?.addEventListener('abort', stop, { once: true })
+    source.on('error', (error) => gate.destroy(error))
+    source.pipe(gate)
+    try {
+      await netlify.uploadFile(token, deployId, upload.path, gate, upload.file_size)
+    } finally {
+      receiving?.removeEventListener('abort', stop)
+      source.destroy()
+    }
+  }
+
   /** Records a file sent whole and verified: uploaded, its chunks dropped. */
   async function markAssembled(push: repo.PushRow, pushId: string, sha1: string, bytes: number) {
     await db.transaction(async (tx) => {
@@ -242,17 +266,7 @@ export function createChunkUploads(
         const push = await repo.findPushById(db, pushId)
         if (!push || push.state !== 'uploading' || !push.deploy_id) return
         const token = await ctx.netlifyToken(push.customer_id, push)
-        const source = chunkStream(upload, true)
-        const stop = () => source.destroy(lost.reason as Error)
-        lost.addEventListener('abort', stop, { once: true })
-        source.on('error', (error) => gate.destroy(error))
-        source.pipe(gate)
-        try {
-          await netlify.uploadFile(token, push.deploy_id, upload.path, gate, upload.file_size)
-        } finally {
-          lost.removeEventListener('abort', stop)
-          source.destroy()
-        }
+        await sendThrough(gate, token, push.deploy_id, upload, lost)
         await markAssembled(push, pushId, sha1, gate.bytes)
       } catch (error) {
         logger.info(
@@ -275,13 +289,9 @@ export function createChunkUploads(
     const token = await ctx.netlifyToken(push.customer_id, push)
     for (let attempt = 1; ; attempt++) {
       const gate = new Sha1Gate(sha1, upload.file_size)
-      const source = chunkStream(upload)
-      source.on('error', (error) => gate.destroy(error))
-      source.pipe(gate)
       try {
-        await netlify.uploadFile(token, push.deploy_id, upload.path, gate, upload.file_size)
+        await sendThrough(gate, token, push.deploy_id, upload)
       } catch (error) {
-        source.destroy()
         if (gate.mismatched || gate.bytes > upload.file_size) {
           return failUpload(
             push,
@@ -397,28 +407,22 @@ export function createChunkUploads(
           )
         }
         const complete = totals.count === upload.chunk_count
-        if (upload.created && !complete) {
-          // The first chunk of a file starts sending it while the rest arrive (the same job as
-          // assembly: it streams while the upload is receiving, assembles once it is complete).
-          await deps
+        const queueAssembly = () =>
+          deps
             .queue()
             .send(
               ASSEMBLE_QUEUE,
               { pushId, sha1: h.sha1 },
               { tx, singletonKey: `${pushId}:${h.sha1}` },
             )
-        }
+        // The first chunk of a file starts sending it while the rest arrive (the same job as
+        // assembly: it streams while the upload is receiving, assembles once it is complete).
+        if (upload.created && !complete) await queueAssembly()
         if (
           complete &&
           (await chunks.transitionChunkUpload(tx, pushId, h.sha1, ['receiving'], 'assembling'))
         ) {
-          await deps
-            .queue()
-            .send(
-              ASSEMBLE_QUEUE,
-              { pushId, sha1: h.sha1 },
-              { tx, singletonKey: `${pushId}:${h.sha1}` },
-            )
+          await queueAssembly()
         }
         await ctx.audit(
           {
