@@ -2,10 +2,11 @@ import { createHash, randomBytes } from 'node:crypto'
 import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals'
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { invoicesToCsv } from '../src/services/billing.ts'
 import { monthOf } from '../src/services/metering.ts'
 import { ADMIN_TOKEN, sandboxControl } from './helpers/accounts.ts'
+import { launchBrowser } from './helpers/browser.ts'
 import {
   api,
   createTenant,
@@ -15,10 +16,10 @@ import {
 } from './helpers/gateway.ts'
 
 /**
- * The admin dashboard in real headless Chromium (Debian's `chromium`, driven by playwright-core),
- * over data made by real pushes through the HTTP API. Chromium missing is a failure, not a skip.
+ * The admin dashboard in real headless Chromium (driven by playwright-core; see helpers/browser.ts
+ * for where the browser comes from), over data made by real pushes through the HTTP API. No
+ * browser is a failure that says why, not a skip.
  */
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium'
 const SHOTS = resolve(import.meta.dirname, '..', '..', 'test-output', 'dashboard')
 
 const sha1 = (data: string | Buffer) => createHash('sha1').update(data).digest('hex')
@@ -139,18 +140,9 @@ describe('admin dashboard in Chromium', () => {
       return jobs.find((j) => j.data['pushId'] === deadPush)
     })
 
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    })
+    const launched = await launchBrowser()
+    browser = launched.browser
+    process.stderr.write(`dashboard suite: browser ${launched.source}\n`)
     context = await browser.newContext({ viewport: { width: 1366, height: 900 } })
     page = await context.newPage()
     page.on('console', (m) => {
