@@ -21,6 +21,7 @@ import { BlobStore } from './blob-store.ts'
 import { CONTROL_PREFIX, createControlApi } from './control.ts'
 import { FaultQueue } from './faults.ts'
 import { siteLabelFromHost } from './paths.ts'
+import { RuleCache } from './rules.ts'
 import { SandboxUrls } from './serialize.ts'
 import { serveSite } from './site-server.ts'
 import { StatsCounter } from './stats.ts'
@@ -96,6 +97,7 @@ export function createNetlifySandbox(options: SandboxOptions): NetlifySandbox {
   const urls = new SandboxUrls()
   const stats = new StatsCounter()
   const faults = new FaultQueue()
+  const rules = new RuleCache(blobs, log)
   const api = createNetlifyApi({ store, blobs, urls, stats, faults, config: getConfig, log })
 
   const setConfig = (patch: Partial<SandboxConfig>): SandboxConfig => {
@@ -127,7 +129,7 @@ export function createNetlifySandbox(options: SandboxOptions): NetlifySandbox {
     // A Host of *.localhost is a deployed site whatever the path: sites may have /api/ folders.
     const label = siteLabelFromHost(req.headers.host)
     if (label !== null) {
-      void serveSite({ store, blobs, stats, faults, log }, label, req, res).catch(next)
+      void serveSite({ store, blobs, stats, faults, rules, log }, label, req, res).catch(next)
       return
     }
     if (isUnder(req.url, API_PREFIX)) {
