@@ -5,7 +5,8 @@
  * - `/api/v1/*`: sites, digest deploys (sync and async), verified file PUTs, cancel, lock,
  *   restore; `{code,message}` errors; `X-RateLimit-*` per token and `x-concurrent-*` on uploads.
  * - `<label>.localhost[:port]`: deployed sites (`<site>`, `<deploy-id>--<site>`,
- *   `<branch>--<site>`), streamed from `<dataDir>/blobs/<sha1>`.
+ *   `<branch>--<site>`), streamed from `<dataDir>/blobs/<sha1>`, following the deploy's
+ *   `_redirects`, `_headers` and `netlify.toml` rules (`rules.ts`).
  * - `/__sandbox/*` (no auth, tests and demos only): `POST tokens/revoke {token}`,
  *   `POST tokens {token, accountSlug}`, `GET|POST config`, `GET|POST|DELETE faults`,
  *   `POST deploys/:id/fail {message}`, `POST deploys/fail-next {count, message}`,
