@@ -3,9 +3,9 @@
  * a deploy, checked with real HTTP against `<site>.localhost`.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, relative } from 'node:path'
 import { startSandboxServer } from '../src/netlify/sandbox/index.ts'
 import { sandboxClient } from './helpers/sandbox-http.ts'
 
@@ -324,5 +324,28 @@ describe('rules per deploy', () => {
     await client.deployFiles(s.id, { 'index.html': 'v2', _redirects: '/go /two 302\n' })
     expect((await client.site(s.name, '/go')).headers.location).toBe('/two')
     expect((await client.site(`${first.id}--${s.name}`, '/go')).headers.location).toBe('/one')
+  })
+})
+
+describe('the demo site', () => {
+  it('follows the _redirects and _headers of examples/site', async () => {
+    const dir = join(import.meta.dirname, '..', '..', 'examples', 'site')
+    const files: Record<string, string> = {}
+    for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+      if (!entry.isFile()) continue
+      const path = join(entry.parentPath, entry.name)
+      files[relative(dir, path).split('\\').join('/')] = await readFile(path, 'utf8')
+    }
+    const name = await siteWith(files)
+    const home = await client.site(name, '/home')
+    expect(home.status).toBe(301)
+    expect(home.headers.location).toBe('/')
+    const docs = await client.site(name, '/docs/anything')
+    expect(docs.status).toBe(200)
+    expect(docs.text()).toBe(files['about/index.html'])
+    expect(docs.headers['x-frame-options']).toBe('DENY')
+    const css = await client.site(name, '/style.css')
+    expect(css.headers['cache-control']).toBe('public, max-age=3600')
+    expect(css.headers['referrer-policy']).toBe('strict-origin-when-cross-origin')
   })
 })
