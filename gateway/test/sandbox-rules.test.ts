@@ -300,6 +300,7 @@ describe('headers', () => {
         '[headers.values]',
         'Content-Length = "1"',
         'Transfer-Encoding = "chunked"',
+        'Location = "/elsewhere"',
         '"Bad Name" = "x"',
         'X-Broken = "line\\nbreak"',
         'X-Good = "kept"',
@@ -309,6 +310,7 @@ describe('headers', () => {
     expect(home.status).toBe(200)
     expect(home.text()).toBe(body)
     expect(home.headers['content-length']).toBe(String(Buffer.byteLength(body)))
+    expect(home.headers['location']).toBeUndefined()
     expect(home.headers['x-broken']).toBeUndefined()
     expect(home.headers['x-good']).toBe('kept')
   })

@@ -66,9 +66,10 @@ const NO_RULES: SiteRules = { redirects: [], headers: [] }
 /** Rule files larger than this are ignored (and logged): the sandbox reads them whole. */
 const MAX_RULE_FILE_BYTES = 4 * 1024 * 1024
 
-// Headers that describe the transfer rather than the content; Netlify does not let sites set
-// them, and setting them here would break the response framing.
-const FRAMING_HEADERS = new Set([
+// Netlify's list of headers a site cannot set (its servers own them; `Location` belongs to
+// redirects), plus `Keep-Alive`, hop-by-hop like `Connection`. Setting them here could break the
+// response framing.
+const RESERVED_HEADERS = new Set([
   'accept-ranges',
   'age',
   'allow',
@@ -78,8 +79,8 @@ const FRAMING_HEADERS = new Set([
   'content-length',
   'content-range',
   'date',
-  'etag',
   'keep-alive',
+  'location',
   'server',
   'trailer',
   'transfer-encoding',
@@ -213,7 +214,7 @@ function compileHeader(header: Header, errors: string[]): HeaderRule[] {
       errors.push(`Header rule for "${header.for}": invalid header ${JSON.stringify(name)}`)
       continue
     }
-    if (FRAMING_HEADERS.has(name.toLowerCase())) {
+    if (RESERVED_HEADERS.has(name.toLowerCase())) {
       errors.push(`Header rule for "${header.for}": "${name}" cannot be set by a site`)
       continue
     }
