@@ -6,7 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
+import { parseAllHeaders } from '@netlify/headers-parser'
 import { startSandboxServer } from '../src/netlify/sandbox/index.ts'
+import { compileHeaderGlob, matchGlob } from '../src/netlify/sandbox/rules.ts'
 import { sandboxClient } from './helpers/sandbox-http.ts'
 
 let client: ReturnType<typeof sandboxClient>
@@ -313,6 +315,78 @@ describe('headers', () => {
     expect(home.headers['location']).toBeUndefined()
     expect(home.headers['x-broken']).toBeUndefined()
     expect(home.headers['x-good']).toBe('kept')
+  })
+})
+
+describe('header path matching', () => {
+  it("matches exactly the paths of @netlify/headers-parser's own regular expressions", async () => {
+    const patterns = [
+      '/',
+      '/*',
+      '/assets/*',
+      '/assets/*/',
+      '/blog/:slug',
+      '/blog/:slug/comments',
+      '/*.css',
+      '/img/*.png',
+      '/a/*/b',
+      '/Docs/Index.HTML',
+      '/hello*world/test',
+      '/:lang/*',
+    ]
+    const paths = [
+      '/',
+      '//',
+      '/assets',
+      '/assets/',
+      '/assets/app.js',
+      '/assets/js/app.js',
+      '/blog/first',
+      '/blog/first/',
+      '/blog/first/comments',
+      '/blog//comments',
+      '/style.css',
+      '/css/style.css',
+      '/img/a/b.png',
+      '/a/b',
+      '/a/x/b',
+      '/a/x/y/b/',
+      '/docs/index.html',
+      '/hello-big-world/test',
+      '/helloworld/test',
+      '/en',
+      '/en/about',
+    ]
+    const { headers } = await parseAllHeaders({
+      headersFiles: [],
+      configHeaders: patterns.map((p) => ({ for: p, values: { 'X-Rule': p } })),
+      minimal: false,
+    })
+    expect(headers).toHaveLength(patterns.length)
+    for (const header of headers) {
+      const { forRegExp } = header as { forRegExp: RegExp }
+      const glob = compileHeaderGlob(header.for)
+      for (const path of paths)
+        expect([header.for, path, matchGlob(glob, path)]).toEqual([
+          header.for,
+          path,
+          forRegExp.test(path),
+        ])
+    }
+  })
+
+  it('answers at once for patterns that make a backtracking regular expression stall', async () => {
+    const name = await siteWith({
+      'index.html': 'home',
+      '404.html': 'not found',
+      _headers: '/*a*a*a*a*a*a*b\n  X-Never: 1\n/*a*a*a*a*a*a*\n  X-Many-As: yes\n',
+    })
+    // The parser's regex takes about 44 s for 4 wildcards on a 500-character path that does not
+    // match; 7 wildcards on 3000 characters would take far longer than any test allows.
+    const long = await client.site(name, `/${'a'.repeat(3000)}`)
+    expect(long.status).toBe(404)
+    expect(long.headers['x-never']).toBeUndefined()
+    expect(long.headers['x-many-as']).toBe('yes')
   })
 })
 

@@ -9,7 +9,7 @@
  * parameters, and every matching header rule applied, a later one overriding an earlier one.
  */
 import { parseAllHeaders } from '@netlify/headers-parser'
-import type { Header } from '@netlify/headers-parser'
+import type { MinimalHeader } from '@netlify/headers-parser'
 import { parseAllRedirects } from '@netlify/redirect-parser'
 import { validateHeaderName, validateHeaderValue } from 'node:http'
 import type { Logger } from 'pino'
@@ -34,7 +34,7 @@ export interface RedirectRule {
 
 /** A header rule: where it applies and what it sets. */
 export interface HeaderRule {
-  forRegExp: RegExp
+  matches: (path: string) => boolean
   values: Record<string, string>
 }
 
@@ -150,13 +150,15 @@ export class RuleCache {
         headersFiles: headersFile ? [headersFile] : [],
         netlifyConfigPath: configFile,
         configHeaders: [],
-        minimal: false,
+        // The parser's own `forRegExp` backtracks exponentially on paths like `/*a*a*a*b`;
+        // matchesHeaderPath() below matches the same paths in linear time.
+        minimal: true,
       }),
     ])
     const errors = [...redirects.errors, ...headers.errors].map((e: unknown) => String(e))
     const rules: SiteRules = {
       redirects: redirects.redirects.flatMap((raw) => compileRedirect(raw, errors)),
-      headers: headers.headers.flatMap((h) => compileHeader(h as Header, errors)),
+      headers: headers.headers.flatMap((h) => compileHeader(h, errors)),
     }
     // Netlify reports these in the deploy log and skips the rule; the sandbox logs them.
     if (errors.length > 0)
@@ -204,7 +206,7 @@ function compileRedirect(raw: unknown, errors: string[]): RedirectRule[] {
   ]
 }
 
-function compileHeader(header: Header, errors: string[]): HeaderRule[] {
+function compileHeader(header: MinimalHeader, errors: string[]): HeaderRule[] {
   const values: Record<string, string> = {}
   for (const [name, value] of Object.entries(header.values)) {
     try {
@@ -220,7 +222,9 @@ function compileHeader(header: Header, errors: string[]): HeaderRule[] {
     }
     values[name] = value
   }
-  return Object.keys(values).length > 0 ? [{ forRegExp: header.forRegExp, values }] : []
+  if (Object.keys(values).length === 0) return []
+  const glob = compileHeaderGlob(header.for)
+  return [{ matches: (path) => matchGlob(glob, path), values }]
 }
 
 /** `/a/b/` → `['a', 'b']`, `/` → `[]`: trailing slashes do not change what a rule matches. */
@@ -308,11 +312,71 @@ function fillTarget(rule: RedirectRule, params: Map<string, string>, rawQuery: s
 export function headersFor(rules: SiteRules, rawPath: string): Record<string, string> {
   const path = decodeSafe(rawPath)
   const out: Record<string, string> = {}
-  for (const rule of rules.headers) if (rule.forRegExp.test(path)) Object.assign(out, rule.values)
+  for (const rule of rules.headers) if (rule.matches(path)) Object.assign(out, rule.values)
   return out
 }
 
 /** Whether a target leaves the site (`https://…`): Netlify proxies those, the sandbox cannot. */
 export function isExternal(target: string): boolean {
   return /^https?:\/\//i.test(target)
+}
+
+/**
+ * One step of a header path pattern: a character (`opt`: or nothing), any run of characters
+ * (`*`), or one path segment character (`seg`, `:placeholder`; `segs` then takes the rest).
+ */
+type GlobToken =
+  { kind: 'char'; c: string; opt: boolean } | { kind: 'any' } | { kind: 'seg' } | { kind: 'segs' }
+
+/**
+ * Compiles a header `for` path exactly as `@netlify/headers-parser` builds its `forRegExp`
+ * (`^/part/part/?$`, case-insensitive): `:name` is one segment, a standalone `*` is anything
+ * including nothing (its leading slash optional), a `*` inside a segment is anything, slashes
+ * included, and a trailing slash is optional.
+ */
+export function compileHeaderGlob(forPath: string): GlobToken[] {
+  const chars = (text: string): GlobToken[] =>
+    [...text.toLowerCase()].map((c) => ({ kind: 'char', c, opt: false }))
+  const tokens: GlobToken[] = chars('/')
+  const parts = forPath
+    .split('/')
+    .map((p) => p.trimEnd())
+    .filter(Boolean)
+  parts.forEach((part, i) => {
+    if (i > 0) tokens.push(...chars('/'))
+    if (part.startsWith(':')) tokens.push({ kind: 'seg' }, { kind: 'segs' })
+    else if (part === '*') {
+      tokens[tokens.length - 1] = { kind: 'char', c: '/', opt: true }
+      tokens.push({ kind: 'any' })
+    } else for (const c of part) tokens.push(...(c === '*' ? [{ kind: 'any' } as const] : chars(c)))
+  })
+  tokens.push({ kind: 'char', c: '/', opt: true })
+  return tokens
+}
+
+/**
+ * Whether `path` matches a compiled pattern: a simulation of the pattern's automaton over the
+ * set of reachable positions, O(path × pattern) whatever the pattern, so no request can stall
+ * the server the way a backtracking regular expression can.
+ */
+export function matchGlob(tokens: GlobToken[], path: string): boolean {
+  const skippable = (t: GlobToken): boolean =>
+    t.kind === 'any' || t.kind === 'segs' || (t.kind === 'char' && t.opt)
+  const close = (states: Set<number>): Set<number> => {
+    for (const k of states) if (k < tokens.length && skippable(tokens[k]!)) states.add(k + 1)
+    return states
+  }
+  let states = close(new Set([0]))
+  for (const c of path.toLowerCase()) {
+    const next = new Set<number>()
+    for (const k of states) {
+      const t = tokens[k]
+      if (!t) continue
+      if (t.kind === 'any' || (t.kind === 'segs' && c !== '/')) next.add(k)
+      else if ((t.kind === 'char' && t.c === c) || (t.kind === 'seg' && c !== '/')) next.add(k + 1)
+    }
+    if (next.size === 0) return false
+    states = close(next)
+  }
+  return states.has(tokens.length)
 }
