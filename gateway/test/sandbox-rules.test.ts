@@ -164,6 +164,19 @@ describe('_redirects', () => {
   })
 })
 
+describe('rule files', () => {
+  it('ignores a rule file over 4 MiB instead of reading it, and still serves the site', async () => {
+    const padding = `# ${'x'.repeat(1022)}\n`.repeat(4 * 1024 + 1)
+    const name = await siteWith({
+      'index.html': 'home',
+      _redirects: `/go  /  302\n${padding}`,
+      _headers: '/*\n  X-Small-File: applies\n',
+    })
+    expect((await client.site(name, '/go')).status).toBe(404)
+    expect((await client.site(name, '/')).headers['x-small-file']).toBe('applies')
+  })
+})
+
 describe('netlify.toml', () => {
   it('applies [[redirects]] after _redirects, so _redirects wins where both match', async () => {
     const name = await siteWith({

@@ -151,7 +151,7 @@ export class RuleCache {
         netlifyConfigPath: configFile,
         configHeaders: [],
         // The parser's own `forRegExp` backtracks exponentially on paths like `/*a*a*a*b`;
-        // matchesHeaderPath() below matches the same paths in linear time.
+        // compileHeaderGlob() and matchGlob() below match the same paths in linear time.
         minimal: true,
       }),
     ])
