@@ -76,7 +76,8 @@ export class BlobStore {
     return createReadStream(this.pathOf(sha))
   }
 
-  private pathOf(sha: string): string {
+  /** Where a blob lives on disk (it may not exist); parsers that read files by path use it. */
+  pathOf(sha: string): string {
     return join(this.blobDir, sha.toLowerCase())
   }
 }

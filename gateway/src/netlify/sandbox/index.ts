@@ -5,7 +5,8 @@
  * - `/api/v1/*`: sites, digest deploys (sync and async), verified file PUTs, cancel, lock,
  *   restore; `{code,message}` errors; `X-RateLimit-*` per token and `x-concurrent-*` on uploads.
  * - `<label>.localhost[:port]`: deployed sites (`<site>`, `<deploy-id>--<site>`,
- *   `<branch>--<site>`), streamed from `<dataDir>/blobs/<sha1>`.
+ *   `<branch>--<site>`), streamed from `<dataDir>/blobs/<sha1>`, following the deploy's
+ *   `_redirects`, `_headers` and `netlify.toml` rules (`rules.ts`).
  * - `/__sandbox/*` (no auth, tests and demos only): `POST tokens/revoke {token}`,
  *   `POST tokens {token, accountSlug}`, `GET|POST config`, `GET|POST|DELETE faults`,
  *   `POST deploys/:id/fail {message}`, `POST deploys/fail-next {count, message}`,
@@ -21,6 +22,7 @@ import { BlobStore } from './blob-store.ts'
 import { CONTROL_PREFIX, createControlApi } from './control.ts'
 import { FaultQueue } from './faults.ts'
 import { siteLabelFromHost } from './paths.ts'
+import { RuleCache } from './rules.ts'
 import { SandboxUrls } from './serialize.ts'
 import { serveSite } from './site-server.ts'
 import { StatsCounter } from './stats.ts'
@@ -96,6 +98,7 @@ export function createNetlifySandbox(options: SandboxOptions): NetlifySandbox {
   const urls = new SandboxUrls()
   const stats = new StatsCounter()
   const faults = new FaultQueue()
+  const rules = new RuleCache(blobs, log)
   const api = createNetlifyApi({ store, blobs, urls, stats, faults, config: getConfig, log })
 
   const setConfig = (patch: Partial<SandboxConfig>): SandboxConfig => {
@@ -127,7 +130,7 @@ export function createNetlifySandbox(options: SandboxOptions): NetlifySandbox {
     // A Host of *.localhost is a deployed site whatever the path: sites may have /api/ folders.
     const label = siteLabelFromHost(req.headers.host)
     if (label !== null) {
-      void serveSite({ store, blobs, stats, faults, log }, label, req, res).catch(next)
+      void serveSite({ store, blobs, stats, faults, rules, log }, label, req, res).catch(next)
       return
     }
     if (isUnder(req.url, API_PREFIX)) {

@@ -8,6 +8,8 @@ import { applyFault } from './faults.ts'
 import type { FaultQueue } from './faults.ts'
 import { candidatePaths } from './paths.ts'
 import { splitUrl } from './routing.ts'
+import { headersFor, isExternal, matchRedirect } from './rules.ts'
+import type { RuleCache, SiteRules } from './rules.ts'
 import type { StatsCounter } from './stats.ts'
 import type { SandboxStore } from './store.ts'
 import type { DeployRecord } from './types.ts'
@@ -18,6 +20,7 @@ export interface SiteServerDeps {
   blobs: BlobStore
   stats: StatsCounter
   faults: FaultQueue
+  rules: RuleCache
   log?: Logger
 }
 
@@ -78,18 +81,62 @@ export async function serveSite(
   const { deploy } = resolved
   const files = deploy.files ?? new Map<string, string>()
   res.setHeader('X-Sandbox-Deploy-Id', deploy.id)
-  const candidates = candidatePaths(splitUrl(req.url).path) ?? []
-  const path = candidates.find((p) => files.has(p))
-  if (path !== undefined) {
-    await sendBlob(deps, req, res, path, files.get(path)!, 200)
+  const rules = await deps.rules.rulesOf(deploy)
+  const url = splitUrl(req.url)
+  const found = findFile(files, url.path)
+  const match = matchRedirect(rules, { ...url, host: hostName(req.headers.host) })
+  // Shadowing: a rule without `!` (force) yields to a file that exists at the requested path.
+  if (match && (match.rule.force || found === undefined)) {
+    const { rule, target } = match
+    if (rule.status >= 300 && rule.status < 400) {
+      // res.location() percent-encodes what a header cannot carry (non-ASCII, control
+      // characters from a TOML string) and keeps the target's existing escapes.
+      res.location(target)
+      sendText(res, rule.status, `Redirecting to ${target}`)
+      return
+    }
+    if (isExternal(target)) {
+      sendText(res, 502, `Bad Gateway: the sandbox does not proxy to ${target}`)
+      return
+    }
+    // A rewrite (200) or a custom status (404, 410, …) serves the target with the rule's status;
+    // headers still follow the path the visitor asked for.
+    const rewritten = findFile(files, splitUrl(target.replace(/#.*$/, '')).path)
+    if (rewritten !== undefined) {
+      await sendBlob(deps, req, res, rewritten, files.get(rewritten)!, rule.status, url.path, rules)
+      return
+    }
+  } else if (found !== undefined) {
+    await sendBlob(deps, req, res, found, files.get(found)!, 200, url.path, rules)
     return
   }
+  await sendNotFound(deps, req, res, files, url.path, rules)
+}
+
+/** The deploy file a request path names (pretty URLs included), if there is one. */
+function findFile(files: Map<string, string>, requestPath: string): string | undefined {
+  return (candidatePaths(requestPath) ?? []).find((p) => files.has(p))
+}
+
+/** Netlify's fallback: the site's own `/404.html` with status 404, or a plain 404. */
+async function sendNotFound(
+  deps: SiteServerDeps,
+  req: Request,
+  res: Response,
+  files: Map<string, string>,
+  requestPath: string,
+  rules: SiteRules,
+): Promise<void> {
   const notFoundPage = files.get('404.html')
   if (notFoundPage !== undefined) {
-    await sendBlob(deps, req, res, '404.html', notFoundPage, 404)
+    await sendBlob(deps, req, res, '404.html', notFoundPage, 404, requestPath, rules)
     return
   }
   sendText(res, 404, 'Not Found')
+}
+
+function hostName(host: string | undefined): string {
+  return (host ?? '').replace(/:\d+$/, '')
 }
 
 async function sendBlob(
@@ -99,6 +146,8 @@ async function sendBlob(
   path: string,
   sha: string,
   status: number,
+  requestPath: string,
+  rules: SiteRules,
 ): Promise<void> {
   const etag = `"${sha}"`
   res.setHeader('ETag', etag)
@@ -106,6 +155,9 @@ async function sendBlob(
   res.setHeader('Cache-Control', 'public, max-age=0, must-revalidate')
   const ext = posix.extname(path)
   res.setHeader('Content-Type', (ext && mime.contentType(ext)) || 'application/octet-stream')
+  // Custom headers (`_headers`, `[[headers]]`) come last so they override the defaults above.
+  for (const [name, value] of Object.entries(headersFor(rules, requestPath)))
+    res.setHeader(name, value)
   if (status === 200 && etagMatches(req.headers['if-none-match'], sha)) {
     res.status(304).end()
     return
