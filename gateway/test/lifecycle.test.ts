@@ -167,9 +167,7 @@ describe.each(databases())('push lifecycle on %s', (database) => {
       for (const { pushId, deployId } of [a, b]) {
         expect(await row(pushId)).toMatchObject({ state: 'expired', reservation: 'released' })
         expect((await netlifyDeploy(t, deployId)).state).toBe('error')
-        expect(await auditRows(pushId, 'push.expired')).toEqual([
-          { actor: 'system', status: 'ok' },
-        ])
+        expect(await auditRows(pushId, 'push.expired')).toEqual([{ actor: 'system', status: 'ok' }])
         const status = await api(gw, t.key, 'GET', `/v1/push-status?pushId=${pushId}`)
         expect(status.body['state']).toBe('expired')
         expect(await usageEvents(pushId)).toBe(0)
