@@ -217,7 +217,13 @@ describe.each(databases())('push lifecycle on %s', (database) => {
         // 0.75 of the timeout since the last upload, 1.5 or more since init: still alive.
         expect((await row(pushId)).state).toBe('uploading')
       }
-      idleFor(IDLE_SECONDS + 1)
+      // A refused upload is no activity: bad requests cannot keep a push alive.
+      idleFor(IDLE_SECONDS * 0.75)
+      const refused = await api(gw, t.key, 'PUT', `/v1/push-upload?pushId=${pushId}`, big, {
+        'x-content-sha1': sha1(inline.subarray(1)),
+      })
+      expect(refused.status).toBe(422)
+      idleFor(IDLE_SECONDS * 0.3)
       await gw.pushes.sweep()
       expect(await row(pushId)).toMatchObject({ state: 'expired', reservation: 'released' })
       expect(await monthUsage(t)).toEqual({ deploys: 0, bytes: 0 })
@@ -249,6 +255,50 @@ describe.each(databases())('push lifecycle on %s', (database) => {
       idleFor(370)
       await gw.pushes.sweep()
       expect(await row(pushId)).toMatchObject({ state: 'expired', reservation: 'released' })
+      expect(await monthUsage(t)).toEqual({ deploys: 0, bytes: 0 })
+    })
+
+    test('a push expired while Netlify was still creating its deploy: that deploy is cancelled, init answers 409', async () => {
+      const t = await createTenant(gw)
+      // Netlify answers the deploy creation late.
+      await fetch(`${gw.url}/__sandbox/faults`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          match: { method: 'POST', pathRegex: '/sites/[^/]+/deploys' },
+          delayMs: 1500,
+        }),
+      })
+      const pending = api(gw, t.key, 'POST', '/v1/push-init', {
+        project: t.projectName,
+        files: { 'a.txt': sha1(randomBytes(10)) },
+      })
+      let pushId: string | undefined
+      for (let i = 0; i < 200 && !pushId; i++) {
+        const rows = await gw.db.query<{ id: string }>(
+          'SELECT id FROM pushes WHERE customer_id = $1',
+          [t.customerId],
+        )
+        pushId = rows[0]?.id
+        if (!pushId) await sleep(10)
+      }
+      // Past the creation lease while Netlify still works on it: the sweep expires the push.
+      idleFor(370)
+      await gw.pushes.sweep()
+      expect(await row(pushId!)).toMatchObject({ state: 'expired', reservation: 'released' })
+
+      const res = await pending
+      expect(res.status).toBe(409)
+      expect(res.body['error']).toMatchObject({
+        code: 'invalid_state',
+        details: { state: 'expired' },
+      })
+      const deploys = (await (
+        await fetch(`${gw.url}/api/v1/sites/${t.siteId}/deploys`, {
+          headers: { authorization: `Bearer ${t.netlifyToken}` },
+        })
+      ).json()) as { state: string }[]
+      expect(deploys.map((d) => d.state)).toEqual(['error'])
       expect(await monthUsage(t)).toEqual({ deploys: 0, bytes: 0 })
     })
   })
