@@ -363,4 +363,70 @@ describe.each(databases())('push lifecycle on %s', (database) => {
       expect(await monthUsage(t)).toEqual({ deploys: 1, bytes: 800 })
     })
   })
+
+  test('a tenant that abandons, cancels and never completes pushes: every counter equals its ready deploys; the other tenant deploys as usual', async () => {
+    const hostile = await createTenant(gw, 'Hostile')
+    const honest = await createTenant(gw, 'Honest')
+    const published: { pushId: string; deployId: string }[] = []
+    for (let i = 0; i < 3; i++) {
+      const content = randomBytes(300 + i)
+      const p = await init(hostile, { 'index.html': content })
+      await upload(hostile, p.pushId, content)
+      published.push(p)
+    }
+    await init(hostile, { 'a.txt': randomBytes(50) })
+    await init(hostile, { 'b.txt': randomBytes(60) })
+    const halfA = randomBytes(70)
+    const half = await init(hostile, { 'c.txt': halfA, 'd.txt': randomBytes(80) })
+    await upload(hostile, half.pushId, halfA)
+    const cancelled = await init(hostile, { 'e.txt': randomBytes(90) })
+    expect(
+      (await api(gw, hostile.key, 'POST', '/v1/push-cancel', { pushId: cancelled.pushId })).status,
+    ).toBe(200)
+
+    for (let i = 0; i < 2; i++) {
+      const content = randomBytes(500 + i)
+      const p = await init(honest, { 'index.html': content })
+      await upload(honest, p.pushId, content)
+      const done = await api(gw, honest.key, 'POST', '/v1/push-complete', {
+        pushId: p.pushId,
+        wait: true,
+      })
+      expect(done.body['state']).toBe('ready')
+    }
+
+    for (const p of published) await untilNetlifyReady(hostile, p.deployId)
+    idleFor(IDLE_SECONDS + 1)
+    await gw.pushes.sweep()
+
+    for (const [t, ready] of [
+      [hostile, 3],
+      [honest, 2],
+    ] as const) {
+      const states = await gw.db.query<{ state: string; n: number }>(
+        'SELECT state, count(*)::int AS n FROM pushes WHERE customer_id = $1 GROUP BY state ORDER BY state',
+        [t.customerId],
+      )
+      const pushes = await gw.db.query<{ n: number; bytes: number }>(
+        `SELECT count(*)::int AS n, coalesce(sum(bytes_uploaded), 0)::bigint AS bytes FROM pushes
+          WHERE customer_id = $1 AND state = 'ready'`,
+        [t.customerId],
+      )
+      const events = await gw.db.query<{ n: number; bytes: number }>(
+        `SELECT count(*)::int AS n, coalesce(sum(bytes), 0)::bigint AS bytes FROM push_usage_events
+          WHERE customer_id = $1`,
+        [t.customerId],
+      )
+      const usage = (await api(gw, t.key, 'GET', '/v1/usage')).body
+      expect(pushes[0]!.n).toBe(ready)
+      expect(Number(events[0]!.n)).toBe(ready)
+      expect(Number(events[0]!.bytes)).toBe(Number(pushes[0]!.bytes))
+      expect(await monthUsage(t)).toEqual({ deploys: ready, bytes: Number(pushes[0]!.bytes) })
+      expect({ deploys: usage['deploys'], bytes: usage['bytes'] }).toEqual({
+        deploys: ready,
+        bytes: Number(pushes[0]!.bytes),
+      })
+      expect(states.find((r) => r.state === 'uploading')).toBeUndefined()
+    }
+  })
 })
