@@ -197,6 +197,9 @@ export async function push(
     if (result.state === 'error') {
       throw new Error(`Netlify could not deploy: ${result.errorMessage ?? 'no reason given'}`)
     }
+    if (result.state === 'cancelled' || result.state === 'expired') {
+      throw new Error(`The push was ${result.state}: ${result.errorMessage ?? 'no reason given'}`)
+    }
     if (result.state === 'ready') {
       reporter.info(`Deploy ready: ${result.deployUrl ?? '(no URL)'}`)
       if (result.costCents !== undefined) reporter.info(`Cost: ${formatCents(result.costCents)}`)

@@ -1611,6 +1611,9 @@ async function push(client, digest, options, reporter) {
         if (result.state === 'error') {
             throw new Error(`Netlify could not deploy: ${result.errorMessage ?? 'no reason given'}`);
         }
+        if (result.state === 'cancelled' || result.state === 'expired') {
+            throw new Error(`The push was ${result.state}: ${result.errorMessage ?? 'no reason given'}`);
+        }
         if (result.state === 'ready') {
             reporter.info(`Deploy ready: ${result.deployUrl ?? '(no URL)'}`);
             if (result.costCents !== undefined)
