@@ -185,4 +185,48 @@ describe('kaixu-push (dist/cli) end to end', () => {
     expect(run.code).toBe(2)
     expect(run.stderr).toContain('KAIXU_KEY is not set')
   })
+
+  it.each([
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const)(
+    '%s mid-upload cancels the push at the gateway and exits %i',
+    async (signal, code) => {
+      const dir = await mkdtemp(join(tmpdir(), 'kaixu-cli-cancel-'))
+      await writeFile(join(dir, 'index.html'), `<p>${signal} ${Date.now()} ${Math.random()}</p>`)
+      // Netlify takes the file slowly, so the signal lands while it uploads.
+      await fetch(`${gw.url}/__sandbox/faults`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ match: { method: 'PUT', path: '/files/' }, delayMs: 10_000 }),
+      })
+      const child = spawn(
+        process.execPath,
+        [join(root, 'dist', 'cli', 'index.js'), '--dir', dir, '--project', tenant.projectName],
+        {
+          env: {
+            PATH: process.env['PATH'] ?? '',
+            KAIXU_KEY: tenant.key,
+            KAIXU_GATEWAY_URL: gw.url,
+          },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      )
+      let stderr = ''
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d
+        if (/Push push_\w+ \(deploy/.test(stderr) && !child.killed) child.kill(signal)
+      })
+      const exit = await new Promise<number | null>((done) => child.on('close', done))
+      await fetch(`${gw.url}/__sandbox/faults`, { method: 'DELETE' })
+      await rm(dir, { recursive: true, force: true })
+
+      expect(exit).toBe(code)
+      const pushId = /Push (push_\w+)/.exec(stderr)![1]!
+      expect(stderr).toContain(`interrupted by ${signal}`)
+      expect(stderr).toContain(`Push ${pushId} cancelled`)
+      const status = await api(gw, tenant.key, 'GET', `/v1/push-status?pushId=${pushId}`)
+      expect(status.body['state']).toBe('cancelled')
+    },
+  )
 })

@@ -267,6 +267,17 @@ describe('push', () => {
     expect((error as PushError).result).toMatchObject({ pushId: 'push_1', state: 'error' })
   })
 
+  it.each(['cancelled', 'expired'] as const)(
+    'fails when the gateway answers the push %s (final, never a success)',
+    async (state) => {
+      const { client } = fakeClient(record(state, { error_message: `The push was ${state}.` }))
+      const error = await push(client, digest, options, reporter).catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(PushError)
+      expect((error as PushError).message).toBe(`The push was ${state}: The push was ${state}.`)
+      expect((error as PushError).result.state).toBe(state)
+    },
+  )
+
   it('gives up when the deploy is not final in time', async () => {
     const { client } = fakeClient(record('finalizing'))
     const error = await push(client, digest, { ...options, timeoutMs: 1 }, reporter).catch(

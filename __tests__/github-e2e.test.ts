@@ -137,7 +137,12 @@ function runOnPullRequest(
   )
 }
 
-function runOnPush(branch: string, commit: string, inputs: Record<string, string> = {}) {
+function runOnPush(
+  branch: string,
+  commit: string,
+  inputs: Record<string, string> = {},
+  options: Pick<Parameters<typeof runAction>[1] & object, 'onSpawn' | 'state'> = {},
+) {
   return runAction(
     {
       'gateway-url': gw.url,
@@ -154,6 +159,7 @@ function runOnPush(branch: string, commit: string, inputs: Record<string, string
         GITHUB_REF: `refs/heads/${branch}`,
         GITHUB_SHA: commit,
       }),
+      ...options,
     },
   )
 }
@@ -481,5 +487,65 @@ describe('the Action on GitHub events, end to end', () => {
     expect(stale.outputs['state']).toBe('skipped')
     expect(stale.stdout).toMatch(/::warning::Kaixu Push skipped: PR #17 is at/)
     expect(github.writes()).toEqual([])
+  })
+
+  test('a job cancelled mid-push: the post step cancels the push and marks the deployment inactive', async () => {
+    const dir = join(work, 'cancelled-site')
+    await writeSite(dir, `cancelled ${shaCounter}`)
+    // Netlify takes the files slowly, so the job is cancelled while they are uploading.
+    await fetch(`${gw.url}/__sandbox/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        match: { method: 'PUT', path: '/files/' },
+        delayMs: 10_000,
+        times: 3,
+      }),
+    })
+    const commit = sha()
+    // The runner cancels a job with SIGINT to the running step, then runs the post steps.
+    const main = await runOnPush(
+      'release',
+      commit,
+      { dir },
+      {
+        onSpawn: (child) =>
+          child.stdout!.on('data', (d: Buffer) => {
+            if (/Push push_\w+ \(deploy/.test(String(d))) child.kill('SIGINT')
+          }),
+      },
+    )
+    await fetch(`${gw.url}/__sandbox/faults`, { method: 'DELETE' })
+    expect(main.code).not.toBe(0)
+    const pushId = main.state['pushId']!
+    expect(pushId).toMatch(/^push_/)
+    expect(main.state['finished']).toBeUndefined()
+    const [deployment] = deploymentsFor(commit)
+    expect(deployment!.statuses.map((s) => s.state)).toEqual(['in_progress'])
+
+    const postRun = await runOnPush('release', commit, { dir }, { state: main.state })
+    expect(postRun.code).toBe(0)
+    expect(postRun.stdout).toContain(`Push ${pushId} cancelled`)
+    const status = await api(gw, tenant.key, 'GET', `/v1/push-status?pushId=${pushId}`)
+    expect(status.body['state']).toBe('cancelled')
+    expect(deployment!.statuses.map((s) => s.state)).toEqual(['in_progress', 'inactive'])
+  })
+
+  test('after a step that finished, the post step does nothing', async () => {
+    const commit = sha()
+    const main = await runOnPush('release', commit)
+    expectOk(main)
+    expect(main.state).toMatchObject({ isPost: 'true', finished: 'true' })
+    github.clearCalls()
+    const postRun = await runOnPush('release', commit, {}, { state: main.state })
+    expect(postRun.code).toBe(0)
+    expect(github.writes()).toEqual([])
+    const status = await api(
+      gw,
+      tenant.key,
+      'GET',
+      `/v1/push-status?pushId=${main.outputs['push-id']}`,
+    )
+    expect(status.body['state']).toBe('ready')
   })
 })

@@ -57300,3692 +57300,14 @@ exports.debug = debug; // for test
 
 /***/ }),
 
-/***/ 9407:
-/***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
-
-__nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4575);
-
-/* istanbul ignore next */
-await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
-
-__webpack_async_result__();
-} catch(e) { __webpack_async_result__(e); } }, 1);
-
-/***/ }),
-
-/***/ 4575:
+/***/ 3916:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
-
-// EXPORTS
-__nccwpck_require__.d(__webpack_exports__, {
-  e: () => (/* binding */ run)
-});
-
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
-var external_node_fs_default = /*#__PURE__*/__nccwpck_require__.n(external_node_fs_namespaceObject);
-;// CONCATENATED MODULE: external "node:path"
-const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
-var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_namespaceObject);
-;// CONCATENATED MODULE: external "os"
-const external_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/utils.js
-// We use any as a valid input type
-/* eslint-disable @typescript-eslint/no-explicit-any */
-/**
- * Sanitizes an input into a string so it can be passed into issueCommand safely
- * @param input input to sanitize into a string
- */
-function utils_toCommandValue(input) {
-    if (input === null || input === undefined) {
-        return '';
-    }
-    else if (typeof input === 'string' || input instanceof String) {
-        return input;
-    }
-    return JSON.stringify(input);
-}
-/**
- *
- * @param annotationProperties
- * @returns The command properties to send with the actual annotation command
- * See IssueCommandProperties: https://github.com/actions/runner/blob/main/src/Runner.Worker/ActionCommandManager.cs#L646
- */
-function toCommandProperties(annotationProperties) {
-    if (!Object.keys(annotationProperties).length) {
-        return {};
-    }
-    return {
-        title: annotationProperties.title,
-        file: annotationProperties.file,
-        line: annotationProperties.startLine,
-        endLine: annotationProperties.endLine,
-        col: annotationProperties.startColumn,
-        endColumn: annotationProperties.endColumn
-    };
-}
-//# sourceMappingURL=utils.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/command.js
-
-
-/**
- * Issues a command to the GitHub Actions runner
- *
- * @param command - The command name to issue
- * @param properties - Additional properties for the command (key-value pairs)
- * @param message - The message to include with the command
- * @remarks
- * This function outputs a specially formatted string to stdout that the Actions
- * runner interprets as a command. These commands can control workflow behavior,
- * set outputs, create annotations, mask values, and more.
- *
- * Command Format:
- *   ::name key=value,key=value::message
- *
- * @example
- * ```typescript
- * // Issue a warning annotation
- * issueCommand('warning', {}, 'This is a warning message');
- * // Output: ::warning::This is a warning message
- *
- * // Set an environment variable
- * issueCommand('set-env', { name: 'MY_VAR' }, 'some value');
- * // Output: ::set-env name=MY_VAR::some value
- *
- * // Add a secret mask
- * issueCommand('add-mask', {}, 'secretValue123');
- * // Output: ::add-mask::secretValue123
- * ```
- *
- * @internal
- * This is an internal utility function that powers the public API functions
- * such as setSecret, warning, error, and exportVariable.
- */
-function command_issueCommand(command, properties, message) {
-    const cmd = new Command(command, properties, message);
-    process.stdout.write(cmd.toString() + external_os_namespaceObject.EOL);
-}
-function command_issue(name, message = '') {
-    command_issueCommand(name, {}, message);
-}
-const CMD_STRING = '::';
-class Command {
-    constructor(command, properties, message) {
-        if (!command) {
-            command = 'missing.command';
-        }
-        this.command = command;
-        this.properties = properties;
-        this.message = message;
-    }
-    toString() {
-        let cmdStr = CMD_STRING + this.command;
-        if (this.properties && Object.keys(this.properties).length > 0) {
-            cmdStr += ' ';
-            let first = true;
-            for (const key in this.properties) {
-                if (this.properties.hasOwnProperty(key)) {
-                    const val = this.properties[key];
-                    if (val) {
-                        if (first) {
-                            first = false;
-                        }
-                        else {
-                            cmdStr += ',';
-                        }
-                        cmdStr += `${key}=${escapeProperty(val)}`;
-                    }
-                }
-            }
-        }
-        cmdStr += `${CMD_STRING}${escapeData(this.message)}`;
-        return cmdStr;
-    }
-}
-function escapeData(s) {
-    return utils_toCommandValue(s)
-        .replace(/%/g, '%25')
-        .replace(/\r/g, '%0D')
-        .replace(/\n/g, '%0A');
-}
-function escapeProperty(s) {
-    return utils_toCommandValue(s)
-        .replace(/%/g, '%25')
-        .replace(/\r/g, '%0D')
-        .replace(/\n/g, '%0A')
-        .replace(/:/g, '%3A')
-        .replace(/,/g, '%2C');
-}
-//# sourceMappingURL=command.js.map
-;// CONCATENATED MODULE: external "crypto"
-const external_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("crypto");
-;// CONCATENATED MODULE: external "fs"
-const external_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("fs");
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/file-command.js
-// For internal use, subject to change.
-// We use any as a valid input type
-/* eslint-disable @typescript-eslint/no-explicit-any */
-
-
-
-
-function file_command_issueFileCommand(command, message) {
-    const filePath = process.env[`GITHUB_${command}`];
-    if (!filePath) {
-        throw new Error(`Unable to find environment variable for file command ${command}`);
-    }
-    if (!external_fs_namespaceObject.existsSync(filePath)) {
-        throw new Error(`Missing file at path: ${filePath}`);
-    }
-    external_fs_namespaceObject.appendFileSync(filePath, `${utils_toCommandValue(message)}${external_os_namespaceObject.EOL}`, {
-        encoding: 'utf8'
-    });
-}
-function file_command_prepareKeyValueMessage(key, value) {
-    const delimiter = `ghadelimiter_${external_crypto_namespaceObject.randomUUID()}`;
-    const convertedValue = utils_toCommandValue(value);
-    // These should realistically never happen, but just in case someone finds a
-    // way to exploit uuid generation let's not allow keys or values that contain
-    // the delimiter.
-    if (key.includes(delimiter)) {
-        throw new Error(`Unexpected input: name should not contain the delimiter "${delimiter}"`);
-    }
-    if (convertedValue.includes(delimiter)) {
-        throw new Error(`Unexpected input: value should not contain the delimiter "${delimiter}"`);
-    }
-    return `${key}<<${delimiter}${external_os_namespaceObject.EOL}${convertedValue}${external_os_namespaceObject.EOL}${delimiter}`;
-}
-//# sourceMappingURL=file-command.js.map
-;// CONCATENATED MODULE: external "path"
-const external_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("path");
-// EXTERNAL MODULE: external "http"
-var external_http_ = __nccwpck_require__(8611);
-// EXTERNAL MODULE: external "https"
-var external_https_ = __nccwpck_require__(5692);
-;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/proxy.js
-function getProxyUrl(reqUrl) {
-    const usingSsl = reqUrl.protocol === 'https:';
-    if (checkBypass(reqUrl)) {
-        return undefined;
-    }
-    const proxyVar = (() => {
-        if (usingSsl) {
-            return process.env['https_proxy'] || process.env['HTTPS_PROXY'];
-        }
-        else {
-            return process.env['http_proxy'] || process.env['HTTP_PROXY'];
-        }
-    })();
-    if (proxyVar) {
-        try {
-            return new DecodedURL(proxyVar);
-        }
-        catch (_a) {
-            if (!proxyVar.startsWith('http://') && !proxyVar.startsWith('https://'))
-                return new DecodedURL(`http://${proxyVar}`);
-        }
-    }
-    else {
-        return undefined;
-    }
-}
-function checkBypass(reqUrl) {
-    if (!reqUrl.hostname) {
-        return false;
-    }
-    const reqHost = reqUrl.hostname;
-    if (isLoopbackAddress(reqHost)) {
-        return true;
-    }
-    const noProxy = process.env['no_proxy'] || process.env['NO_PROXY'] || '';
-    if (!noProxy) {
-        return false;
-    }
-    // Determine the request port
-    let reqPort;
-    if (reqUrl.port) {
-        reqPort = Number(reqUrl.port);
-    }
-    else if (reqUrl.protocol === 'http:') {
-        reqPort = 80;
-    }
-    else if (reqUrl.protocol === 'https:') {
-        reqPort = 443;
-    }
-    // Format the request hostname and hostname with port
-    const upperReqHosts = [reqUrl.hostname.toUpperCase()];
-    if (typeof reqPort === 'number') {
-        upperReqHosts.push(`${upperReqHosts[0]}:${reqPort}`);
-    }
-    // Compare request host against noproxy
-    for (const upperNoProxyItem of noProxy
-        .split(',')
-        .map(x => x.trim().toUpperCase())
-        .filter(x => x)) {
-        if (upperNoProxyItem === '*' ||
-            upperReqHosts.some(x => x === upperNoProxyItem ||
-                x.endsWith(`.${upperNoProxyItem}`) ||
-                (upperNoProxyItem.startsWith('.') &&
-                    x.endsWith(`${upperNoProxyItem}`)))) {
-            return true;
-        }
-    }
-    return false;
-}
-function isLoopbackAddress(host) {
-    const hostLower = host.toLowerCase();
-    return (hostLower === 'localhost' ||
-        hostLower.startsWith('127.') ||
-        hostLower.startsWith('[::1]') ||
-        hostLower.startsWith('[0:0:0:0:0:0:0:1]'));
-}
-class DecodedURL extends URL {
-    constructor(url, base) {
-        super(url, base);
-        this._decodedUsername = decodeURIComponent(super.username);
-        this._decodedPassword = decodeURIComponent(super.password);
-    }
-    get username() {
-        return this._decodedUsername;
-    }
-    get password() {
-        return this._decodedPassword;
-    }
-}
-//# sourceMappingURL=proxy.js.map
-// EXTERNAL MODULE: ./node_modules/tunnel/index.js
-var node_modules_tunnel = __nccwpck_require__(770);
-// EXTERNAL MODULE: ./node_modules/@actions/http-client/node_modules/undici/index.js
-var undici = __nccwpck_require__(3368);
-;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/index.js
-/* eslint-disable @typescript-eslint/no-explicit-any */
-var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-
-
-
-var HttpCodes;
-(function (HttpCodes) {
-    HttpCodes[HttpCodes["OK"] = 200] = "OK";
-    HttpCodes[HttpCodes["MultipleChoices"] = 300] = "MultipleChoices";
-    HttpCodes[HttpCodes["MovedPermanently"] = 301] = "MovedPermanently";
-    HttpCodes[HttpCodes["ResourceMoved"] = 302] = "ResourceMoved";
-    HttpCodes[HttpCodes["SeeOther"] = 303] = "SeeOther";
-    HttpCodes[HttpCodes["NotModified"] = 304] = "NotModified";
-    HttpCodes[HttpCodes["UseProxy"] = 305] = "UseProxy";
-    HttpCodes[HttpCodes["SwitchProxy"] = 306] = "SwitchProxy";
-    HttpCodes[HttpCodes["TemporaryRedirect"] = 307] = "TemporaryRedirect";
-    HttpCodes[HttpCodes["PermanentRedirect"] = 308] = "PermanentRedirect";
-    HttpCodes[HttpCodes["BadRequest"] = 400] = "BadRequest";
-    HttpCodes[HttpCodes["Unauthorized"] = 401] = "Unauthorized";
-    HttpCodes[HttpCodes["PaymentRequired"] = 402] = "PaymentRequired";
-    HttpCodes[HttpCodes["Forbidden"] = 403] = "Forbidden";
-    HttpCodes[HttpCodes["NotFound"] = 404] = "NotFound";
-    HttpCodes[HttpCodes["MethodNotAllowed"] = 405] = "MethodNotAllowed";
-    HttpCodes[HttpCodes["NotAcceptable"] = 406] = "NotAcceptable";
-    HttpCodes[HttpCodes["ProxyAuthenticationRequired"] = 407] = "ProxyAuthenticationRequired";
-    HttpCodes[HttpCodes["RequestTimeout"] = 408] = "RequestTimeout";
-    HttpCodes[HttpCodes["Conflict"] = 409] = "Conflict";
-    HttpCodes[HttpCodes["Gone"] = 410] = "Gone";
-    HttpCodes[HttpCodes["TooManyRequests"] = 429] = "TooManyRequests";
-    HttpCodes[HttpCodes["InternalServerError"] = 500] = "InternalServerError";
-    HttpCodes[HttpCodes["NotImplemented"] = 501] = "NotImplemented";
-    HttpCodes[HttpCodes["BadGateway"] = 502] = "BadGateway";
-    HttpCodes[HttpCodes["ServiceUnavailable"] = 503] = "ServiceUnavailable";
-    HttpCodes[HttpCodes["GatewayTimeout"] = 504] = "GatewayTimeout";
-})(HttpCodes || (HttpCodes = {}));
-var Headers;
-(function (Headers) {
-    Headers["Accept"] = "accept";
-    Headers["ContentType"] = "content-type";
-})(Headers || (Headers = {}));
-var MediaTypes;
-(function (MediaTypes) {
-    MediaTypes["ApplicationJson"] = "application/json";
-})(MediaTypes || (MediaTypes = {}));
-/**
- * Returns the proxy URL, depending upon the supplied url and proxy environment variables.
- * @param serverUrl  The server URL where the request will be sent. For example, https://api.github.com
- */
-function lib_getProxyUrl(serverUrl) {
-    const proxyUrl = pm.getProxyUrl(new URL(serverUrl));
-    return proxyUrl ? proxyUrl.href : '';
-}
-const HttpRedirectCodes = [
-    HttpCodes.MovedPermanently,
-    HttpCodes.ResourceMoved,
-    HttpCodes.SeeOther,
-    HttpCodes.TemporaryRedirect,
-    HttpCodes.PermanentRedirect
-];
-const HttpResponseRetryCodes = [
-    HttpCodes.BadGateway,
-    HttpCodes.ServiceUnavailable,
-    HttpCodes.GatewayTimeout
-];
-const RetryableHttpVerbs = (/* unused pure expression or super */ null && (['OPTIONS', 'GET', 'DELETE', 'HEAD']));
-const ExponentialBackoffCeiling = 10;
-const ExponentialBackoffTimeSlice = 5;
-class HttpClientError extends Error {
-    constructor(message, statusCode) {
-        super(message);
-        this.name = 'HttpClientError';
-        this.statusCode = statusCode;
-        Object.setPrototypeOf(this, HttpClientError.prototype);
-    }
-}
-class HttpClientResponse {
-    constructor(message) {
-        this.message = message;
-    }
-    readBody() {
-        return __awaiter(this, void 0, void 0, function* () {
-            return new Promise((resolve) => __awaiter(this, void 0, void 0, function* () {
-                let output = Buffer.alloc(0);
-                this.message.on('data', (chunk) => {
-                    output = Buffer.concat([output, chunk]);
-                });
-                this.message.on('end', () => {
-                    resolve(output.toString());
-                });
-            }));
-        });
-    }
-    readBodyBuffer() {
-        return __awaiter(this, void 0, void 0, function* () {
-            return new Promise((resolve) => __awaiter(this, void 0, void 0, function* () {
-                const chunks = [];
-                this.message.on('data', (chunk) => {
-                    chunks.push(chunk);
-                });
-                this.message.on('end', () => {
-                    resolve(Buffer.concat(chunks));
-                });
-            }));
-        });
-    }
-}
-function isHttps(requestUrl) {
-    const parsedUrl = new URL(requestUrl);
-    return parsedUrl.protocol === 'https:';
-}
-class lib_HttpClient {
-    constructor(userAgent, handlers, requestOptions) {
-        this._ignoreSslError = false;
-        this._allowRedirects = true;
-        this._allowRedirectDowngrade = false;
-        this._maxRedirects = 50;
-        this._allowRetries = false;
-        this._maxRetries = 1;
-        this._keepAlive = false;
-        this._disposed = false;
-        this.userAgent = this._getUserAgentWithOrchestrationId(userAgent);
-        this.handlers = handlers || [];
-        this.requestOptions = requestOptions;
-        if (requestOptions) {
-            if (requestOptions.ignoreSslError != null) {
-                this._ignoreSslError = requestOptions.ignoreSslError;
-            }
-            this._socketTimeout = requestOptions.socketTimeout;
-            if (requestOptions.allowRedirects != null) {
-                this._allowRedirects = requestOptions.allowRedirects;
-            }
-            if (requestOptions.allowRedirectDowngrade != null) {
-                this._allowRedirectDowngrade = requestOptions.allowRedirectDowngrade;
-            }
-            if (requestOptions.maxRedirects != null) {
-                this._maxRedirects = Math.max(requestOptions.maxRedirects, 0);
-            }
-            if (requestOptions.keepAlive != null) {
-                this._keepAlive = requestOptions.keepAlive;
-            }
-            if (requestOptions.allowRetries != null) {
-                this._allowRetries = requestOptions.allowRetries;
-            }
-            if (requestOptions.maxRetries != null) {
-                this._maxRetries = requestOptions.maxRetries;
-            }
-        }
-    }
-    options(requestUrl, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return this.request('OPTIONS', requestUrl, null, additionalHeaders || {});
-        });
-    }
-    get(requestUrl, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return this.request('GET', requestUrl, null, additionalHeaders || {});
-        });
-    }
-    del(requestUrl, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return this.request('DELETE', requestUrl, null, additionalHeaders || {});
-        });
-    }
-    post(requestUrl, data, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return this.request('POST', requestUrl, data, additionalHeaders || {});
-        });
-    }
-    patch(requestUrl, data, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return this.request('PATCH', requestUrl, data, additionalHeaders || {});
-        });
-    }
-    put(requestUrl, data, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return this.request('PUT', requestUrl, data, additionalHeaders || {});
-        });
-    }
-    head(requestUrl, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return this.request('HEAD', requestUrl, null, additionalHeaders || {});
-        });
-    }
-    sendStream(verb, requestUrl, stream, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return this.request(verb, requestUrl, stream, additionalHeaders);
-        });
-    }
-    /**
-     * Gets a typed object from an endpoint
-     * Be aware that not found returns a null.  Other errors (4xx, 5xx) reject the promise
-     */
-    getJson(requestUrl_1) {
-        return __awaiter(this, arguments, void 0, function* (requestUrl, additionalHeaders = {}) {
-            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
-            const res = yield this.get(requestUrl, additionalHeaders);
-            return this._processResponse(res, this.requestOptions);
-        });
-    }
-    postJson(requestUrl_1, obj_1) {
-        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
-            const data = JSON.stringify(obj, null, 2);
-            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
-            additionalHeaders[Headers.ContentType] =
-                this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
-            const res = yield this.post(requestUrl, data, additionalHeaders);
-            return this._processResponse(res, this.requestOptions);
-        });
-    }
-    putJson(requestUrl_1, obj_1) {
-        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
-            const data = JSON.stringify(obj, null, 2);
-            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
-            additionalHeaders[Headers.ContentType] =
-                this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
-            const res = yield this.put(requestUrl, data, additionalHeaders);
-            return this._processResponse(res, this.requestOptions);
-        });
-    }
-    patchJson(requestUrl_1, obj_1) {
-        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
-            const data = JSON.stringify(obj, null, 2);
-            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
-            additionalHeaders[Headers.ContentType] =
-                this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
-            const res = yield this.patch(requestUrl, data, additionalHeaders);
-            return this._processResponse(res, this.requestOptions);
-        });
-    }
-    /**
-     * Makes a raw http request.
-     * All other methods such as get, post, patch, and request ultimately call this.
-     * Prefer get, del, post and patch
-     */
-    request(verb, requestUrl, data, headers) {
-        return __awaiter(this, void 0, void 0, function* () {
-            if (this._disposed) {
-                throw new Error('Client has already been disposed.');
-            }
-            const parsedUrl = new URL(requestUrl);
-            let info = this._prepareRequest(verb, parsedUrl, headers);
-            // Only perform retries on reads since writes may not be idempotent.
-            const maxTries = this._allowRetries && RetryableHttpVerbs.includes(verb)
-                ? this._maxRetries + 1
-                : 1;
-            let numTries = 0;
-            let response;
-            do {
-                response = yield this.requestRaw(info, data);
-                // Check if it's an authentication challenge
-                if (response &&
-                    response.message &&
-                    response.message.statusCode === HttpCodes.Unauthorized) {
-                    let authenticationHandler;
-                    for (const handler of this.handlers) {
-                        if (handler.canHandleAuthentication(response)) {
-                            authenticationHandler = handler;
-                            break;
-                        }
-                    }
-                    if (authenticationHandler) {
-                        return authenticationHandler.handleAuthentication(this, info, data);
-                    }
-                    else {
-                        // We have received an unauthorized response but have no handlers to handle it.
-                        // Let the response return to the caller.
-                        return response;
-                    }
-                }
-                let redirectsRemaining = this._maxRedirects;
-                while (response.message.statusCode &&
-                    HttpRedirectCodes.includes(response.message.statusCode) &&
-                    this._allowRedirects &&
-                    redirectsRemaining > 0) {
-                    const redirectUrl = response.message.headers['location'];
-                    if (!redirectUrl) {
-                        // if there's no location to redirect to, we won't
-                        break;
-                    }
-                    const parsedRedirectUrl = new URL(redirectUrl);
-                    if (parsedUrl.protocol === 'https:' &&
-                        parsedUrl.protocol !== parsedRedirectUrl.protocol &&
-                        !this._allowRedirectDowngrade) {
-                        throw new Error('Redirect from HTTPS to HTTP protocol. This downgrade is not allowed for security reasons. If you want to allow this behavior, set the allowRedirectDowngrade option to true.');
-                    }
-                    // we need to finish reading the response before reassigning response
-                    // which will leak the open socket.
-                    yield response.readBody();
-                    // strip authorization header if redirected to a different hostname
-                    if (parsedRedirectUrl.hostname !== parsedUrl.hostname) {
-                        for (const header in headers) {
-                            // header names are case insensitive
-                            if (header.toLowerCase() === 'authorization') {
-                                delete headers[header];
-                            }
-                        }
-                    }
-                    // let's make the request with the new redirectUrl
-                    info = this._prepareRequest(verb, parsedRedirectUrl, headers);
-                    response = yield this.requestRaw(info, data);
-                    redirectsRemaining--;
-                }
-                if (!response.message.statusCode ||
-                    !HttpResponseRetryCodes.includes(response.message.statusCode)) {
-                    // If not a retry code, return immediately instead of retrying
-                    return response;
-                }
-                numTries += 1;
-                if (numTries < maxTries) {
-                    yield response.readBody();
-                    yield this._performExponentialBackoff(numTries);
-                }
-            } while (numTries < maxTries);
-            return response;
-        });
-    }
-    /**
-     * Needs to be called if keepAlive is set to true in request options.
-     */
-    dispose() {
-        if (this._agent) {
-            this._agent.destroy();
-        }
-        this._disposed = true;
-    }
-    /**
-     * Raw request.
-     * @param info
-     * @param data
-     */
-    requestRaw(info, data) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return new Promise((resolve, reject) => {
-                function callbackForResult(err, res) {
-                    if (err) {
-                        reject(err);
-                    }
-                    else if (!res) {
-                        // If `err` is not passed, then `res` must be passed.
-                        reject(new Error('Unknown error'));
-                    }
-                    else {
-                        resolve(res);
-                    }
-                }
-                this.requestRawWithCallback(info, data, callbackForResult);
-            });
-        });
-    }
-    /**
-     * Raw request with callback.
-     * @param info
-     * @param data
-     * @param onResult
-     */
-    requestRawWithCallback(info, data, onResult) {
-        if (typeof data === 'string') {
-            if (!info.options.headers) {
-                info.options.headers = {};
-            }
-            info.options.headers['Content-Length'] = Buffer.byteLength(data, 'utf8');
-        }
-        let callbackCalled = false;
-        function handleResult(err, res) {
-            if (!callbackCalled) {
-                callbackCalled = true;
-                onResult(err, res);
-            }
-        }
-        const req = info.httpModule.request(info.options, (msg) => {
-            const res = new HttpClientResponse(msg);
-            handleResult(undefined, res);
-        });
-        let socket;
-        req.on('socket', sock => {
-            socket = sock;
-        });
-        // If we ever get disconnected, we want the socket to timeout eventually
-        req.setTimeout(this._socketTimeout || 3 * 60000, () => {
-            if (socket) {
-                socket.end();
-            }
-            handleResult(new Error(`Request timeout: ${info.options.path}`));
-        });
-        req.on('error', function (err) {
-            // err has statusCode property
-            // res should have headers
-            handleResult(err);
-        });
-        if (data && typeof data === 'string') {
-            req.write(data, 'utf8');
-        }
-        if (data && typeof data !== 'string') {
-            data.on('close', function () {
-                req.end();
-            });
-            data.pipe(req);
-        }
-        else {
-            req.end();
-        }
-    }
-    /**
-     * Gets an http agent. This function is useful when you need an http agent that handles
-     * routing through a proxy server - depending upon the url and proxy environment variables.
-     * @param serverUrl  The server URL where the request will be sent. For example, https://api.github.com
-     */
-    getAgent(serverUrl) {
-        const parsedUrl = new URL(serverUrl);
-        return this._getAgent(parsedUrl);
-    }
-    getAgentDispatcher(serverUrl) {
-        const parsedUrl = new URL(serverUrl);
-        const proxyUrl = pm.getProxyUrl(parsedUrl);
-        const useProxy = proxyUrl && proxyUrl.hostname;
-        if (!useProxy) {
-            return;
-        }
-        return this._getProxyAgentDispatcher(parsedUrl, proxyUrl);
-    }
-    _prepareRequest(method, requestUrl, headers) {
-        const info = {};
-        info.parsedUrl = requestUrl;
-        const usingSsl = info.parsedUrl.protocol === 'https:';
-        info.httpModule = usingSsl ? https : http;
-        const defaultPort = usingSsl ? 443 : 80;
-        info.options = {};
-        info.options.host = info.parsedUrl.hostname;
-        info.options.port = info.parsedUrl.port
-            ? parseInt(info.parsedUrl.port)
-            : defaultPort;
-        info.options.path =
-            (info.parsedUrl.pathname || '') + (info.parsedUrl.search || '');
-        info.options.method = method;
-        info.options.headers = this._mergeHeaders(headers);
-        if (this.userAgent != null) {
-            info.options.headers['user-agent'] = this.userAgent;
-        }
-        info.options.agent = this._getAgent(info.parsedUrl);
-        // gives handlers an opportunity to participate
-        if (this.handlers) {
-            for (const handler of this.handlers) {
-                handler.prepareRequest(info.options);
-            }
-        }
-        return info;
-    }
-    _mergeHeaders(headers) {
-        if (this.requestOptions && this.requestOptions.headers) {
-            return Object.assign({}, lowercaseKeys(this.requestOptions.headers), lowercaseKeys(headers || {}));
-        }
-        return lowercaseKeys(headers || {});
-    }
-    /**
-     * Gets an existing header value or returns a default.
-     * Handles converting number header values to strings since HTTP headers must be strings.
-     * Note: This returns string | string[] since some headers can have multiple values.
-     * For headers that must always be a single string (like Content-Type), use the
-     * specialized _getExistingOrDefaultContentTypeHeader method instead.
-     */
-    _getExistingOrDefaultHeader(additionalHeaders, header, _default) {
-        let clientHeader;
-        if (this.requestOptions && this.requestOptions.headers) {
-            const headerValue = lowercaseKeys(this.requestOptions.headers)[header];
-            if (headerValue) {
-                clientHeader =
-                    typeof headerValue === 'number' ? headerValue.toString() : headerValue;
-            }
-        }
-        const additionalValue = additionalHeaders[header];
-        if (additionalValue !== undefined) {
-            return typeof additionalValue === 'number'
-                ? additionalValue.toString()
-                : additionalValue;
-        }
-        if (clientHeader !== undefined) {
-            return clientHeader;
-        }
-        return _default;
-    }
-    /**
-     * Specialized version of _getExistingOrDefaultHeader for Content-Type header.
-     * Always returns a single string (not an array) since Content-Type should be a single value.
-     * Converts arrays to comma-separated strings and numbers to strings to ensure type safety.
-     * This was split from _getExistingOrDefaultHeader to provide stricter typing for callers
-     * that assign the result to places expecting a string (e.g., additionalHeaders[Headers.ContentType]).
-     */
-    _getExistingOrDefaultContentTypeHeader(additionalHeaders, _default) {
-        let clientHeader;
-        if (this.requestOptions && this.requestOptions.headers) {
-            const headerValue = lowercaseKeys(this.requestOptions.headers)[Headers.ContentType];
-            if (headerValue) {
-                if (typeof headerValue === 'number') {
-                    clientHeader = String(headerValue);
-                }
-                else if (Array.isArray(headerValue)) {
-                    clientHeader = headerValue.join(', ');
-                }
-                else {
-                    clientHeader = headerValue;
-                }
-            }
-        }
-        const additionalValue = additionalHeaders[Headers.ContentType];
-        // Return the first non-undefined value, converting numbers or arrays to strings if necessary
-        if (additionalValue !== undefined) {
-            if (typeof additionalValue === 'number') {
-                return String(additionalValue);
-            }
-            else if (Array.isArray(additionalValue)) {
-                return additionalValue.join(', ');
-            }
-            else {
-                return additionalValue;
-            }
-        }
-        if (clientHeader !== undefined) {
-            return clientHeader;
-        }
-        return _default;
-    }
-    _getAgent(parsedUrl) {
-        let agent;
-        const proxyUrl = pm.getProxyUrl(parsedUrl);
-        const useProxy = proxyUrl && proxyUrl.hostname;
-        if (this._keepAlive && useProxy) {
-            agent = this._proxyAgent;
-        }
-        if (!useProxy) {
-            agent = this._agent;
-        }
-        // if agent is already assigned use that agent.
-        if (agent) {
-            return agent;
-        }
-        const usingSsl = parsedUrl.protocol === 'https:';
-        let maxSockets = 100;
-        if (this.requestOptions) {
-            maxSockets = this.requestOptions.maxSockets || http.globalAgent.maxSockets;
-        }
-        // This is `useProxy` again, but we need to check `proxyURl` directly for TypeScripts's flow analysis.
-        if (proxyUrl && proxyUrl.hostname) {
-            const agentOptions = {
-                maxSockets,
-                keepAlive: this._keepAlive,
-                proxy: Object.assign(Object.assign({}, ((proxyUrl.username || proxyUrl.password) && {
-                    proxyAuth: `${proxyUrl.username}:${proxyUrl.password}`
-                })), { host: proxyUrl.hostname, port: proxyUrl.port })
-            };
-            let tunnelAgent;
-            const overHttps = proxyUrl.protocol === 'https:';
-            if (usingSsl) {
-                tunnelAgent = overHttps ? tunnel.httpsOverHttps : tunnel.httpsOverHttp;
-            }
-            else {
-                tunnelAgent = overHttps ? tunnel.httpOverHttps : tunnel.httpOverHttp;
-            }
-            agent = tunnelAgent(agentOptions);
-            this._proxyAgent = agent;
-        }
-        // if tunneling agent isn't assigned create a new agent
-        if (!agent) {
-            const options = { keepAlive: this._keepAlive, maxSockets };
-            agent = usingSsl ? new https.Agent(options) : new http.Agent(options);
-            this._agent = agent;
-        }
-        if (usingSsl && this._ignoreSslError) {
-            // we don't want to set NODE_TLS_REJECT_UNAUTHORIZED=0 since that will affect request for entire process
-            // http.RequestOptions doesn't expose a way to modify RequestOptions.agent.options
-            // we have to cast it to any and change it directly
-            agent.options = Object.assign(agent.options || {}, {
-                rejectUnauthorized: false
-            });
-        }
-        return agent;
-    }
-    _getProxyAgentDispatcher(parsedUrl, proxyUrl) {
-        let proxyAgent;
-        if (this._keepAlive) {
-            proxyAgent = this._proxyAgentDispatcher;
-        }
-        // if agent is already assigned use that agent.
-        if (proxyAgent) {
-            return proxyAgent;
-        }
-        const usingSsl = parsedUrl.protocol === 'https:';
-        proxyAgent = new ProxyAgent(Object.assign({ uri: proxyUrl.href, pipelining: !this._keepAlive ? 0 : 1 }, ((proxyUrl.username || proxyUrl.password) && {
-            token: `Basic ${Buffer.from(`${proxyUrl.username}:${proxyUrl.password}`).toString('base64')}`
-        })));
-        this._proxyAgentDispatcher = proxyAgent;
-        if (usingSsl && this._ignoreSslError) {
-            // we don't want to set NODE_TLS_REJECT_UNAUTHORIZED=0 since that will affect request for entire process
-            // http.RequestOptions doesn't expose a way to modify RequestOptions.agent.options
-            // we have to cast it to any and change it directly
-            proxyAgent.options = Object.assign(proxyAgent.options.requestTls || {}, {
-                rejectUnauthorized: false
-            });
-        }
-        return proxyAgent;
-    }
-    _getUserAgentWithOrchestrationId(userAgent) {
-        const baseUserAgent = userAgent || 'actions/http-client';
-        const orchId = process.env['ACTIONS_ORCHESTRATION_ID'];
-        if (orchId) {
-            // Sanitize the orchestration ID to ensure it contains only valid characters
-            // Valid characters: 0-9, a-z, _, -, .
-            const sanitizedId = orchId.replace(/[^a-z0-9_.-]/gi, '_');
-            return `${baseUserAgent} actions_orchestration_id/${sanitizedId}`;
-        }
-        return baseUserAgent;
-    }
-    _performExponentialBackoff(retryNumber) {
-        return __awaiter(this, void 0, void 0, function* () {
-            retryNumber = Math.min(ExponentialBackoffCeiling, retryNumber);
-            const ms = ExponentialBackoffTimeSlice * Math.pow(2, retryNumber);
-            return new Promise(resolve => setTimeout(() => resolve(), ms));
-        });
-    }
-    _processResponse(res, options) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return new Promise((resolve, reject) => __awaiter(this, void 0, void 0, function* () {
-                const statusCode = res.message.statusCode || 0;
-                const response = {
-                    statusCode,
-                    result: null,
-                    headers: {}
-                };
-                // not found leads to null obj returned
-                if (statusCode === HttpCodes.NotFound) {
-                    resolve(response);
-                }
-                // get the result from the body
-                function dateTimeDeserializer(key, value) {
-                    if (typeof value === 'string') {
-                        const a = new Date(value);
-                        if (!isNaN(a.valueOf())) {
-                            return a;
-                        }
-                    }
-                    return value;
-                }
-                let obj;
-                let contents;
-                try {
-                    contents = yield res.readBody();
-                    if (contents && contents.length > 0) {
-                        if (options && options.deserializeDates) {
-                            obj = JSON.parse(contents, dateTimeDeserializer);
-                        }
-                        else {
-                            obj = JSON.parse(contents);
-                        }
-                        response.result = obj;
-                    }
-                    response.headers = res.message.headers;
-                }
-                catch (err) {
-                    // Invalid resource (contents not json);  leaving result obj null
-                }
-                // note that 3xx redirects are handled by the http layer.
-                if (statusCode > 299) {
-                    let msg;
-                    // if exception/error in body, attempt to get better error
-                    if (obj && obj.message) {
-                        msg = obj.message;
-                    }
-                    else if (contents && contents.length > 0) {
-                        // it may be the case that the exception is in the body message as string
-                        msg = contents;
-                    }
-                    else {
-                        msg = `Failed request: (${statusCode})`;
-                    }
-                    const err = new HttpClientError(msg, statusCode);
-                    err.result = response.result;
-                    reject(err);
-                }
-                else {
-                    resolve(response);
-                }
-            }));
-        });
-    }
-}
-const lowercaseKeys = (obj) => Object.keys(obj).reduce((c, k) => ((c[k.toLowerCase()] = obj[k]), c), {});
-//# sourceMappingURL=index.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/auth.js
-var auth_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-class BasicCredentialHandler {
-    constructor(username, password) {
-        this.username = username;
-        this.password = password;
-    }
-    prepareRequest(options) {
-        if (!options.headers) {
-            throw Error('The request has no headers');
-        }
-        options.headers['Authorization'] = `Basic ${Buffer.from(`${this.username}:${this.password}`).toString('base64')}`;
-    }
-    // This handler cannot handle 401
-    canHandleAuthentication() {
-        return false;
-    }
-    handleAuthentication() {
-        return auth_awaiter(this, void 0, void 0, function* () {
-            throw new Error('not implemented');
-        });
-    }
-}
-class auth_BearerCredentialHandler {
-    constructor(token) {
-        this.token = token;
-    }
-    // currently implements pre-authorization
-    // TODO: support preAuth = false where it hooks on 401
-    prepareRequest(options) {
-        if (!options.headers) {
-            throw Error('The request has no headers');
-        }
-        options.headers['Authorization'] = `Bearer ${this.token}`;
-    }
-    // This handler cannot handle 401
-    canHandleAuthentication() {
-        return false;
-    }
-    handleAuthentication() {
-        return auth_awaiter(this, void 0, void 0, function* () {
-            throw new Error('not implemented');
-        });
-    }
-}
-class PersonalAccessTokenCredentialHandler {
-    constructor(token) {
-        this.token = token;
-    }
-    // currently implements pre-authorization
-    // TODO: support preAuth = false where it hooks on 401
-    prepareRequest(options) {
-        if (!options.headers) {
-            throw Error('The request has no headers');
-        }
-        options.headers['Authorization'] = `Basic ${Buffer.from(`PAT:${this.token}`).toString('base64')}`;
-    }
-    // This handler cannot handle 401
-    canHandleAuthentication() {
-        return false;
-    }
-    handleAuthentication() {
-        return auth_awaiter(this, void 0, void 0, function* () {
-            throw new Error('not implemented');
-        });
-    }
-}
-//# sourceMappingURL=auth.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/oidc-utils.js
-var oidc_utils_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-
-class oidc_utils_OidcClient {
-    static createHttpClient(allowRetry = true, maxRetry = 10) {
-        const requestOptions = {
-            allowRetries: allowRetry,
-            maxRetries: maxRetry
-        };
-        return new HttpClient('actions/oidc-client', [new BearerCredentialHandler(oidc_utils_OidcClient.getRequestToken())], requestOptions);
-    }
-    static getRequestToken() {
-        const token = process.env['ACTIONS_ID_TOKEN_REQUEST_TOKEN'];
-        if (!token) {
-            throw new Error('Unable to get ACTIONS_ID_TOKEN_REQUEST_TOKEN env variable');
-        }
-        return token;
-    }
-    static getIDTokenUrl() {
-        const runtimeUrl = process.env['ACTIONS_ID_TOKEN_REQUEST_URL'];
-        if (!runtimeUrl) {
-            throw new Error('Unable to get ACTIONS_ID_TOKEN_REQUEST_URL env variable');
-        }
-        return runtimeUrl;
-    }
-    static getCall(id_token_url) {
-        return oidc_utils_awaiter(this, void 0, void 0, function* () {
-            var _a;
-            const httpclient = oidc_utils_OidcClient.createHttpClient();
-            const res = yield httpclient
-                .getJson(id_token_url)
-                .catch(error => {
-                throw new Error(`Failed to get ID Token. \n 
-        Error Code : ${error.statusCode}\n 
-        Error Message: ${error.message}`);
-            });
-            const id_token = (_a = res.result) === null || _a === void 0 ? void 0 : _a.value;
-            if (!id_token) {
-                throw new Error('Response json body do not have ID Token field');
-            }
-            return id_token;
-        });
-    }
-    static getIDToken(audience) {
-        return oidc_utils_awaiter(this, void 0, void 0, function* () {
-            try {
-                // New ID Token is requested from action service
-                let id_token_url = oidc_utils_OidcClient.getIDTokenUrl();
-                if (audience) {
-                    const encodedAudience = encodeURIComponent(audience);
-                    id_token_url = `${id_token_url}&audience=${encodedAudience}`;
-                }
-                debug(`ID token url is ${id_token_url}`);
-                const id_token = yield oidc_utils_OidcClient.getCall(id_token_url);
-                setSecret(id_token);
-                return id_token;
-            }
-            catch (error) {
-                throw new Error(`Error message: ${error.message}`);
-            }
-        });
-    }
-}
-//# sourceMappingURL=oidc-utils.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/summary.js
-var summary_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-const { access, appendFile, writeFile } = external_fs_namespaceObject.promises;
-const SUMMARY_ENV_VAR = 'GITHUB_STEP_SUMMARY';
-const SUMMARY_DOCS_URL = 'https://docs.github.com/actions/using-workflows/workflow-commands-for-github-actions#adding-a-job-summary';
-class Summary {
-    constructor() {
-        this._buffer = '';
-    }
-    /**
-     * Finds the summary file path from the environment, rejects if env var is not found or file does not exist
-     * Also checks r/w permissions.
-     *
-     * @returns step summary file path
-     */
-    filePath() {
-        return summary_awaiter(this, void 0, void 0, function* () {
-            if (this._filePath) {
-                return this._filePath;
-            }
-            const pathFromEnv = process.env[SUMMARY_ENV_VAR];
-            if (!pathFromEnv) {
-                throw new Error(`Unable to find environment variable for $${SUMMARY_ENV_VAR}. Check if your runtime environment supports job summaries.`);
-            }
-            try {
-                yield access(pathFromEnv, external_fs_namespaceObject.constants.R_OK | external_fs_namespaceObject.constants.W_OK);
-            }
-            catch (_a) {
-                throw new Error(`Unable to access summary file: '${pathFromEnv}'. Check if the file has correct read/write permissions.`);
-            }
-            this._filePath = pathFromEnv;
-            return this._filePath;
-        });
-    }
-    /**
-     * Wraps content in an HTML tag, adding any HTML attributes
-     *
-     * @param {string} tag HTML tag to wrap
-     * @param {string | null} content content within the tag
-     * @param {[attribute: string]: string} attrs key-value list of HTML attributes to add
-     *
-     * @returns {string} content wrapped in HTML element
-     */
-    wrap(tag, content, attrs = {}) {
-        const htmlAttrs = Object.entries(attrs)
-            .map(([key, value]) => ` ${key}="${value}"`)
-            .join('');
-        if (!content) {
-            return `<${tag}${htmlAttrs}>`;
-        }
-        return `<${tag}${htmlAttrs}>${content}</${tag}>`;
-    }
-    /**
-     * Writes text in the buffer to the summary buffer file and empties buffer. Will append by default.
-     *
-     * @param {SummaryWriteOptions} [options] (optional) options for write operation
-     *
-     * @returns {Promise<Summary>} summary instance
-     */
-    write(options) {
-        return summary_awaiter(this, void 0, void 0, function* () {
-            const overwrite = !!(options === null || options === void 0 ? void 0 : options.overwrite);
-            const filePath = yield this.filePath();
-            const writeFunc = overwrite ? writeFile : appendFile;
-            yield writeFunc(filePath, this._buffer, { encoding: 'utf8' });
-            return this.emptyBuffer();
-        });
-    }
-    /**
-     * Clears the summary buffer and wipes the summary file
-     *
-     * @returns {Summary} summary instance
-     */
-    clear() {
-        return summary_awaiter(this, void 0, void 0, function* () {
-            return this.emptyBuffer().write({ overwrite: true });
-        });
-    }
-    /**
-     * Returns the current summary buffer as a string
-     *
-     * @returns {string} string of summary buffer
-     */
-    stringify() {
-        return this._buffer;
-    }
-    /**
-     * If the summary buffer is empty
-     *
-     * @returns {boolen} true if the buffer is empty
-     */
-    isEmptyBuffer() {
-        return this._buffer.length === 0;
-    }
-    /**
-     * Resets the summary buffer without writing to summary file
-     *
-     * @returns {Summary} summary instance
-     */
-    emptyBuffer() {
-        this._buffer = '';
-        return this;
-    }
-    /**
-     * Adds raw text to the summary buffer
-     *
-     * @param {string} text content to add
-     * @param {boolean} [addEOL=false] (optional) append an EOL to the raw text (default: false)
-     *
-     * @returns {Summary} summary instance
-     */
-    addRaw(text, addEOL = false) {
-        this._buffer += text;
-        return addEOL ? this.addEOL() : this;
-    }
-    /**
-     * Adds the operating system-specific end-of-line marker to the buffer
-     *
-     * @returns {Summary} summary instance
-     */
-    addEOL() {
-        return this.addRaw(external_os_namespaceObject.EOL);
-    }
-    /**
-     * Adds an HTML codeblock to the summary buffer
-     *
-     * @param {string} code content to render within fenced code block
-     * @param {string} lang (optional) language to syntax highlight code
-     *
-     * @returns {Summary} summary instance
-     */
-    addCodeBlock(code, lang) {
-        const attrs = Object.assign({}, (lang && { lang }));
-        const element = this.wrap('pre', this.wrap('code', code), attrs);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML list to the summary buffer
-     *
-     * @param {string[]} items list of items to render
-     * @param {boolean} [ordered=false] (optional) if the rendered list should be ordered or not (default: false)
-     *
-     * @returns {Summary} summary instance
-     */
-    addList(items, ordered = false) {
-        const tag = ordered ? 'ol' : 'ul';
-        const listItems = items.map(item => this.wrap('li', item)).join('');
-        const element = this.wrap(tag, listItems);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML table to the summary buffer
-     *
-     * @param {SummaryTableCell[]} rows table rows
-     *
-     * @returns {Summary} summary instance
-     */
-    addTable(rows) {
-        const tableBody = rows
-            .map(row => {
-            const cells = row
-                .map(cell => {
-                if (typeof cell === 'string') {
-                    return this.wrap('td', cell);
-                }
-                const { header, data, colspan, rowspan } = cell;
-                const tag = header ? 'th' : 'td';
-                const attrs = Object.assign(Object.assign({}, (colspan && { colspan })), (rowspan && { rowspan }));
-                return this.wrap(tag, data, attrs);
-            })
-                .join('');
-            return this.wrap('tr', cells);
-        })
-            .join('');
-        const element = this.wrap('table', tableBody);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds a collapsable HTML details element to the summary buffer
-     *
-     * @param {string} label text for the closed state
-     * @param {string} content collapsable content
-     *
-     * @returns {Summary} summary instance
-     */
-    addDetails(label, content) {
-        const element = this.wrap('details', this.wrap('summary', label) + content);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML image tag to the summary buffer
-     *
-     * @param {string} src path to the image you to embed
-     * @param {string} alt text description of the image
-     * @param {SummaryImageOptions} options (optional) addition image attributes
-     *
-     * @returns {Summary} summary instance
-     */
-    addImage(src, alt, options) {
-        const { width, height } = options || {};
-        const attrs = Object.assign(Object.assign({}, (width && { width })), (height && { height }));
-        const element = this.wrap('img', null, Object.assign({ src, alt }, attrs));
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML section heading element
-     *
-     * @param {string} text heading text
-     * @param {number | string} [level=1] (optional) the heading level, default: 1
-     *
-     * @returns {Summary} summary instance
-     */
-    addHeading(text, level) {
-        const tag = `h${level}`;
-        const allowedTag = ['h1', 'h2', 'h3', 'h4', 'h5', 'h6'].includes(tag)
-            ? tag
-            : 'h1';
-        const element = this.wrap(allowedTag, text);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML thematic break (<hr>) to the summary buffer
-     *
-     * @returns {Summary} summary instance
-     */
-    addSeparator() {
-        const element = this.wrap('hr', null);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML line break (<br>) to the summary buffer
-     *
-     * @returns {Summary} summary instance
-     */
-    addBreak() {
-        const element = this.wrap('br', null);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML blockquote to the summary buffer
-     *
-     * @param {string} text quote text
-     * @param {string} cite (optional) citation url
-     *
-     * @returns {Summary} summary instance
-     */
-    addQuote(text, cite) {
-        const attrs = Object.assign({}, (cite && { cite }));
-        const element = this.wrap('blockquote', text, attrs);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML anchor tag to the summary buffer
-     *
-     * @param {string} text link text/content
-     * @param {string} href hyperlink
-     *
-     * @returns {Summary} summary instance
-     */
-    addLink(text, href) {
-        const element = this.wrap('a', text, { href });
-        return this.addRaw(element).addEOL();
-    }
-}
-const _summary = new Summary();
-/**
- * @deprecated use `core.summary`
- */
-const markdownSummary = (/* unused pure expression or super */ null && (_summary));
-const summary = _summary;
-//# sourceMappingURL=summary.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/path-utils.js
-
-/**
- * toPosixPath converts the given path to the posix form. On Windows, \\ will be
- * replaced with /.
- *
- * @param pth. Path to transform.
- * @return string Posix path.
- */
-function toPosixPath(pth) {
-    return pth.replace(/[\\]/g, '/');
-}
-/**
- * toWin32Path converts the given path to the win32 form. On Linux, / will be
- * replaced with \\.
- *
- * @param pth. Path to transform.
- * @return string Win32 path.
- */
-function toWin32Path(pth) {
-    return pth.replace(/[/]/g, '\\');
-}
-/**
- * toPlatformPath converts the given path to a platform-specific path. It does
- * this by replacing instances of / and \ with the platform-specific path
- * separator.
- *
- * @param pth The path to platformize.
- * @return string The platform-specific path.
- */
-function toPlatformPath(pth) {
-    return pth.replace(/[/\\]/g, path.sep);
-}
-//# sourceMappingURL=path-utils.js.map
-// EXTERNAL MODULE: external "string_decoder"
-var external_string_decoder_ = __nccwpck_require__(3193);
-// EXTERNAL MODULE: external "events"
-var external_events_ = __nccwpck_require__(4434);
-;// CONCATENATED MODULE: external "child_process"
-const external_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("child_process");
-// EXTERNAL MODULE: external "assert"
-var external_assert_ = __nccwpck_require__(2613);
-;// CONCATENATED MODULE: ./node_modules/@actions/io/lib/io-util.js
-var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-const { chmod, copyFile, lstat, mkdir, open: io_util_open, readdir, rename, rm, rmdir, stat, symlink, unlink } = external_fs_namespaceObject.promises;
-// export const {open} = 'fs'
-const IS_WINDOWS = process.platform === 'win32';
-/**
- * Custom implementation of readlink to ensure Windows junctions
- * maintain trailing backslash for backward compatibility with Node.js < 24
- *
- * In Node.js 20, Windows junctions (directory symlinks) always returned paths
- * with trailing backslashes. Node.js 24 removed this behavior, which breaks
- * code that relied on this format for path operations.
- *
- * This implementation restores the Node 20 behavior by adding a trailing
- * backslash to all junction results on Windows.
- */
-function readlink(fsPath) {
-    return io_util_awaiter(this, void 0, void 0, function* () {
-        const result = yield fs.promises.readlink(fsPath);
-        // On Windows, restore Node 20 behavior: add trailing backslash to all results
-        // since junctions on Windows are always directory links
-        if (IS_WINDOWS && !result.endsWith('\\')) {
-            return `${result}\\`;
-        }
-        return result;
-    });
-}
-// See https://github.com/nodejs/node/blob/d0153aee367422d0858105abec186da4dff0a0c5/deps/uv/include/uv/win.h#L691
-const UV_FS_O_EXLOCK = 0x10000000;
-const READONLY = external_fs_namespaceObject.constants.O_RDONLY;
-function exists(fsPath) {
-    return io_util_awaiter(this, void 0, void 0, function* () {
-        try {
-            yield stat(fsPath);
-        }
-        catch (err) {
-            if (err.code === 'ENOENT') {
-                return false;
-            }
-            throw err;
-        }
-        return true;
-    });
-}
-function isDirectory(fsPath_1) {
-    return io_util_awaiter(this, arguments, void 0, function* (fsPath, useStat = false) {
-        const stats = useStat ? yield stat(fsPath) : yield lstat(fsPath);
-        return stats.isDirectory();
-    });
-}
-/**
- * On OSX/Linux, true if path starts with '/'. On Windows, true for paths like:
- * \, \hello, \\hello\share, C:, and C:\hello (and corresponding alternate separator cases).
- */
-function isRooted(p) {
-    p = normalizeSeparators(p);
-    if (!p) {
-        throw new Error('isRooted() parameter "p" cannot be empty');
-    }
-    if (IS_WINDOWS) {
-        return (p.startsWith('\\') || /^[A-Z]:/i.test(p) // e.g. \ or \hello or \\hello
-        ); // e.g. C: or C:\hello
-    }
-    return p.startsWith('/');
-}
-/**
- * Best effort attempt to determine whether a file exists and is executable.
- * @param filePath    file path to check
- * @param extensions  additional file extensions to try
- * @return if file exists and is executable, returns the file path. otherwise empty string.
- */
-function tryGetExecutablePath(filePath, extensions) {
-    return io_util_awaiter(this, void 0, void 0, function* () {
-        let stats = undefined;
-        try {
-            // test file exists
-            stats = yield stat(filePath);
-        }
-        catch (err) {
-            if (err.code !== 'ENOENT') {
-                // eslint-disable-next-line no-console
-                console.log(`Unexpected error attempting to determine if executable file exists '${filePath}': ${err}`);
-            }
-        }
-        if (stats && stats.isFile()) {
-            if (IS_WINDOWS) {
-                // on Windows, test for valid extension
-                const upperExt = external_path_namespaceObject.extname(filePath).toUpperCase();
-                if (extensions.some(validExt => validExt.toUpperCase() === upperExt)) {
-                    return filePath;
-                }
-            }
-            else {
-                if (isUnixExecutable(stats)) {
-                    return filePath;
-                }
-            }
-        }
-        // try each extension
-        const originalFilePath = filePath;
-        for (const extension of extensions) {
-            filePath = originalFilePath + extension;
-            stats = undefined;
-            try {
-                stats = yield stat(filePath);
-            }
-            catch (err) {
-                if (err.code !== 'ENOENT') {
-                    // eslint-disable-next-line no-console
-                    console.log(`Unexpected error attempting to determine if executable file exists '${filePath}': ${err}`);
-                }
-            }
-            if (stats && stats.isFile()) {
-                if (IS_WINDOWS) {
-                    // preserve the case of the actual file (since an extension was appended)
-                    try {
-                        const directory = external_path_namespaceObject.dirname(filePath);
-                        const upperName = external_path_namespaceObject.basename(filePath).toUpperCase();
-                        for (const actualName of yield readdir(directory)) {
-                            if (upperName === actualName.toUpperCase()) {
-                                filePath = external_path_namespaceObject.join(directory, actualName);
-                                break;
-                            }
-                        }
-                    }
-                    catch (err) {
-                        // eslint-disable-next-line no-console
-                        console.log(`Unexpected error attempting to determine the actual case of the file '${filePath}': ${err}`);
-                    }
-                    return filePath;
-                }
-                else {
-                    if (isUnixExecutable(stats)) {
-                        return filePath;
-                    }
-                }
-            }
-        }
-        return '';
-    });
-}
-function normalizeSeparators(p) {
-    p = p || '';
-    if (IS_WINDOWS) {
-        // convert slashes on Windows
-        p = p.replace(/\//g, '\\');
-        // remove redundant slashes
-        return p.replace(/\\\\+/g, '\\');
-    }
-    // remove redundant slashes
-    return p.replace(/\/\/+/g, '/');
-}
-// on Mac/Linux, test the execute bit
-//     R   W  X  R  W X R W X
-//   256 128 64 32 16 8 4 2 1
-function isUnixExecutable(stats) {
-    return ((stats.mode & 1) > 0 ||
-        ((stats.mode & 8) > 0 &&
-            process.getgid !== undefined &&
-            stats.gid === process.getgid()) ||
-        ((stats.mode & 64) > 0 &&
-            process.getuid !== undefined &&
-            stats.uid === process.getuid()));
-}
-// Get the path of cmd.exe in windows
-function getCmdPath() {
-    var _a;
-    return (_a = process.env['COMSPEC']) !== null && _a !== void 0 ? _a : `cmd.exe`;
-}
-//# sourceMappingURL=io-util.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/io/lib/io.js
-var io_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-
-/**
- * Copies a file or folder.
- * Based off of shelljs - https://github.com/shelljs/shelljs/blob/9237f66c52e5daa40458f94f9565e18e8132f5a6/src/cp.js
- *
- * @param     source    source path
- * @param     dest      destination path
- * @param     options   optional. See CopyOptions.
- */
-function cp(source_1, dest_1) {
-    return io_awaiter(this, arguments, void 0, function* (source, dest, options = {}) {
-        const { force, recursive, copySourceDirectory } = readCopyOptions(options);
-        const destStat = (yield ioUtil.exists(dest)) ? yield ioUtil.stat(dest) : null;
-        // Dest is an existing file, but not forcing
-        if (destStat && destStat.isFile() && !force) {
-            return;
-        }
-        // If dest is an existing directory, should copy inside.
-        const newDest = destStat && destStat.isDirectory() && copySourceDirectory
-            ? path.join(dest, path.basename(source))
-            : dest;
-        if (!(yield ioUtil.exists(source))) {
-            throw new Error(`no such file or directory: ${source}`);
-        }
-        const sourceStat = yield ioUtil.stat(source);
-        if (sourceStat.isDirectory()) {
-            if (!recursive) {
-                throw new Error(`Failed to copy. ${source} is a directory, but tried to copy without recursive flag.`);
-            }
-            else {
-                yield cpDirRecursive(source, newDest, 0, force);
-            }
-        }
-        else {
-            if (path.relative(source, newDest) === '') {
-                // a file cannot be copied to itself
-                throw new Error(`'${newDest}' and '${source}' are the same file`);
-            }
-            yield io_copyFile(source, newDest, force);
-        }
-    });
-}
-/**
- * Moves a path.
- *
- * @param     source    source path
- * @param     dest      destination path
- * @param     options   optional. See MoveOptions.
- */
-function mv(source_1, dest_1) {
-    return io_awaiter(this, arguments, void 0, function* (source, dest, options = {}) {
-        if (yield ioUtil.exists(dest)) {
-            let destExists = true;
-            if (yield ioUtil.isDirectory(dest)) {
-                // If dest is directory copy src into dest
-                dest = path.join(dest, path.basename(source));
-                destExists = yield ioUtil.exists(dest);
-            }
-            if (destExists) {
-                if (options.force == null || options.force) {
-                    yield rmRF(dest);
-                }
-                else {
-                    throw new Error('Destination already exists');
-                }
-            }
-        }
-        yield mkdirP(path.dirname(dest));
-        yield ioUtil.rename(source, dest);
-    });
-}
-/**
- * Remove a path recursively with force
- *
- * @param inputPath path to remove
- */
-function rmRF(inputPath) {
-    return io_awaiter(this, void 0, void 0, function* () {
-        if (ioUtil.IS_WINDOWS) {
-            // Check for invalid characters
-            // https://docs.microsoft.com/en-us/windows/win32/fileio/naming-a-file
-            if (/[*"<>|]/.test(inputPath)) {
-                throw new Error('File path must not contain `*`, `"`, `<`, `>` or `|` on Windows');
-            }
-        }
-        try {
-            // note if path does not exist, error is silent
-            yield ioUtil.rm(inputPath, {
-                force: true,
-                maxRetries: 3,
-                recursive: true,
-                retryDelay: 300
-            });
-        }
-        catch (err) {
-            throw new Error(`File was unable to be removed ${err}`);
-        }
-    });
-}
-/**
- * Make a directory.  Creates the full path with folders in between
- * Will throw if it fails
- *
- * @param   fsPath        path to create
- * @returns Promise<void>
- */
-function mkdirP(fsPath) {
-    return io_awaiter(this, void 0, void 0, function* () {
-        ok(fsPath, 'a path argument must be provided');
-        yield ioUtil.mkdir(fsPath, { recursive: true });
-    });
-}
-/**
- * Returns path of a tool had the tool actually been invoked.  Resolves via paths.
- * If you check and the tool does not exist, it will throw.
- *
- * @param     tool              name of the tool
- * @param     check             whether to check if tool exists
- * @returns   Promise<string>   path to tool
- */
-function which(tool, check) {
-    return io_awaiter(this, void 0, void 0, function* () {
-        if (!tool) {
-            throw new Error("parameter 'tool' is required");
-        }
-        // recursive when check=true
-        if (check) {
-            const result = yield which(tool, false);
-            if (!result) {
-                if (IS_WINDOWS) {
-                    throw new Error(`Unable to locate executable file: ${tool}. Please verify either the file path exists or the file can be found within a directory specified by the PATH environment variable. Also verify the file has a valid extension for an executable file.`);
-                }
-                else {
-                    throw new Error(`Unable to locate executable file: ${tool}. Please verify either the file path exists or the file can be found within a directory specified by the PATH environment variable. Also check the file mode to verify the file is executable.`);
-                }
-            }
-            return result;
-        }
-        const matches = yield findInPath(tool);
-        if (matches && matches.length > 0) {
-            return matches[0];
-        }
-        return '';
-    });
-}
-/**
- * Returns a list of all occurrences of the given tool on the system path.
- *
- * @returns   Promise<string[]>  the paths of the tool
- */
-function findInPath(tool) {
-    return io_awaiter(this, void 0, void 0, function* () {
-        if (!tool) {
-            throw new Error("parameter 'tool' is required");
-        }
-        // build the list of extensions to try
-        const extensions = [];
-        if (IS_WINDOWS && process.env['PATHEXT']) {
-            for (const extension of process.env['PATHEXT'].split(external_path_namespaceObject.delimiter)) {
-                if (extension) {
-                    extensions.push(extension);
-                }
-            }
-        }
-        // if it's rooted, return it if exists. otherwise return empty.
-        if (isRooted(tool)) {
-            const filePath = yield tryGetExecutablePath(tool, extensions);
-            if (filePath) {
-                return [filePath];
-            }
-            return [];
-        }
-        // if any path separators, return empty
-        if (tool.includes(external_path_namespaceObject.sep)) {
-            return [];
-        }
-        // build the list of directories
-        //
-        // Note, technically "where" checks the current directory on Windows. From a toolkit perspective,
-        // it feels like we should not do this. Checking the current directory seems like more of a use
-        // case of a shell, and the which() function exposed by the toolkit should strive for consistency
-        // across platforms.
-        const directories = [];
-        if (process.env.PATH) {
-            for (const p of process.env.PATH.split(external_path_namespaceObject.delimiter)) {
-                if (p) {
-                    directories.push(p);
-                }
-            }
-        }
-        // find all matches
-        const matches = [];
-        for (const directory of directories) {
-            const filePath = yield tryGetExecutablePath(external_path_namespaceObject.join(directory, tool), extensions);
-            if (filePath) {
-                matches.push(filePath);
-            }
-        }
-        return matches;
-    });
-}
-function readCopyOptions(options) {
-    const force = options.force == null ? true : options.force;
-    const recursive = Boolean(options.recursive);
-    const copySourceDirectory = options.copySourceDirectory == null
-        ? true
-        : Boolean(options.copySourceDirectory);
-    return { force, recursive, copySourceDirectory };
-}
-function cpDirRecursive(sourceDir, destDir, currentDepth, force) {
-    return io_awaiter(this, void 0, void 0, function* () {
-        // Ensure there is not a run away recursive copy
-        if (currentDepth >= 255)
-            return;
-        currentDepth++;
-        yield mkdirP(destDir);
-        const files = yield ioUtil.readdir(sourceDir);
-        for (const fileName of files) {
-            const srcFile = `${sourceDir}/${fileName}`;
-            const destFile = `${destDir}/${fileName}`;
-            const srcFileStat = yield ioUtil.lstat(srcFile);
-            if (srcFileStat.isDirectory()) {
-                // Recurse
-                yield cpDirRecursive(srcFile, destFile, currentDepth, force);
-            }
-            else {
-                yield io_copyFile(srcFile, destFile, force);
-            }
-        }
-        // Change the mode for the newly created directory
-        yield ioUtil.chmod(destDir, (yield ioUtil.stat(sourceDir)).mode);
-    });
-}
-// Buffered file copy
-function io_copyFile(srcFile, destFile, force) {
-    return io_awaiter(this, void 0, void 0, function* () {
-        if ((yield ioUtil.lstat(srcFile)).isSymbolicLink()) {
-            // unlink/re-link it
-            try {
-                yield ioUtil.lstat(destFile);
-                yield ioUtil.unlink(destFile);
-            }
-            catch (e) {
-                // Try to override file permission
-                if (e.code === 'EPERM') {
-                    yield ioUtil.chmod(destFile, '0666');
-                    yield ioUtil.unlink(destFile);
-                }
-                // other errors = it doesn't exist, no work to do
-            }
-            // Copy over symlink
-            const symlinkFull = yield ioUtil.readlink(srcFile);
-            yield ioUtil.symlink(symlinkFull, destFile, ioUtil.IS_WINDOWS ? 'junction' : null);
-        }
-        else if (!(yield ioUtil.exists(destFile)) || force) {
-            yield ioUtil.copyFile(srcFile, destFile);
-        }
-    });
-}
-//# sourceMappingURL=io.js.map
-;// CONCATENATED MODULE: external "timers"
-const external_timers_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("timers");
-;// CONCATENATED MODULE: ./node_modules/@actions/exec/lib/toolrunner.js
-var toolrunner_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-
-
-
-
-
-/* eslint-disable @typescript-eslint/unbound-method */
-const toolrunner_IS_WINDOWS = process.platform === 'win32';
-/*
- * Class for running command line tools. Handles quoting and arg parsing in a platform agnostic way.
- */
-class ToolRunner extends external_events_.EventEmitter {
-    constructor(toolPath, args, options) {
-        super();
-        if (!toolPath) {
-            throw new Error("Parameter 'toolPath' cannot be null or empty.");
-        }
-        this.toolPath = toolPath;
-        this.args = args || [];
-        this.options = options || {};
-    }
-    _debug(message) {
-        if (this.options.listeners && this.options.listeners.debug) {
-            this.options.listeners.debug(message);
-        }
-    }
-    _getCommandString(options, noPrefix) {
-        const toolPath = this._getSpawnFileName();
-        const args = this._getSpawnArgs(options);
-        let cmd = noPrefix ? '' : '[command]'; // omit prefix when piped to a second tool
-        if (toolrunner_IS_WINDOWS) {
-            // Windows + cmd file
-            if (this._isCmdFile()) {
-                cmd += toolPath;
-                for (const a of args) {
-                    cmd += ` ${a}`;
-                }
-            }
-            // Windows + verbatim
-            else if (options.windowsVerbatimArguments) {
-                cmd += `"${toolPath}"`;
-                for (const a of args) {
-                    cmd += ` ${a}`;
-                }
-            }
-            // Windows (regular)
-            else {
-                cmd += this._windowsQuoteCmdArg(toolPath);
-                for (const a of args) {
-                    cmd += ` ${this._windowsQuoteCmdArg(a)}`;
-                }
-            }
-        }
-        else {
-            // OSX/Linux - this can likely be improved with some form of quoting.
-            // creating processes on Unix is fundamentally different than Windows.
-            // on Unix, execvp() takes an arg array.
-            cmd += toolPath;
-            for (const a of args) {
-                cmd += ` ${a}`;
-            }
-        }
-        return cmd;
-    }
-    _processLineBuffer(data, strBuffer, onLine) {
-        try {
-            let s = strBuffer + data.toString();
-            let n = s.indexOf(external_os_namespaceObject.EOL);
-            while (n > -1) {
-                const line = s.substring(0, n);
-                onLine(line);
-                // the rest of the string ...
-                s = s.substring(n + external_os_namespaceObject.EOL.length);
-                n = s.indexOf(external_os_namespaceObject.EOL);
-            }
-            return s;
-        }
-        catch (err) {
-            // streaming lines to console is best effort.  Don't fail a build.
-            this._debug(`error processing line. Failed with error ${err}`);
-            return '';
-        }
-    }
-    _getSpawnFileName() {
-        if (toolrunner_IS_WINDOWS) {
-            if (this._isCmdFile()) {
-                return process.env['COMSPEC'] || 'cmd.exe';
-            }
-        }
-        return this.toolPath;
-    }
-    _getSpawnArgs(options) {
-        if (toolrunner_IS_WINDOWS) {
-            if (this._isCmdFile()) {
-                let argline = `/D /S /C "${this._windowsQuoteCmdArg(this.toolPath)}`;
-                for (const a of this.args) {
-                    argline += ' ';
-                    argline += options.windowsVerbatimArguments
-                        ? a
-                        : this._windowsQuoteCmdArg(a);
-                }
-                argline += '"';
-                return [argline];
-            }
-        }
-        return this.args;
-    }
-    _endsWith(str, end) {
-        return str.endsWith(end);
-    }
-    _isCmdFile() {
-        const upperToolPath = this.toolPath.toUpperCase();
-        return (this._endsWith(upperToolPath, '.CMD') ||
-            this._endsWith(upperToolPath, '.BAT'));
-    }
-    _windowsQuoteCmdArg(arg) {
-        // for .exe, apply the normal quoting rules that libuv applies
-        if (!this._isCmdFile()) {
-            return this._uvQuoteCmdArg(arg);
-        }
-        // otherwise apply quoting rules specific to the cmd.exe command line parser.
-        // the libuv rules are generic and are not designed specifically for cmd.exe
-        // command line parser.
-        //
-        // for a detailed description of the cmd.exe command line parser, refer to
-        // http://stackoverflow.com/questions/4094699/how-does-the-windows-command-interpreter-cmd-exe-parse-scripts/7970912#7970912
-        // need quotes for empty arg
-        if (!arg) {
-            return '""';
-        }
-        // determine whether the arg needs to be quoted
-        const cmdSpecialChars = [
-            ' ',
-            '\t',
-            '&',
-            '(',
-            ')',
-            '[',
-            ']',
-            '{',
-            '}',
-            '^',
-            '=',
-            ';',
-            '!',
-            "'",
-            '+',
-            ',',
-            '`',
-            '~',
-            '|',
-            '<',
-            '>',
-            '"'
-        ];
-        let needsQuotes = false;
-        for (const char of arg) {
-            if (cmdSpecialChars.some(x => x === char)) {
-                needsQuotes = true;
-                break;
-            }
-        }
-        // short-circuit if quotes not needed
-        if (!needsQuotes) {
-            return arg;
-        }
-        // the following quoting rules are very similar to the rules that by libuv applies.
-        //
-        // 1) wrap the string in quotes
-        //
-        // 2) double-up quotes - i.e. " => ""
-        //
-        //    this is different from the libuv quoting rules. libuv replaces " with \", which unfortunately
-        //    doesn't work well with a cmd.exe command line.
-        //
-        //    note, replacing " with "" also works well if the arg is passed to a downstream .NET console app.
-        //    for example, the command line:
-        //          foo.exe "myarg:""my val"""
-        //    is parsed by a .NET console app into an arg array:
-        //          [ "myarg:\"my val\"" ]
-        //    which is the same end result when applying libuv quoting rules. although the actual
-        //    command line from libuv quoting rules would look like:
-        //          foo.exe "myarg:\"my val\""
-        //
-        // 3) double-up slashes that precede a quote,
-        //    e.g.  hello \world    => "hello \world"
-        //          hello\"world    => "hello\\""world"
-        //          hello\\"world   => "hello\\\\""world"
-        //          hello world\    => "hello world\\"
-        //
-        //    technically this is not required for a cmd.exe command line, or the batch argument parser.
-        //    the reasons for including this as a .cmd quoting rule are:
-        //
-        //    a) this is optimized for the scenario where the argument is passed from the .cmd file to an
-        //       external program. many programs (e.g. .NET console apps) rely on the slash-doubling rule.
-        //
-        //    b) it's what we've been doing previously (by deferring to node default behavior) and we
-        //       haven't heard any complaints about that aspect.
-        //
-        // note, a weakness of the quoting rules chosen here, is that % is not escaped. in fact, % cannot be
-        // escaped when used on the command line directly - even though within a .cmd file % can be escaped
-        // by using %%.
-        //
-        // the saving grace is, on the command line, %var% is left as-is if var is not defined. this contrasts
-        // the line parsing rules within a .cmd file, where if var is not defined it is replaced with nothing.
-        //
-        // one option that was explored was replacing % with ^% - i.e. %var% => ^%var^%. this hack would
-        // often work, since it is unlikely that var^ would exist, and the ^ character is removed when the
-        // variable is used. the problem, however, is that ^ is not removed when %* is used to pass the args
-        // to an external program.
-        //
-        // an unexplored potential solution for the % escaping problem, is to create a wrapper .cmd file.
-        // % can be escaped within a .cmd file.
-        let reverse = '"';
-        let quoteHit = true;
-        for (let i = arg.length; i > 0; i--) {
-            // walk the string in reverse
-            reverse += arg[i - 1];
-            if (quoteHit && arg[i - 1] === '\\') {
-                reverse += '\\'; // double the slash
-            }
-            else if (arg[i - 1] === '"') {
-                quoteHit = true;
-                reverse += '"'; // double the quote
-            }
-            else {
-                quoteHit = false;
-            }
-        }
-        reverse += '"';
-        return reverse.split('').reverse().join('');
-    }
-    _uvQuoteCmdArg(arg) {
-        // Tool runner wraps child_process.spawn() and needs to apply the same quoting as
-        // Node in certain cases where the undocumented spawn option windowsVerbatimArguments
-        // is used.
-        //
-        // Since this function is a port of quote_cmd_arg from Node 4.x (technically, lib UV,
-        // see https://github.com/nodejs/node/blob/v4.x/deps/uv/src/win/process.c for details),
-        // pasting copyright notice from Node within this function:
-        //
-        //      Copyright Joyent, Inc. and other Node contributors. All rights reserved.
-        //
-        //      Permission is hereby granted, free of charge, to any person obtaining a copy
-        //      of this software and associated documentation files (the "Software"), to
-        //      deal in the Software without restriction, including without limitation the
-        //      rights to use, copy, modify, merge, publish, distribute, sublicense, and/or
-        //      sell copies of the Software, and to permit persons to whom the Software is
-        //      furnished to do so, subject to the following conditions:
-        //
-        //      The above copyright notice and this permission notice shall be included in
-        //      all copies or substantial portions of the Software.
-        //
-        //      THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
-        //      IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
-        //      FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
-        //      AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
-        //      LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING
-        //      FROM, OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS
-        //      IN THE SOFTWARE.
-        if (!arg) {
-            // Need double quotation for empty argument
-            return '""';
-        }
-        if (!arg.includes(' ') && !arg.includes('\t') && !arg.includes('"')) {
-            // No quotation needed
-            return arg;
-        }
-        if (!arg.includes('"') && !arg.includes('\\')) {
-            // No embedded double quotes or backslashes, so I can just wrap
-            // quote marks around the whole thing.
-            return `"${arg}"`;
-        }
-        // Expected input/output:
-        //   input : hello"world
-        //   output: "hello\"world"
-        //   input : hello""world
-        //   output: "hello\"\"world"
-        //   input : hello\world
-        //   output: hello\world
-        //   input : hello\\world
-        //   output: hello\\world
-        //   input : hello\"world
-        //   output: "hello\\\"world"
-        //   input : hello\\"world
-        //   output: "hello\\\\\"world"
-        //   input : hello world\
-        //   output: "hello world\\" - note the comment in libuv actually reads "hello world\"
-        //                             but it appears the comment is wrong, it should be "hello world\\"
-        let reverse = '"';
-        let quoteHit = true;
-        for (let i = arg.length; i > 0; i--) {
-            // walk the string in reverse
-            reverse += arg[i - 1];
-            if (quoteHit && arg[i - 1] === '\\') {
-                reverse += '\\';
-            }
-            else if (arg[i - 1] === '"') {
-                quoteHit = true;
-                reverse += '\\';
-            }
-            else {
-                quoteHit = false;
-            }
-        }
-        reverse += '"';
-        return reverse.split('').reverse().join('');
-    }
-    _cloneExecOptions(options) {
-        options = options || {};
-        const result = {
-            cwd: options.cwd || process.cwd(),
-            env: options.env || process.env,
-            silent: options.silent || false,
-            windowsVerbatimArguments: options.windowsVerbatimArguments || false,
-            failOnStdErr: options.failOnStdErr || false,
-            ignoreReturnCode: options.ignoreReturnCode || false,
-            delay: options.delay || 10000
-        };
-        result.outStream = options.outStream || process.stdout;
-        result.errStream = options.errStream || process.stderr;
-        return result;
-    }
-    _getSpawnOptions(options, toolPath) {
-        options = options || {};
-        const result = {};
-        result.cwd = options.cwd;
-        result.env = options.env;
-        result['windowsVerbatimArguments'] =
-            options.windowsVerbatimArguments || this._isCmdFile();
-        if (options.windowsVerbatimArguments) {
-            result.argv0 = `"${toolPath}"`;
-        }
-        return result;
-    }
-    /**
-     * Exec a tool.
-     * Output will be streamed to the live console.
-     * Returns promise with return code
-     *
-     * @param     tool     path to tool to exec
-     * @param     options  optional exec options.  See ExecOptions
-     * @returns   number
-     */
-    exec() {
-        return toolrunner_awaiter(this, void 0, void 0, function* () {
-            // root the tool path if it is unrooted and contains relative pathing
-            if (!isRooted(this.toolPath) &&
-                (this.toolPath.includes('/') ||
-                    (toolrunner_IS_WINDOWS && this.toolPath.includes('\\')))) {
-                // prefer options.cwd if it is specified, however options.cwd may also need to be rooted
-                this.toolPath = external_path_namespaceObject.resolve(process.cwd(), this.options.cwd || process.cwd(), this.toolPath);
-            }
-            // if the tool is only a file name, then resolve it from the PATH
-            // otherwise verify it exists (add extension on Windows if necessary)
-            this.toolPath = yield which(this.toolPath, true);
-            return new Promise((resolve, reject) => toolrunner_awaiter(this, void 0, void 0, function* () {
-                this._debug(`exec tool: ${this.toolPath}`);
-                this._debug('arguments:');
-                for (const arg of this.args) {
-                    this._debug(`   ${arg}`);
-                }
-                const optionsNonNull = this._cloneExecOptions(this.options);
-                if (!optionsNonNull.silent && optionsNonNull.outStream) {
-                    optionsNonNull.outStream.write(this._getCommandString(optionsNonNull) + external_os_namespaceObject.EOL);
-                }
-                const state = new ExecState(optionsNonNull, this.toolPath);
-                state.on('debug', (message) => {
-                    this._debug(message);
-                });
-                if (this.options.cwd && !(yield exists(this.options.cwd))) {
-                    return reject(new Error(`The cwd: ${this.options.cwd} does not exist!`));
-                }
-                const fileName = this._getSpawnFileName();
-                const cp = external_child_process_namespaceObject.spawn(fileName, this._getSpawnArgs(optionsNonNull), this._getSpawnOptions(this.options, fileName));
-                let stdbuffer = '';
-                if (cp.stdout) {
-                    cp.stdout.on('data', (data) => {
-                        if (this.options.listeners && this.options.listeners.stdout) {
-                            this.options.listeners.stdout(data);
-                        }
-                        if (!optionsNonNull.silent && optionsNonNull.outStream) {
-                            optionsNonNull.outStream.write(data);
-                        }
-                        stdbuffer = this._processLineBuffer(data, stdbuffer, (line) => {
-                            if (this.options.listeners && this.options.listeners.stdline) {
-                                this.options.listeners.stdline(line);
-                            }
-                        });
-                    });
-                }
-                let errbuffer = '';
-                if (cp.stderr) {
-                    cp.stderr.on('data', (data) => {
-                        state.processStderr = true;
-                        if (this.options.listeners && this.options.listeners.stderr) {
-                            this.options.listeners.stderr(data);
-                        }
-                        if (!optionsNonNull.silent &&
-                            optionsNonNull.errStream &&
-                            optionsNonNull.outStream) {
-                            const s = optionsNonNull.failOnStdErr
-                                ? optionsNonNull.errStream
-                                : optionsNonNull.outStream;
-                            s.write(data);
-                        }
-                        errbuffer = this._processLineBuffer(data, errbuffer, (line) => {
-                            if (this.options.listeners && this.options.listeners.errline) {
-                                this.options.listeners.errline(line);
-                            }
-                        });
-                    });
-                }
-                cp.on('error', (err) => {
-                    state.processError = err.message;
-                    state.processExited = true;
-                    state.processClosed = true;
-                    state.CheckComplete();
-                });
-                cp.on('exit', (code) => {
-                    state.processExitCode = code;
-                    state.processExited = true;
-                    this._debug(`Exit code ${code} received from tool '${this.toolPath}'`);
-                    state.CheckComplete();
-                });
-                cp.on('close', (code) => {
-                    state.processExitCode = code;
-                    state.processExited = true;
-                    state.processClosed = true;
-                    this._debug(`STDIO streams have closed for tool '${this.toolPath}'`);
-                    state.CheckComplete();
-                });
-                state.on('done', (error, exitCode) => {
-                    if (stdbuffer.length > 0) {
-                        this.emit('stdline', stdbuffer);
-                    }
-                    if (errbuffer.length > 0) {
-                        this.emit('errline', errbuffer);
-                    }
-                    cp.removeAllListeners();
-                    if (error) {
-                        reject(error);
-                    }
-                    else {
-                        resolve(exitCode);
-                    }
-                });
-                if (this.options.input) {
-                    if (!cp.stdin) {
-                        throw new Error('child process missing stdin');
-                    }
-                    cp.stdin.end(this.options.input);
-                }
-            }));
-        });
-    }
-}
-/**
- * Convert an arg string to an array of args. Handles escaping
- *
- * @param    argString   string of arguments
- * @returns  string[]    array of arguments
- */
-function argStringToArray(argString) {
-    const args = [];
-    let inQuotes = false;
-    let escaped = false;
-    let arg = '';
-    function append(c) {
-        // we only escape double quotes.
-        if (escaped && c !== '"') {
-            arg += '\\';
-        }
-        arg += c;
-        escaped = false;
-    }
-    for (let i = 0; i < argString.length; i++) {
-        const c = argString.charAt(i);
-        if (c === '"') {
-            if (!escaped) {
-                inQuotes = !inQuotes;
-            }
-            else {
-                append(c);
-            }
-            continue;
-        }
-        if (c === '\\' && escaped) {
-            append(c);
-            continue;
-        }
-        if (c === '\\' && inQuotes) {
-            escaped = true;
-            continue;
-        }
-        if (c === ' ' && !inQuotes) {
-            if (arg.length > 0) {
-                args.push(arg);
-                arg = '';
-            }
-            continue;
-        }
-        append(c);
-    }
-    if (arg.length > 0) {
-        args.push(arg.trim());
-    }
-    return args;
-}
-class ExecState extends external_events_.EventEmitter {
-    constructor(options, toolPath) {
-        super();
-        this.processClosed = false; // tracks whether the process has exited and stdio is closed
-        this.processError = '';
-        this.processExitCode = 0;
-        this.processExited = false; // tracks whether the process has exited
-        this.processStderr = false; // tracks whether stderr was written to
-        this.delay = 10000; // 10 seconds
-        this.done = false;
-        this.timeout = null;
-        if (!toolPath) {
-            throw new Error('toolPath must not be empty');
-        }
-        this.options = options;
-        this.toolPath = toolPath;
-        if (options.delay) {
-            this.delay = options.delay;
-        }
-    }
-    CheckComplete() {
-        if (this.done) {
-            return;
-        }
-        if (this.processClosed) {
-            this._setResult();
-        }
-        else if (this.processExited) {
-            this.timeout = (0,external_timers_namespaceObject.setTimeout)(ExecState.HandleTimeout, this.delay, this);
-        }
-    }
-    _debug(message) {
-        this.emit('debug', message);
-    }
-    _setResult() {
-        // determine whether there is an error
-        let error;
-        if (this.processExited) {
-            if (this.processError) {
-                error = new Error(`There was an error when attempting to execute the process '${this.toolPath}'. This may indicate the process failed to start. Error: ${this.processError}`);
-            }
-            else if (this.processExitCode !== 0 && !this.options.ignoreReturnCode) {
-                error = new Error(`The process '${this.toolPath}' failed with exit code ${this.processExitCode}`);
-            }
-            else if (this.processStderr && this.options.failOnStdErr) {
-                error = new Error(`The process '${this.toolPath}' failed because one or more lines were written to the STDERR stream`);
-            }
-        }
-        // clear the timeout
-        if (this.timeout) {
-            clearTimeout(this.timeout);
-            this.timeout = null;
-        }
-        this.done = true;
-        this.emit('done', error, this.processExitCode);
-    }
-    static HandleTimeout(state) {
-        if (state.done) {
-            return;
-        }
-        if (!state.processClosed && state.processExited) {
-            const message = `The STDIO streams did not close within ${state.delay / 1000} seconds of the exit event from process '${state.toolPath}'. This may indicate a child process inherited the STDIO streams and has not yet exited.`;
-            state._debug(message);
-        }
-        state._setResult();
-    }
-}
-//# sourceMappingURL=toolrunner.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/exec/lib/exec.js
-var exec_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-/**
- * Exec a command.
- * Output will be streamed to the live console.
- * Returns promise with return code
- *
- * @param     commandLine        command to execute (can include additional args). Must be correctly escaped.
- * @param     args               optional arguments for tool. Escaping is handled by the lib.
- * @param     options            optional exec options.  See ExecOptions
- * @returns   Promise<number>    exit code
- */
-function exec_exec(commandLine, args, options) {
-    return exec_awaiter(this, void 0, void 0, function* () {
-        const commandArgs = tr.argStringToArray(commandLine);
-        if (commandArgs.length === 0) {
-            throw new Error(`Parameter 'commandLine' cannot be null or empty.`);
-        }
-        // Path to tool to execute should be first arg
-        const toolPath = commandArgs[0];
-        args = commandArgs.slice(1).concat(args || []);
-        const runner = new tr.ToolRunner(toolPath, args, options);
-        return runner.exec();
-    });
-}
-/**
- * Exec a command and get the output.
- * Output will be streamed to the live console.
- * Returns promise with the exit code and collected stdout and stderr
- *
- * @param     commandLine           command to execute (can include additional args). Must be correctly escaped.
- * @param     args                  optional arguments for tool. Escaping is handled by the lib.
- * @param     options               optional exec options.  See ExecOptions
- * @returns   Promise<ExecOutput>   exit code, stdout, and stderr
- */
-function getExecOutput(commandLine, args, options) {
-    return exec_awaiter(this, void 0, void 0, function* () {
-        var _a, _b;
-        let stdout = '';
-        let stderr = '';
-        //Using string decoder covers the case where a mult-byte character is split
-        const stdoutDecoder = new StringDecoder('utf8');
-        const stderrDecoder = new StringDecoder('utf8');
-        const originalStdoutListener = (_a = options === null || options === void 0 ? void 0 : options.listeners) === null || _a === void 0 ? void 0 : _a.stdout;
-        const originalStdErrListener = (_b = options === null || options === void 0 ? void 0 : options.listeners) === null || _b === void 0 ? void 0 : _b.stderr;
-        const stdErrListener = (data) => {
-            stderr += stderrDecoder.write(data);
-            if (originalStdErrListener) {
-                originalStdErrListener(data);
-            }
-        };
-        const stdOutListener = (data) => {
-            stdout += stdoutDecoder.write(data);
-            if (originalStdoutListener) {
-                originalStdoutListener(data);
-            }
-        };
-        const listeners = Object.assign(Object.assign({}, options === null || options === void 0 ? void 0 : options.listeners), { stdout: stdOutListener, stderr: stdErrListener });
-        const exitCode = yield exec_exec(commandLine, args, Object.assign(Object.assign({}, options), { listeners }));
-        //flush any remaining characters
-        stdout += stdoutDecoder.end();
-        stderr += stderrDecoder.end();
-        return {
-            exitCode,
-            stdout,
-            stderr
-        };
-    });
-}
-//# sourceMappingURL=exec.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/platform.js
-var platform_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-const getWindowsInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
-    const { stdout: version } = yield exec.getExecOutput('powershell -command "(Get-CimInstance -ClassName Win32_OperatingSystem).Version"', undefined, {
-        silent: true
-    });
-    const { stdout: name } = yield exec.getExecOutput('powershell -command "(Get-CimInstance -ClassName Win32_OperatingSystem).Caption"', undefined, {
-        silent: true
-    });
-    return {
-        name: name.trim(),
-        version: version.trim()
-    };
-});
-const getMacOsInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
-    var _a, _b, _c, _d;
-    const { stdout } = yield exec.getExecOutput('sw_vers', undefined, {
-        silent: true
-    });
-    const version = (_b = (_a = stdout.match(/ProductVersion:\s*(.+)/)) === null || _a === void 0 ? void 0 : _a[1]) !== null && _b !== void 0 ? _b : '';
-    const name = (_d = (_c = stdout.match(/ProductName:\s*(.+)/)) === null || _c === void 0 ? void 0 : _c[1]) !== null && _d !== void 0 ? _d : '';
-    return {
-        name,
-        version
-    };
-});
-const getLinuxInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
-    const { stdout } = yield exec.getExecOutput('lsb_release', ['-i', '-r', '-s'], {
-        silent: true
-    });
-    const [name, version] = stdout.trim().split('\n');
-    return {
-        name,
-        version
-    };
-});
-const platform = external_os_namespaceObject.platform();
-const arch = external_os_namespaceObject.arch();
-const isWindows = platform === 'win32';
-const isMacOS = platform === 'darwin';
-const isLinux = platform === 'linux';
-function getDetails() {
-    return platform_awaiter(this, void 0, void 0, function* () {
-        return Object.assign(Object.assign({}, (yield (isWindows
-            ? getWindowsInfo()
-            : isMacOS
-                ? getMacOsInfo()
-                : getLinuxInfo()))), { platform,
-            arch,
-            isWindows,
-            isMacOS,
-            isLinux });
-    });
-}
-//# sourceMappingURL=platform.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/core.js
-var core_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-
-
-
-
-/**
- * The code to exit an action
- */
-var ExitCode;
-(function (ExitCode) {
-    /**
-     * A code indicating that the action was successful
-     */
-    ExitCode[ExitCode["Success"] = 0] = "Success";
-    /**
-     * A code indicating that the action was a failure
-     */
-    ExitCode[ExitCode["Failure"] = 1] = "Failure";
-})(ExitCode || (ExitCode = {}));
-//-----------------------------------------------------------------------
-// Variables
-//-----------------------------------------------------------------------
-/**
- * Sets env variable for this action and future actions in the job
- * @param name the name of the variable to set
- * @param val the value of the variable. Non-string values will be converted to a string via JSON.stringify
- */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function exportVariable(name, val) {
-    const convertedVal = toCommandValue(val);
-    process.env[name] = convertedVal;
-    const filePath = process.env['GITHUB_ENV'] || '';
-    if (filePath) {
-        return issueFileCommand('ENV', prepareKeyValueMessage(name, val));
-    }
-    issueCommand('set-env', { name }, convertedVal);
-}
-/**
- * Registers a secret which will get masked from logs
- *
- * @param secret - Value of the secret to be masked
- * @remarks
- * This function instructs the Actions runner to mask the specified value in any
- * logs produced during the workflow run. Once registered, the secret value will
- * be replaced with asterisks (***) whenever it appears in console output, logs,
- * or error messages.
- *
- * This is useful for protecting sensitive information such as:
- * - API keys
- * - Access tokens
- * - Authentication credentials
- * - URL parameters containing signatures (SAS tokens)
- *
- * Note that masking only affects future logs; any previous appearances of the
- * secret in logs before calling this function will remain unmasked.
- *
- * @example
- * ```typescript
- * // Register an API token as a secret
- * const apiToken = "abc123xyz456";
- * setSecret(apiToken);
- *
- * // Now any logs containing this value will show *** instead
- * console.log(`Using token: ${apiToken}`); // Outputs: "Using token: ***"
- * ```
- */
-function core_setSecret(secret) {
-    command_issueCommand('add-mask', {}, secret);
-}
-/**
- * Prepends inputPath to the PATH (for this action and future actions)
- * @param inputPath
- */
-function addPath(inputPath) {
-    const filePath = process.env['GITHUB_PATH'] || '';
-    if (filePath) {
-        issueFileCommand('PATH', inputPath);
-    }
-    else {
-        issueCommand('add-path', {}, inputPath);
-    }
-    process.env['PATH'] = `${inputPath}${path.delimiter}${process.env['PATH']}`;
-}
-/**
- * Gets the value of an input.
- * Unless trimWhitespace is set to false in InputOptions, the value is also trimmed.
- * Returns an empty string if the value is not defined.
- *
- * @param     name     name of the input to get
- * @param     options  optional. See InputOptions.
- * @returns   string
- */
-function getInput(name, options) {
-    const val = process.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] || '';
-    if (options && options.required && !val) {
-        throw new Error(`Input required and not supplied: ${name}`);
-    }
-    if (options && options.trimWhitespace === false) {
-        return val;
-    }
-    return val.trim();
-}
-/**
- * Gets the values of an multiline input.  Each value is also trimmed.
- *
- * @param     name     name of the input to get
- * @param     options  optional. See InputOptions.
- * @returns   string[]
- *
- */
-function getMultilineInput(name, options) {
-    const inputs = getInput(name, options)
-        .split('\n')
-        .filter(x => x !== '');
-    if (options && options.trimWhitespace === false) {
-        return inputs;
-    }
-    return inputs.map(input => input.trim());
-}
-/**
- * Gets the input value of the boolean type in the YAML 1.2 "core schema" specification.
- * Support boolean input list: `true | True | TRUE | false | False | FALSE` .
- * The return value is also in boolean type.
- * ref: https://yaml.org/spec/1.2/spec.html#id2804923
- *
- * @param     name     name of the input to get
- * @param     options  optional. See InputOptions.
- * @returns   boolean
- */
-function getBooleanInput(name, options) {
-    const trueValue = ['true', 'True', 'TRUE'];
-    const falseValue = ['false', 'False', 'FALSE'];
-    const val = getInput(name, options);
-    if (trueValue.includes(val))
-        return true;
-    if (falseValue.includes(val))
-        return false;
-    throw new TypeError(`Input does not meet YAML 1.2 "Core Schema" specification: ${name}\n` +
-        `Support boolean input list: \`true | True | TRUE | false | False | FALSE\``);
-}
-/**
- * Sets the value of an output.
- *
- * @param     name     name of the output to set
- * @param     value    value to store. Non-string values will be converted to a string via JSON.stringify
- */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function setOutput(name, value) {
-    const filePath = process.env['GITHUB_OUTPUT'] || '';
-    if (filePath) {
-        return file_command_issueFileCommand('OUTPUT', file_command_prepareKeyValueMessage(name, value));
-    }
-    process.stdout.write(external_os_namespaceObject.EOL);
-    command_issueCommand('set-output', { name }, utils_toCommandValue(value));
-}
-/**
- * Enables or disables the echoing of commands into stdout for the rest of the step.
- * Echoing is disabled by default if ACTIONS_STEP_DEBUG is not set.
- *
- */
-function setCommandEcho(enabled) {
-    issue('echo', enabled ? 'on' : 'off');
-}
-//-----------------------------------------------------------------------
-// Results
-//-----------------------------------------------------------------------
-/**
- * Sets the action status to failed.
- * When the action exits it will be with an exit code of 1
- * @param message add error issue message
- */
-function setFailed(message) {
-    process.exitCode = ExitCode.Failure;
-    error(message);
-}
-//-----------------------------------------------------------------------
-// Logging Commands
-//-----------------------------------------------------------------------
-/**
- * Gets whether Actions Step Debug is on or not
- */
-function isDebug() {
-    return process.env['RUNNER_DEBUG'] === '1';
-}
-/**
- * Writes debug message to user log
- * @param message debug message
- */
-function core_debug(message) {
-    command_issueCommand('debug', {}, message);
-}
-/**
- * Adds an error issue
- * @param message error issue message. Errors will be converted to string via toString()
- * @param properties optional properties to add to the annotation.
- */
-function error(message, properties = {}) {
-    command_issueCommand('error', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
-}
-/**
- * Adds a warning issue
- * @param message warning issue message. Errors will be converted to string via toString()
- * @param properties optional properties to add to the annotation.
- */
-function core_warning(message, properties = {}) {
-    command_issueCommand('warning', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
-}
-/**
- * Adds a notice issue
- * @param message notice issue message. Errors will be converted to string via toString()
- * @param properties optional properties to add to the annotation.
- */
-function notice(message, properties = {}) {
-    command_issueCommand('notice', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
-}
-/**
- * Writes info to log with console.log.
- * @param message info message
- */
-function info(message) {
-    process.stdout.write(message + external_os_namespaceObject.EOL);
-}
-/**
- * Begin an output group.
- *
- * Output until the next `groupEnd` will be foldable in this group
- *
- * @param name The name of the output group
- */
-function startGroup(name) {
-    issue('group', name);
-}
-/**
- * End an output group.
- */
-function endGroup() {
-    issue('endgroup');
-}
-/**
- * Wrap an asynchronous function call in a group.
- *
- * Returns the same type as the function itself.
- *
- * @param name The name of the group
- * @param fn The function to wrap in the group
- */
-function group(name, fn) {
-    return core_awaiter(this, void 0, void 0, function* () {
-        startGroup(name);
-        let result;
-        try {
-            result = yield fn();
-        }
-        finally {
-            endGroup();
-        }
-        return result;
-    });
-}
-//-----------------------------------------------------------------------
-// Wrapper action state
-//-----------------------------------------------------------------------
-/**
- * Saves state for current action, the state can only be retrieved by this action's post job execution.
- *
- * @param     name     name of the state to store
- * @param     value    value to store. Non-string values will be converted to a string via JSON.stringify
- */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function saveState(name, value) {
-    const filePath = process.env['GITHUB_STATE'] || '';
-    if (filePath) {
-        return issueFileCommand('STATE', prepareKeyValueMessage(name, value));
-    }
-    issueCommand('save-state', { name }, toCommandValue(value));
-}
-/**
- * Gets the value of an state set by this action's main execution.
- *
- * @param     name     name of the state to get
- * @returns   string
- */
-function getState(name) {
-    return process.env[`STATE_${name}`] || '';
-}
-function getIDToken(aud) {
-    return core_awaiter(this, void 0, void 0, function* () {
-        return yield OidcClient.getIDToken(aud);
-    });
-}
-/**
- * Summary exports
- */
-
-/**
- * @deprecated use core.summary
- */
-
-/**
- * Path exports
- */
-
-/**
- * Platform utilities exports
- */
-
-//# sourceMappingURL=core.js.map
-;// CONCATENATED MODULE: ./src/validate.ts
-// Value parsers shared by the Action's inputs and the CLI's flags. Each takes the raw text and a
-// label naming where it came from (`Input 'alias'`, `--alias`), so one rule gives one message in
-// both places.
-
-
-const ALIAS_MAX = 37;
-// Netlify puts the alias in a host name (`<alias>--<site>.netlify.app`): one DNS label.
-const ALIAS_PATTERN = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
-/**
- * An http(s) base URL, normalised by `URL`. Calls `warn` for plain http to anything but
- * loopback, since the key would travel unencrypted.
- */
-function parseGatewayUrl(value, label, warn) {
-    let url;
-    try {
-        url = new URL(value);
-    }
-    catch {
-        throw new Error(`${label} must be an http(s) URL, got '${value}'`);
-    }
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-        throw new Error(`${label} must be an http(s) URL, got '${value}'`);
-    }
-    if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
-        warn(`${label} uses plain http: the Kaixu key travels unencrypted`);
-    }
-    return url.href;
-}
-function isLoopback(hostname) {
-    return hostname === 'localhost' || hostname === '[::1]' || hostname.startsWith('127.');
-}
-/** An existing folder, as an absolute path (relative to the working directory). */
-function parseDir(value, label) {
-    const dir = external_node_path_default().resolve(value);
-    let stat;
-    try {
-        stat = external_node_fs_default().statSync(dir);
-    }
-    catch {
-        throw new Error(`${label}: '${value}' does not exist (resolved to ${dir})`);
-    }
-    if (!stat.isDirectory())
-        throw new Error(`${label}: '${value}' is not a directory`);
-    return dir;
-}
-/** `true`/`false` in the YAML 1.2 core schema spellings (as `core.getBooleanInput` takes them). */
-function parseBoolean(value, label) {
-    if (['true', 'True', 'TRUE'].includes(value))
-        return true;
-    if (['false', 'False', 'FALSE'].includes(value))
-        return false;
-    throw new Error(`${label} must be true or false, got '${value}'`);
-}
-/** A number within `range`; whole numbers only when `range.integer`. */
-function parseNumber(value, label, range) {
-    const number = Number(value);
-    const kind = range.integer ? 'a whole number' : 'a number';
-    const valid = value.trim() !== '' && Number.isFinite(number) && (!range.integer || Number.isInteger(number));
-    if (!valid || number < range.min || number > range.max) {
-        throw new Error(`${label} must be ${kind} from ${range.min} to ${range.max}, got '${value}'`);
-    }
-    return number;
-}
-/** A Netlify alias: one DNS label of at most 37 characters. Suggests a fix when it is not. */
-function parseAlias(value, label) {
-    if (value.length <= ALIAS_MAX && ALIAS_PATTERN.test(value))
-        return value;
-    const suggestion = sanitizeAlias(value);
-    throw new Error(`${label} must be at most ${ALIAS_MAX} lowercase letters, digits and hyphens, not ` +
-        `starting or ending with a hyphen; got '${value}'` +
-        (suggestion ? ` (try '${suggestion}')` : ''));
-}
-/** Netlify's alias sanitising: lowercase, runs of other characters become one hyphen, ≤ 37. */
-function sanitizeAlias(value) {
-    return value
-        .toLowerCase()
-        .replace(/[^a-z0-9]+/g, '-')
-        .slice(0, ALIAS_MAX)
-        .replace(/^-+|-+$/g, '');
-}
-
-;// CONCATENATED MODULE: ./src/inputs.ts
-
-
-/**
- * Reads every input once (the only `core.getInput` caller), validates it and returns a frozen
- * object. Throws an error naming the input when one is missing or invalid.
- */
-function getInputs() {
-    // Mask the secrets before anything else can fail and print them.
-    const kaixuKey = getInput('kaixu-key');
-    if (kaixuKey)
-        core_setSecret(kaixuKey);
-    const githubToken = getInput('github-token');
-    if (githubToken)
-        core_setSecret(githubToken);
-    const gatewayUrl = parseGatewayUrl(required('gateway-url'), label('gateway-url'), core_warning);
-    const project = required('project');
-    const dir = parseDir(required('dir'), label('dir'));
-    const alias = optional('alias');
-    const prNumber = optional('pr-number');
-    const inputs = Object.freeze({
-        gatewayUrl,
-        kaixuKey: kaixuKey || undefined,
-        project,
-        dir,
-        wait: inputs_boolean('wait', true),
-        draft: getInput('draft') === '' ? undefined : inputs_boolean('draft', false),
-        alias: alias === undefined ? undefined : parseAlias(alias, label('alias')),
-        productionBranch: optional('production-branch'),
-        environment: optional('environment'),
-        prNumber: prNumber === undefined
-            ? undefined
-            : parseNumber(prNumber.replace(/^#/, ''), label('pr-number'), {
-                min: 1,
-                max: Number.MAX_SAFE_INTEGER,
-                integer: true,
-            }),
-        timeoutMinutes: number('timeout-minutes', 20, { min: 0.1, max: 360 }),
-        concurrency: number('concurrency', 8, { min: 1, max: 32, integer: true }),
-        githubToken: githubToken || undefined,
-        comment: inputs_boolean('comment', true),
-        githubDeployment: parseDeploymentSwitch(getInput('github-deployment')),
-        failWithoutCredentials: inputs_boolean('fail-without-credentials', false),
-        dryRun: inputs_boolean('dry-run', false),
-    });
-    for (const [name, value] of Object.entries(inputs)) {
-        if (name !== 'kaixuKey' && name !== 'githubToken')
-            core_debug(`${name} = ${String(value)}`);
-    }
-    return inputs;
-}
-const label = (name) => `Input '${name}'`;
-function required(name) {
-    const value = getInput(name);
-    if (!value)
-        throw new Error(`${label(name)} is required and was not supplied`);
-    return value;
-}
-function optional(name) {
-    return getInput(name) || undefined;
-}
-function inputs_boolean(name, fallback) {
-    const value = getInput(name);
-    return value === '' ? fallback : parseBoolean(value, label(name));
-}
-function number(name, fallback, range) {
-    const value = getInput(name);
-    return value === '' ? fallback : parseNumber(value, label(name), range);
-}
-/**
- * `auto` (the default) means on. A step cannot see whether its job declares `environment:` (the
- * runner exposes no such variable: actions/runner#1369), so jobs that do must say `false`; the
- * job's own environment then records the deployment and ours would be a duplicate.
- */
-function parseDeploymentSwitch(value) {
-    if (value === '' || value === 'auto')
-        return true;
-    if (['true', 'True', 'TRUE', 'false', 'False', 'FALSE'].includes(value)) {
-        return parseBoolean(value, label('github-deployment'));
-    }
-    throw new Error(`${label('github-deployment')} must be true, false or auto, got '${value}'`);
-}
-
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-var external_node_crypto_default = /*#__PURE__*/__nccwpck_require__.n(external_node_crypto_);
-// EXTERNAL MODULE: external "node:perf_hooks"
-var external_node_perf_hooks_ = __nccwpck_require__(643);
-;// CONCATENATED MODULE: external "node:stream/promises"
-const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
-;// CONCATENATED MODULE: external "node:timers/promises"
-const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
-;// CONCATENATED MODULE: external "node:os"
-const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
-// EXTERNAL MODULE: external "node:worker_threads"
-var external_node_worker_threads_ = __nccwpck_require__(5919);
-;// CONCATENATED MODULE: ./src/hash-pool.ts
-
-
-
-
-
-
-/**
- * `hashFiles(paths, control, digests, sizes, buffer, pause, fs, crypto)`: the hashing loop, shared
- * by this thread and the workers. Every thread claims the next file from `control[0]`, an atomic
- * counter in shared memory, so the load balances itself with no message per file or batch; the
- * digest (40 hex characters) and the size go straight into shared arrays, and `control[1]` counts
- * the files done. Returns null once no file is left, 'paused' when `pause()` says so (checked
- * between files, so this thread can let its event loop turn), or the failure, after setting the
- * counter past the end so the other threads stop.
- *
- * Files are read with sync calls into one reused 1 MiB buffer: on a thread of its own that is the
- * cheapest way through many small files, and memory stays flat however large a file is. A file
- * that fits the buffer is hashed with the one-shot `crypto.hash` to hex, which skips the Hash
- * object and the digest Buffer (~1.5 µs a file). It reads until a read returns 0, as sha1sum does,
- * so the size is always that of the bytes hashed.
- *
- * It is source text rather than a function so the workers can run it from inline source (the ncc
- * bundle then needs no second file) and the exact same loop runs on this thread.
- */
-const HASH_FILES_SOURCE = `
-const oneShot = crypto.hash
-  ? (data) => crypto.hash('sha1', data, 'hex')
-  : (data) => crypto.createHash('sha1').update(data).digest('hex')
-const n = paths.length
-for (;;) {
-  if (pause !== undefined && pause()) return 'paused'
-  const i = Atomics.add(control, 0, 1)
-  if (i >= n) return null
-  let fd
-  try {
-    fd = fs.openSync(paths[i], 'r')
-    let size = 0
-    let read
-    do {
-      read = fs.readSync(fd, buffer, size, buffer.length - size, null)
-      size += read
-    } while (read > 0 && size < buffer.length)
-    let digest
-    if (read === 0) {
-      digest = oneShot(buffer.subarray(0, size))
-    } else {
-      const hash = crypto.createHash('sha1').update(buffer)
-      while ((read = fs.readSync(fd, buffer, 0, buffer.length, null)) > 0) {
-        hash.update(buffer.subarray(0, read))
-        size += read
-      }
-      digest = hash.digest('hex')
-    }
-    digests.write(digest, i * 40, 'latin1')
-    sizes[i] = size
-    Atomics.add(control, 1, 1)
-  } catch (error) {
-    Atomics.store(control, 0, n)
-    return { index: i, message: String(error && error.message), code: error && error.code }
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd)
-  }
-}
-`;
-const HASH_FILES_PARAMS = [
-    'paths',
-    'control',
-    'digests',
-    'sizes',
-    'buffer',
-    'pause',
-    'fs',
-    'crypto',
-];
-// A job names its paths as one '\0'-joined string (a name cannot hold '\0'): one copy to clone
-// instead of one per path. A worker answers once it finds no file left, or on a failure.
-const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads')
-const fs = require('node:fs')
-const crypto = require('node:crypto')
-const hashFiles = (${HASH_FILES_PARAMS.join(', ')}) => {${HASH_FILES_SOURCE}}
-const buffer = Buffer.allocUnsafe(1 << 20)
-parentPort.on('message', ({ job, paths, control, digests, sizes }) => {
-  const failure = hashFiles(paths.split('\\0'), new Int32Array(control), Buffer.from(digests),
-    new Float64Array(sizes), buffer, undefined, fs, crypto)
-  parentPort.postMessage({ job, failure })
-})
-`;
-// Between files, this thread turns its event loop at least this often while it hashes.
-const SLICE_MS = 10;
-/**
- * Hashes files on this thread and `threads - 1` worker threads, one thread per core by default:
- * SHA-1 runs on the thread that calls `update`, so one thread caps the digest at one core however
- * many reads are in flight. Workers start when the pool is made (one takes ~40 ms of CPU to boot,
- * more on a loaded machine), so a caller can walk the folder meanwhile; this thread hashes from
- * the first moment instead of waiting for them, which on thousands of small files is a large part
- * of the whole. (A worker per core *plus* this thread was measured slower: three busy threads and
- * one more boot on two cores.) `close()` must be called once done.
- */
-class HashPool {
-    #workers;
-    #buffer;
-    #jobs = 0;
-    #crashed;
-    #crashListeners = new Set();
-    constructor(threads = (0,external_node_os_namespaceObject.availableParallelism)()) {
-        this.#workers = Array.from({ length: Math.max(1, threads) - 1 }, () => {
-            const worker = new external_node_worker_threads_.Worker(WORKER_SOURCE, { eval: true });
-            // Kept for the pool's life: a crash between jobs fails the next one instead of the process,
-            // and a thread that stops (crash or `close()`) fails the job it was part of, not hang it.
-            const stopped = (error) => {
-                this.#crashed ??= error;
-                for (const listener of this.#crashListeners)
-                    listener(error);
-            };
-            worker.on('error', stopped);
-            worker.on('exit', () => stopped(new Error('A hashing thread has stopped')));
-            return worker;
-        });
-    }
-    /**
-     * SHA-1 and size of each file, in the order of `paths`; a file that cannot be read rejects,
-     * naming it. This thread takes its share in slices of ~10 ms (or one large file), so its event
-     * loop still turns while it hashes.
-     */
-    async hash(paths) {
-        const n = paths.length;
-        if (n === 0)
-            return [];
-        if (this.#crashed)
-            throw this.#crashed;
-        // The workers get the paths '\0'-joined, so one holding '\0' would shift every index after it.
-        const nul = paths.find((path) => path.includes('\0'));
-        if (nul !== undefined)
-            throw new Error(`Cannot read '${nul}': a path cannot hold '\\0'`);
-        const job = ++this.#jobs;
-        const shared = {
-            control: new SharedArrayBuffer(8),
-            digests: new SharedArrayBuffer(40 * n),
-            sizes: new SharedArrayBuffer(8 * n),
-        };
-        const control = new Int32Array(shared.control);
-        const digests = Buffer.from(shared.digests);
-        const sizes = new Float64Array(shared.sizes);
-        const fail = (failure) => Object.assign(new Error(`Cannot read '${paths[failure.index]}': ${failure.message}`), {
-            code: failure.code,
-        });
-        // Listen before posting: a worker already up can answer before this thread's first slice ends.
-        let settle;
-        const workersDone = new Promise((resolve, reject) => {
-            settle = (error) => (error ? reject(error) : resolve());
-        });
-        // Awaited only if this thread finishes its share cleanly; a failure of its own wins.
-        workersDone.catch(() => { });
-        const onMessage = (message) => {
-            if (message.job !== job)
-                return; // a late answer to an earlier job that failed
-            if (message.failure)
-                settle(fail(message.failure));
-            else if (Atomics.load(control, 1) === n)
-                settle();
-        };
-        const onCrash = (error) => settle(error);
-        this.#crashListeners.add(onCrash);
-        const joined = this.#workers.length > 0 ? paths.join('\0') : '';
-        for (const worker of this.#workers) {
-            worker.on('message', onMessage);
-            worker.postMessage({ job, paths: joined, ...shared });
-        }
-        try {
-            this.#buffer ??= Buffer.allocUnsafe(1 << 20);
-            const hashFiles = compileHashFiles();
-            for (;;) {
-                const until = external_node_perf_hooks_.performance.now() + SLICE_MS;
-                const result = hashFiles(paths, control, digests, sizes, this.#buffer, () => external_node_perf_hooks_.performance.now() > until, (external_node_fs_default()), (external_node_crypto_default()));
-                if (result === 'paused')
-                    await (0,external_node_timers_promises_namespaceObject.setImmediate)();
-                else if (result)
-                    throw fail(result);
-                else
-                    break;
-            }
-            // The files still out are with workers; the one that finishes the last of them says so.
-            if (Atomics.load(control, 1) !== n)
-                await workersDone;
-        }
-        finally {
-            this.#crashListeners.delete(onCrash);
-            for (const worker of this.#workers)
-                worker.off('message', onMessage);
-        }
-        const hex = digests.toString('latin1');
-        const out = new Array(n);
-        for (let i = 0; i < n; i++)
-            out[i] = { sha1: hex.slice(i * 40, i * 40 + 40), size: sizes[i] };
-        return out;
-    }
-    /** Stops the threads. */
-    async close() {
-        await Promise.all(this.#workers.map((worker) => worker.terminate()));
-    }
-}
-let compiled;
-function compileHashFiles() {
-    compiled ??= new Function(...HASH_FILES_PARAMS, HASH_FILES_SOURCE);
-    return compiled;
-}
-
-;// CONCATENATED MODULE: ./src/files.ts
-
-
-
-
-
-
-
-/**
- * Walks `dir` with Netlify's file rules and SHA-1s every file on every core. Throws, naming the
- * file, on `#`/`?` in a name, a symlink that leaves `dir`, a broken symlink or a symlink loop.
- */
-async function digestDir(dir, options = {}) {
-    // Hashing threads boot first, so they are ready, or nearly, once the walk is over.
-    const pool = new HashPool(options.concurrency);
-    const found = { paths: [], absPaths: [], turnAt: external_node_perf_hooks_.performance.now() + files_SLICE_MS };
-    let hashes;
-    const files = {};
-    const sizes = {};
-    const byPath = new Map();
-    try {
-        const root = await external_node_fs_default().promises.realpath(dir);
-        await walk(root, root, '', [root], found, options);
-        // The indexes are laid out while the threads boot, the hashes filled in once known: of the
-        // digest's work, only what follows the hashing has no other thread to share the time with.
-        // The walk listed the paths in code-unit order: stable across platforms and locales, so the
-        // manifest is reproducible.
-        for (let i = 0; i < found.paths.length; i++) {
-            const relPath = found.paths[i];
-            files[relPath] = '';
-            sizes[relPath] = 0;
-            byPath.set(relPath, { path: relPath, absPath: found.absPaths[i], sha1: '', size: 0 });
-        }
-        hashes = await pool.hash(found.absPaths);
-    }
-    catch (error) {
-        await pool.close();
-        throw error;
-    }
-    // The threads wind down while this one fills in the hashes.
-    const closed = pool.close();
-    const bySha = new Map();
-    let totalBytes = 0;
-    let i = 0;
-    for (const entry of byPath.values()) {
-        const { sha1, size } = hashes[i++];
-        entry.sha1 = sha1;
-        entry.size = size;
-        files[entry.path] = sha1;
-        sizes[entry.path] = size;
-        const same = bySha.get(sha1);
-        if (same)
-            same.push(entry);
-        else
-            bySha.set(sha1, [entry]);
-        totalBytes += size;
-    }
-    await closed;
-    return { files, sizes, byPath, bySha, count: hashes.length, totalBytes };
-}
-/**
- * SHA-1 and byte count of a file, streamed so memory stays flat with file size. The size comes
- * from the bytes hashed, so it always matches the hash even if the file changed since `stat`.
- */
-async function hashFile(absPath) {
-    const hash = createHash('sha1');
-    let size = 0;
-    await pipeline(fs.createReadStream(absPath), async (source) => {
-        for await (const chunk of source) {
-            size += chunk.length;
-            hash.update(chunk);
-        }
-    });
-    return { sha1: hash.digest('hex'), size };
-}
-/** Netlify's publish rules: no dotfiles or dot-folders except `.well-known`, no `__MACOSX`. */
-function isSkipped(name) {
-    if (name.startsWith('.'))
-        return name !== '.well-known';
-    return name.startsWith('__MACOSX');
-}
-// The walk runs on this thread for at most this long between turns of its event loop.
-const files_SLICE_MS = 10;
-// Sync calls: on a warm tree a folder's listing is microseconds, and the async calls' overhead
-// cost ~2.5× the time of the whole walk. It yields every `SLICE_MS` so the event loop still turns.
-// `ancestors` holds the real paths of the folders on the way down, to stop symlink loops.
-async function walk(root, realDir, relDir, ancestors, found, options) {
-    if (external_node_perf_hooks_.performance.now() > found.turnAt) {
-        await (0,external_node_timers_promises_namespaceObject.setImmediate)();
-        found.turnAt = external_node_perf_hooks_.performance.now() + files_SLICE_MS;
-    }
-    // Files go in as their name, folders as their name and '/': sorting these keys and walking in
-    // their order lists the deploy paths in code-unit order, since '/' is what ends a folder's part
-    // of a path (so `a-b` < `a/x`, `a` < `a/x`). Then the digest needs no global sort.
-    const keys = [];
-    // Where a key's bytes are, when a symlink makes that other than `realDir`/name.
-    let links;
-    for (const entry of external_node_fs_default().readdirSync(realDir, { withFileTypes: true })) {
-        const name = entry.name;
-        if (isSkipped(name))
-            continue;
-        if (relDir === '' && options.skipNodeModules && name === 'node_modules')
-            continue;
-        const relPath = relDir === '' ? name : `${relDir}/${name}`;
-        // The entry's type comes with readdir on most file systems: stat only links and unknowns.
-        let realPath;
-        let stat = entry;
-        if (entry.isSymbolicLink()) {
-            realPath = resolveLink(root, join(realDir, name), relPath);
-            stat = external_node_fs_default().statSync(realPath);
-        }
-        else if (!entry.isFile() && !entry.isDirectory()) {
-            const lstat = external_node_fs_default().lstatSync(join(realDir, name));
-            stat = lstat;
-            if (lstat.isSymbolicLink()) {
-                realPath = resolveLink(root, join(realDir, name), relPath);
-                stat = external_node_fs_default().statSync(realPath);
-            }
-        }
-        let key;
-        if (stat.isDirectory()) {
-            if (realPath !== undefined && ancestors.includes(realPath)) {
-                throw new Error(`'${relPath}' is a symlink to one of its own parent folders (a loop)`);
-            }
-            key = `${name}/`;
-        }
-        else if (stat.isFile()) {
-            // Netlify refuses these names: they would be read as a URL fragment or query.
-            if (relPath.includes('#') || relPath.includes('?')) {
-                throw new Error(`'${relPath}': deployed file names cannot contain # or ? characters`);
-            }
-            key = name;
-        }
-        else {
-            options.warn?.(`Skipping '${relPath}': not a regular file, folder or symlink`);
-            continue;
-        }
-        keys.push(key);
-        if (realPath !== undefined)
-            (links ??= new Map()).set(key, realPath);
-    }
-    for (const key of keys.sort()) {
-        if (key.endsWith('/')) {
-            const name = key.slice(0, -1);
-            const realPath = links?.get(key) ?? join(realDir, name);
-            const relPath = relDir === '' ? name : `${relDir}/${name}`;
-            await walk(root, realPath, relPath, [...ancestors, realPath], found, options);
-        }
-        else {
-            found.paths.push(relDir === '' ? key : `${relDir}/${key}`);
-            found.absPaths.push(links?.get(key) ?? join(realDir, key));
-        }
-    }
-}
-// `dir` is a real path, so a plain join is already normal (path.join would normalize it again).
-function join(dir, name) {
-    return dir.endsWith((external_node_path_default()).sep) ? dir + name : `${dir}${(external_node_path_default()).sep}${name}`;
-}
-function resolveLink(root, absPath, relPath) {
-    let target;
-    try {
-        target = external_node_fs_default().realpathSync.native(absPath);
-    }
-    catch (error) {
-        const code = error.code;
-        if (code === 'ELOOP')
-            throw new Error(`'${relPath}' is a symlink loop`, { cause: error });
-        throw new Error(`'${relPath}' is a broken symlink`, { cause: error });
-    }
-    // Following a link out of the folder could publish anything the runner can read (~/.ssh …).
-    if (target !== root && !target.startsWith(root + (external_node_path_default()).sep)) {
-        throw new Error(`'${relPath}' is a symlink to '${target}', outside the folder to deploy; ` +
-            'copy the file in instead');
-    }
-    return target;
-}
-
-// EXTERNAL MODULE: external "node:stream"
-var external_node_stream_ = __nccwpck_require__(7075);
-;// CONCATENATED MODULE: ./src/format.ts
-/** Scales bytes to the largest decimal unit under 1000: `[1.234, 'MB']`. */
-function scaleBytes(bytes) {
-    const units = ['kB', 'MB', 'GB', 'TB'];
-    let value = bytes;
-    let unit = -1;
-    do {
-        value /= 1000;
-        unit++;
-    } while (value >= 1000 && unit < units.length - 1);
-    return [value, units[unit]];
-}
-/** Bytes for humans, in decimal units as GitHub and Netlify show them: `1.2 MB`. */
-function formatBytes(bytes) {
-    if (bytes < 1000)
-        return `${bytes} B`;
-    const [value, unit] = scaleBytes(bytes);
-    return `${value.toFixed(1)} ${unit}`;
-}
-/** A duration for humans: `850 ms`, `12.3 s`, `2 min 5 s`. */
-function formatDuration(ms) {
-    if (ms < 1000)
-        return `${Math.round(ms)} ms`;
-    if (ms < 60_000)
-        return `${(ms / 1000).toFixed(1)} s`;
-    const seconds = Math.round(ms / 1000);
-    return `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
-}
-/**
- * Bytes of a budget: like `formatBytes`, but rounded down and without a trailing `.0`
- * (`49.9 GB of 50 GB`), so a remainder is never shown bigger than it is.
- */
-function formatBudgetBytes(bytes) {
-    if (bytes < 1000)
-        return `${bytes} B`;
-    const [value, unit] = scaleBytes(bytes);
-    // The epsilon keeps float noise (4.9999999…) from costing a tenth.
-    const tenths = Math.floor(value * 10 + 1e-9) / 10;
-    return `${Number.isInteger(tenths) ? tenths : tenths.toFixed(1)} ${unit}`;
-}
-/** A wait in whole seconds for humans, rounded up past a minute: `42 s`, `2 min 5 s`, `5 h 3 min`. */
-function formatWait(seconds) {
-    const s = Math.max(0, Math.ceil(seconds));
-    if (s < 60)
-        return `${s} s`;
-    if (s < 3600)
-        return s % 60 === 0 ? `${s / 60} min` : `${Math.floor(s / 60)} min ${s % 60} s`;
-    // Rounded up to the minute: telling people to retry a little early would fail again.
-    const minutes = Math.ceil(s / 60);
-    const hours = Math.floor(minutes / 60);
-    return minutes % 60 === 0 ? `${hours} h` : `${hours} h ${minutes % 60} min`;
-}
-/** An ISO instant as `2026-12-01 00:00 UTC`; anything unparsable is shown as given. */
-function formatUtc(iso) {
-    const time = Date.parse(iso);
-    if (Number.isNaN(time))
-        return iso;
-    return `${new Date(time).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
-}
-/** Cents for humans: `12 ¢` below a dollar, `$1.23` from there on. */
-function formatCents(cents) {
-    return cents < 100 ? `${cents} ¢` : `$${(cents / 100).toFixed(2)}`;
-}
-
-;// CONCATENATED MODULE: ./src/metering.ts
-// The gateway meters deploys: a monthly budget (deploys and bytes, `402 cap_exceeded` once used
-// up) and pacing (deploys per minute and per day, `429 rate_limited`). These turn its answers into
-// lines a workflow author can act on.
-
-/**
- * What is left of the month's budget (`limits.month`):
- * `997 of 1000 deploys and 49.9 GB of 50 GB left (resets 2026-12-01 00:00 UTC)`.
- */
-function formatBudget(limits) {
-    const { deploys, bytes } = limits;
-    return (`${deploys.remaining} of ${deploys.limit} deploys and ` +
-        `${formatBudgetBytes(bytes.remaining)} of ${formatBudgetBytes(bytes.limit)} left ` +
-        `(resets ${formatUtc(limits.resetAt)})`);
-}
-/**
- * The reason of a `402 cap_exceeded`, built from its `details`:
- * `Monthly deploy cap reached: 0 of 10 deploys left this month; resets 2026-12-01 00:00 UTC.`
- * Undefined when the details do not say which cap and what remains (the caller then shows the
- * gateway's own message).
- */
-function describeCapExceeded(details) {
-    if (!isRecord(details))
-        return undefined;
-    const which = details['limit'];
-    if (which !== 'deploys' && which !== 'bytes')
-        return undefined;
-    const remaining = numberAt(details['remaining'], which);
-    if (remaining === undefined)
-        return undefined;
-    const limit = numberAt(details['limits'], which);
-    const resetAt = typeof details['resetAt'] === 'string' ? details['resetAt'] : undefined;
-    const resets = resetAt ? `; resets ${formatUtc(resetAt)}` : '';
-    if (which === 'deploys') {
-        const of = limit === undefined ? '' : ` of ${limit}`;
-        return `Monthly deploy cap reached: ${remaining}${of} deploys left this month${resets}.`;
-    }
-    const of = limit === undefined ? '' : ` of ${formatBudgetBytes(limit)}`;
-    return `Monthly byte cap reached: ${formatBudgetBytes(remaining)}${of} left this month${resets}.`;
-}
-/**
- * The reason of a `429 rate_limited`:
- * `Deploy pacing: at most 3 deploys per minute for this customer; retry in 42 s.` Reads the
- * `details` first, then the `RateLimit` headers and `Retry-After`, so a 429 from something in
- * front of the gateway that sends only headers is explained too. Undefined when the window is
- * unknown.
- */
-function describeRateLimited(details, headers, retryAfterSeconds) {
-    const fields = isRecord(details) ? details : {};
-    const named = typeof fields['limit'] === 'string' ? fields['limit'] : undefined;
-    const window = named ?? windowName(headers);
-    if (!window)
-        return undefined;
-    const max = numberAt(fields, 'max') ?? headers?.quota;
-    const wait = numberAt(fields, 'retryAfterSeconds') ?? retryAfterSeconds ?? headers?.resetSeconds;
-    const rule = max === undefined
-        ? `too many deploys per ${window} for this customer`
-        : `at most ${max} deploys per ${window} for this customer`;
-    return `Deploy pacing: ${rule}${wait === undefined ? '' : `; retry in ${formatWait(wait)}`}.`;
-}
-const WINDOW_NAMES = { 60: 'minute', 3600: 'hour', 86_400: 'day' };
-function windowName(headers) {
-    if (!headers)
-        return undefined;
-    if (['minute', 'hour', 'day'].includes(headers.policy))
-        return headers.policy;
-    if (headers.windowSeconds !== undefined) {
-        return WINDOW_NAMES[headers.windowSeconds] ?? formatWait(headers.windowSeconds);
-    }
-    return headers.policy || undefined;
-}
-function isRecord(value) {
-    return typeof value === 'object' && value !== null;
-}
-function numberAt(value, key) {
-    if (!isRecord(value))
-        return undefined;
-    const found = value[key];
-    return typeof found === 'number' && Number.isFinite(found) ? found : undefined;
-}
-
-;// CONCATENATED MODULE: ./src/errors.ts
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   F: () => (/* binding */ GatewayError),
+/* harmony export */   u: () => (/* binding */ getErrorMessage)
+/* harmony export */ });
+/* harmony import */ var _metering_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9676);
 
 /**
  * An error answer from the Kaixu gateway: `{"error":{"code","message","details"}}` plus the HTTP
@@ -61050,13 +57372,113 @@ function getErrorMessage(error) {
 // (units, reset time in UTC) whatever the gateway's own wording; its message is the fallback.
 function explain(error) {
     if (error.code === 'cap_exceeded')
-        return describeCapExceeded(error.details) ?? error.message;
+        return (0,_metering_js__WEBPACK_IMPORTED_MODULE_0__/* .describeCapExceeded */ .R6)(error.details) ?? error.message;
     if (error.code === 'rate_limited') {
-        return (describeRateLimited(error.details, error.rateLimit, error.retryAfterSeconds) ?? error.message);
+        return ((0,_metering_js__WEBPACK_IMPORTED_MODULE_0__/* .describeRateLimited */ .gh)(error.details, error.rateLimit, error.retryAfterSeconds) ?? error.message);
     }
     return error.message;
 }
 
+
+/***/ }),
+
+/***/ 6264:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   $5: () => (/* binding */ formatCents),
+/* harmony export */   C5: () => (/* binding */ formatBudgetBytes),
+/* harmony export */   Du: () => (/* binding */ formatWait),
+/* harmony export */   a3: () => (/* binding */ formatDuration),
+/* harmony export */   ay: () => (/* binding */ formatUtc),
+/* harmony export */   z3: () => (/* binding */ formatBytes)
+/* harmony export */ });
+/** Scales bytes to the largest decimal unit under 1000: `[1.234, 'MB']`. */
+function scaleBytes(bytes) {
+    const units = ['kB', 'MB', 'GB', 'TB'];
+    let value = bytes;
+    let unit = -1;
+    do {
+        value /= 1000;
+        unit++;
+    } while (value >= 1000 && unit < units.length - 1);
+    return [value, units[unit]];
+}
+/** Bytes for humans, in decimal units as GitHub and Netlify show them: `1.2 MB`. */
+function formatBytes(bytes) {
+    if (bytes < 1000)
+        return `${bytes} B`;
+    const [value, unit] = scaleBytes(bytes);
+    return `${value.toFixed(1)} ${unit}`;
+}
+/** A duration for humans: `850 ms`, `12.3 s`, `2 min 5 s`. */
+function formatDuration(ms) {
+    if (ms < 1000)
+        return `${Math.round(ms)} ms`;
+    if (ms < 60_000)
+        return `${(ms / 1000).toFixed(1)} s`;
+    const seconds = Math.round(ms / 1000);
+    return `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
+}
+/**
+ * Bytes of a budget: like `formatBytes`, but rounded down and without a trailing `.0`
+ * (`49.9 GB of 50 GB`), so a remainder is never shown bigger than it is.
+ */
+function formatBudgetBytes(bytes) {
+    if (bytes < 1000)
+        return `${bytes} B`;
+    const [value, unit] = scaleBytes(bytes);
+    // The epsilon keeps float noise (4.9999999…) from costing a tenth.
+    const tenths = Math.floor(value * 10 + 1e-9) / 10;
+    return `${Number.isInteger(tenths) ? tenths : tenths.toFixed(1)} ${unit}`;
+}
+/** A wait in whole seconds for humans, rounded up past a minute: `42 s`, `2 min 5 s`, `5 h 3 min`. */
+function formatWait(seconds) {
+    const s = Math.max(0, Math.ceil(seconds));
+    if (s < 60)
+        return `${s} s`;
+    if (s < 3600)
+        return s % 60 === 0 ? `${s / 60} min` : `${Math.floor(s / 60)} min ${s % 60} s`;
+    // Rounded up to the minute: telling people to retry a little early would fail again.
+    const minutes = Math.ceil(s / 60);
+    const hours = Math.floor(minutes / 60);
+    return minutes % 60 === 0 ? `${hours} h` : `${hours} h ${minutes % 60} min`;
+}
+/** An ISO instant as `2026-12-01 00:00 UTC`; anything unparsable is shown as given. */
+function formatUtc(iso) {
+    const time = Date.parse(iso);
+    if (Number.isNaN(time))
+        return iso;
+    return `${new Date(time).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+/** Cents for humans: `12 ¢` below a dollar, `$1.23` from there on. */
+function formatCents(cents) {
+    return cents < 100 ? `${cents} ¢` : `$${(cents / 100).toFixed(2)}`;
+}
+
+
+/***/ }),
+
+/***/ 2671:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  KZ: () => (/* binding */ GatewayClient)
+});
+
+// UNUSED EXPORTS: parseRateLimit, parseRetryAfter, toGatewayError
+
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+var external_node_fs_default = /*#__PURE__*/__nccwpck_require__.n(external_node_fs_);
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(7075);
+// EXTERNAL MODULE: ./src/errors.ts
+var errors = __nccwpck_require__(3916);
 ;// CONCATENATED MODULE: ./src/retry.ts
 
 const DEFAULTS = {
@@ -61086,7 +57508,7 @@ const TRANSIENT_NETWORK_CODES = new Set([
  * 422 …, 500) is final.
  */
 function isRetryable(error) {
-    if (error instanceof GatewayError) {
+    if (error instanceof errors/* GatewayError */.F) {
         // An earlier attempt with the same Idempotency-Key is still running (its answer got lost on
         // the way); once it ends, the same request is answered with its stored result.
         if (error.status === 409)
@@ -61142,7 +57564,7 @@ async function retry(fn, options = {}) {
             opts.signal?.throwIfAborted();
             if (attempt >= opts.attempts || !opts.shouldRetry(error))
                 throw error;
-            const retryAfter = error instanceof GatewayError ? error.retryAfterSeconds : undefined;
+            const retryAfter = error instanceof errors/* GatewayError */.F ? error.retryAfterSeconds : undefined;
             if (retryAfter !== undefined && retryAfter * 1000 > opts.maxRetryAfterMs)
                 throw error;
             const delay = retryDelayMs(attempt, opts, retryAfter);
@@ -61283,7 +57705,7 @@ class GatewayClient {
             });
         }
         catch (error) {
-            if (error instanceof GatewayError && error.status === 404)
+            if (error instanceof errors/* GatewayError */.F && error.status === 404)
                 return undefined;
             throw error;
         }
@@ -61315,6 +57737,18 @@ class GatewayClient {
             method: 'POST',
             route: 'v1/push-complete',
             json: { pushId, wait },
+            signal,
+        });
+    }
+    /**
+     * `POST /v1/push-cancel`: the push is abandoned (job cancelled, Ctrl-C); the gateway cancels
+     * its Netlify deploy and returns its reservation. A 409 says it is past uploading.
+     */
+    async cancel(pushId, signal) {
+        return this.#request({
+            method: 'POST',
+            route: 'v1/push-cancel',
+            json: { pushId },
             signal,
         });
     }
@@ -61362,7 +57796,7 @@ class GatewayClient {
             return (await readJson(response));
         }, {
             signal: spec.signal,
-            onRetry: (error, attempt, delayMs) => this.#log(`${label} failed: ${getErrorMessage(error)}; retry ${attempt} in ${(delayMs / 1000).toFixed(1)} s`),
+            onRetry: (error, attempt, delayMs) => this.#log(`${label} failed: ${(0,errors/* getErrorMessage */.u)(error)}; retry ${attempt} in ${(delayMs / 1000).toFixed(1)} s`),
             ...this.#retry,
         });
     }
@@ -61373,7 +57807,7 @@ async function readJson(response) {
         return JSON.parse(text);
     }
     catch {
-        throw new GatewayError(response.status, 'invalid_response', `The gateway answered ${response.status} with a body that is not JSON: ${excerpt(text)}`, undefined, undefined, response.headers.get('x-request-id') ?? undefined);
+        throw new errors/* GatewayError */.F(response.status, 'invalid_response', `The gateway answered ${response.status} with a body that is not JSON: ${excerpt(text)}`, undefined, undefined, response.headers.get('x-request-id') ?? undefined);
     }
 }
 /** Builds a `GatewayError` from a non-2xx answer, whatever its body looks like. */
@@ -61391,7 +57825,7 @@ async function toGatewayError(response) {
         const error = parsed.error;
         if (error && typeof error.code === 'string') {
             const message = typeof error.message === 'string' ? error.message : error.code;
-            return new GatewayError(response.status, error.code, message, error.details, retryAfter, requestId, rateLimit);
+            return new errors/* GatewayError */.F(response.status, error.code, message, error.details, retryAfter, requestId, rateLimit);
         }
     }
     catch {
@@ -61399,7 +57833,7 @@ async function toGatewayError(response) {
     }
     const reason = response.statusText || 'error';
     const body = text ? `: ${excerpt(text)}` : '';
-    return new GatewayError(response.status, 'http_error', `The gateway answered ${response.status} ${reason}${body}`, undefined, retryAfter, requestId, rateLimit);
+    return new errors/* GatewayError */.F(response.status, 'http_error', `The gateway answered ${response.status} ${reason}${body}`, undefined, retryAfter, requestId, rateLimit);
 }
 /**
  * The window a 429 names in its `RateLimit` header (`"minute";r=0;t=42`), with its quota and
@@ -61461,613 +57895,23 @@ function excerpt(text) {
     return flat.length > 200 ? `${flat.slice(0, 200)}…` : flat;
 }
 
-;// CONCATENATED MODULE: ./src/gateway-api.ts
-// Request and response shapes of the gateway routes the Action calls, as docs/api.md defines them.
-/** Whether a push state is final. */
-function isFinalState(state) {
-    return state === 'ready' || state === 'error';
-}
 
-;// CONCATENATED MODULE: ./node_modules/yocto-queue/index.js
-/*
-How it works:
-`this.#head` is an instance of `Node` which keeps track of its current value and nests another instance of `Node` that keeps the value that comes after it. When a value is provided to `.enqueue()`, the code needs to iterate through `this.#head`, going deeper and deeper to find the last value. However, iterating through every single item is slow. This problem is solved by saving a reference to the last value as `this.#tail` so that it can reference it to add a new value.
-*/
+/***/ }),
 
-class Node {
-	value;
-	next;
+/***/ 4237:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
-	constructor(value) {
-		this.value = value;
-	}
-}
 
-class Queue {
-	#head;
-	#tail;
-	#size;
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  _: () => (/* binding */ createGitHubApi),
+  d: () => (/* binding */ describeGitHubError)
+});
 
-	constructor() {
-		this.clear();
-	}
-
-	enqueue(value) {
-		const node = new Node(value);
-
-		if (this.#head) {
-			this.#tail.next = node;
-			this.#tail = node;
-		} else {
-			this.#head = node;
-			this.#tail = node;
-		}
-
-		this.#size++;
-	}
-
-	dequeue() {
-		const current = this.#head;
-		if (!current) {
-			return;
-		}
-
-		this.#head = this.#head.next;
-		this.#size--;
-
-		// Clean up tail reference when queue becomes empty
-		if (!this.#head) {
-			this.#tail = undefined;
-		}
-
-		return current.value;
-	}
-
-	peek() {
-		if (!this.#head) {
-			return;
-		}
-
-		return this.#head.value;
-
-		// TODO: Node.js 18.
-		// return this.#head?.value;
-	}
-
-	clear() {
-		this.#head = undefined;
-		this.#tail = undefined;
-		this.#size = 0;
-	}
-
-	get size() {
-		return this.#size;
-	}
-
-	* [Symbol.iterator]() {
-		let current = this.#head;
-
-		while (current) {
-			yield current.value;
-			current = current.next;
-		}
-	}
-
-	* drain() {
-		while (this.#head) {
-			yield this.dequeue();
-		}
-	}
-}
-
-;// CONCATENATED MODULE: ./node_modules/p-limit/index.js
-
-
-function pLimit(concurrency) {
-	let rejectOnClear = false;
-
-	if (typeof concurrency === 'object') {
-		({concurrency, rejectOnClear = false} = concurrency);
-	}
-
-	validateConcurrency(concurrency);
-
-	if (typeof rejectOnClear !== 'boolean') {
-		throw new TypeError('Expected `rejectOnClear` to be a boolean');
-	}
-
-	const queue = new Queue();
-	let activeCount = 0;
-
-	const resumeNext = () => {
-		// Process the next queued function if we're under the concurrency limit
-		if (activeCount < concurrency && queue.size > 0) {
-			activeCount++;
-			queue.dequeue().run();
-		}
-	};
-
-	const next = () => {
-		activeCount--;
-		resumeNext();
-	};
-
-	const run = async (function_, resolve, arguments_) => {
-		// Execute the function and capture the result promise
-		const result = (async () => function_(...arguments_))();
-
-		// Resolve immediately with the promise (don't wait for completion)
-		resolve(result);
-
-		// Wait for the function to complete (success or failure)
-		// We catch errors here to prevent unhandled rejections,
-		// but the original promise rejection is preserved for the caller
-		try {
-			await result;
-		} catch {}
-
-		// Decrement active count and process next queued function
-		next();
-	};
-
-	const enqueue = (function_, resolve, reject, arguments_) => {
-		const queueItem = {reject};
-
-		// Queue the internal resolve function instead of the run function
-		// to preserve the asynchronous execution context.
-		new Promise(internalResolve => { // eslint-disable-line promise/param-names
-			queueItem.run = internalResolve;
-			queue.enqueue(queueItem);
-		}).then(run.bind(undefined, function_, resolve, arguments_)); // eslint-disable-line promise/prefer-await-to-then
-
-		// Start processing immediately if we haven't reached the concurrency limit
-		if (activeCount < concurrency) {
-			resumeNext();
-		}
-	};
-
-	const generator = (function_, ...arguments_) => new Promise((resolve, reject) => {
-		enqueue(function_, resolve, reject, arguments_);
-	});
-
-	Object.defineProperties(generator, {
-		activeCount: {
-			get: () => activeCount,
-		},
-		pendingCount: {
-			get: () => queue.size,
-		},
-		clearQueue: {
-			value() {
-				if (!rejectOnClear) {
-					queue.clear();
-					return;
-				}
-
-				const abortError = AbortSignal.abort().reason;
-
-				while (queue.size > 0) {
-					queue.dequeue().reject(abortError);
-				}
-			},
-		},
-		concurrency: {
-			get: () => concurrency,
-
-			set(newConcurrency) {
-				validateConcurrency(newConcurrency);
-				concurrency = newConcurrency;
-
-				queueMicrotask(() => {
-					// eslint-disable-next-line no-unmodified-loop-condition
-					while (activeCount < concurrency && queue.size > 0) {
-						resumeNext();
-					}
-				});
-			},
-		},
-		map: {
-			async value(iterable, function_) {
-				const promises = [];
-
-				try {
-					Array.from(iterable, (value, index) => {
-						const promise = generator(function_, value, index);
-						promises.push(promise);
-						return promise;
-					});
-				} catch (error) {
-					// The iterable threw, so `Promise.all` never observes the already scheduled promises. Observe them here to avoid unhandled rejections.
-					for (const promise of promises) {
-						promise.catch(() => {}); // eslint-disable-line promise/prefer-await-to-then
-					}
-
-					throw error;
-				}
-
-				return Promise.all(promises);
-			},
-		},
-	});
-
-	return generator;
-}
-
-function limitFunction(function_, options) {
-	const limit = pLimit(options);
-
-	const limitedFunction = (...arguments_) => limit(() => function_(...arguments_));
-	Object.defineProperty(limitedFunction, 'clearQueue', {
-		value: limit.clearQueue,
-	});
-
-	return limitedFunction;
-}
-
-function validateConcurrency(concurrency) {
-	if (!((Number.isInteger(concurrency) || concurrency === Number.POSITIVE_INFINITY) && concurrency > 0)) {
-		throw new TypeError('Expected `concurrency` to be a number from 1 and up');
-	}
-}
-
-;// CONCATENATED MODULE: external "node:fs/promises"
-const external_node_fs_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
-;// CONCATENATED MODULE: ./src/chunked-upload.ts
-
-
-
-/**
- * Sends one large file in chunks. It first asks the gateway which chunks it already holds, so a
- * re-run (after a failed chunk, a cancelled job, a crash) sends only the missing ones. Each chunk
- * is read from disk when its turn comes: memory holds at most `concurrency` chunks.
- */
-async function uploadInChunks(client, pushId, file, options) {
-    const count = Math.max(1, Math.ceil(file.size / options.chunkBytes));
-    const status = await client.chunkStatus(pushId, file.sha1, options.signal);
-    // A file the gateway already has (or is assembling) needs nothing more.
-    if (status && (status.state === 'uploaded' || status.state === 'assembling')) {
-        return { bytes: 0, chunks: 0, resumed: count };
-    }
-    const held = new Set(status?.state === 'receiving' && status.chunkCount === count ? status.received : []);
-    const todo = Array.from({ length: count }, (_, i) => i).filter((i) => !held.has(i));
-    const handle = await (0,external_node_fs_promises_namespaceObject.open)(file.absPath, 'r');
-    try {
-        const limit = pLimit(options.concurrency);
-        let bytes = 0;
-        await Promise.all(todo.map((index) => limit(async () => {
-            options.signal?.throwIfAborted();
-            const start = index * options.chunkBytes;
-            const length = Math.min(options.chunkBytes, file.size - start);
-            const body = Buffer.alloc(length);
-            const { bytesRead } = await handle.read(body, 0, length, start);
-            if (bytesRead !== length)
-                throw new Error(`'${file.path}' changed while it was being uploaded`);
-            await client.putChunk(pushId, {
-                sha1: file.sha1,
-                index,
-                count,
-                chunkSha1: (0,external_node_crypto_.createHash)('sha1').update(body).digest('hex'),
-                fileSize: file.size,
-            }, body, options.signal);
-            bytes += length;
-            options.onBytes?.(length);
-        })));
-        return { bytes, chunks: todo.length, resumed: count - todo.length };
-    }
-    finally {
-        await handle.close();
-    }
-}
-
-;// CONCATENATED MODULE: ./src/upload.ts
-
-
-
-/**
- * Fewest files a batch is cut down to when spreading small files over parallel requests: below
- * this a batch saves too few requests to be worth its own.
- */
-const MIN_BATCH_FILES = 50;
-/**
- * Groups small files into batches within the gateway's limits: as many as `concurrency` requests
- * can carry at once, but never fewer than 50 files a batch while there are that many.
- */
-function planBatches(files, limits, concurrency) {
-    const perBatch = Math.min(limits.maxFiles, Math.max(MIN_BATCH_FILES, Math.ceil(files.length / Math.max(1, concurrency))));
-    const batches = [];
-    let current = [];
-    let bytes = 0;
-    for (const file of files) {
-        if (current.length === perBatch ||
-            (current.length > 0 && bytes + file.size > limits.maxBytes)) {
-            batches.push(current);
-            current = [];
-            bytes = 0;
-        }
-        current.push(file);
-        bytes += file.size;
-    }
-    if (current.length)
-        batches.push(current);
-    return batches;
-}
-/**
- * Uploads one file per required SHA-1 (the first path with that content), `concurrency` requests
- * at a time, logging progress: small files in batches when the gateway takes them, others one
- * per request, large ones in chunks. The first failure stops new requests from starting and is
- * thrown once the ones in flight have settled.
- */
-async function uploadRequired(client, pushId, required, digest, options) {
-    const files = [...new Set(required)].map((sha1) => {
-        const entry = digest.bySha.get(sha1)?.[0];
-        if (!entry)
-            throw new Error(`The gateway asked for content ${sha1}, which no file here has`);
-        return entry;
-    });
-    // The gateway takes bodies up to inlineMaxBytes in one request; bigger files go in chunks.
-    const max = options.inlineMaxBytes ?? Number.POSITIVE_INFINITY;
-    const chunkBytes = options.chunkBytes ?? 5 * 1024 * 1024;
-    const totalBytes = files.reduce((sum, file) => sum + file.size, 0);
-    // Never batch what would otherwise go in chunks, whatever an older gateway announces.
-    const batchMax = Math.min(options.batch?.fileMaxBytes ?? -1, max);
-    const batches = options.batch
-        ? planBatches(files.filter((f) => f.size <= batchMax), options.batch, options.concurrency)
-        : [];
-    // The biggest files start first, so a long one does not begin last and hold up the end.
-    const single = files.filter((f) => f.size > batchMax).sort((a, b) => b.size - a.size);
-    // About 20 progress lines whatever the count: enough to see movement, few enough to read.
-    const every = Math.max(1, Math.ceil(files.length / 20));
-    const limit = pLimit(options.concurrency);
-    let done = 0;
-    let doneBytes = 0;
-    let uploaded = 0;
-    let uploadedBytes = 0;
-    let skipped = 0;
-    let failure;
-    const progress = (count, bytes) => {
-        const before = Math.floor(done / every);
-        done += count;
-        doneBytes += bytes;
-        if (Math.floor(done / every) > before || done === files.length) {
-            options.log(`Uploaded ${done}/${files.length} files, ${formatBytes(doneBytes)}/${formatBytes(totalBytes)}`);
-        }
-    };
-    // A large file's chunks share the upload slots; progress counts its bytes as chunks land.
-    const sendInChunks = async (file) => {
-        const result = await uploadInChunks(client, pushId, file, {
-            chunkBytes,
-            concurrency: Math.max(1, Math.min(4, options.concurrency)),
-            signal: options.signal,
-        });
-        options.log(`Uploaded ${file.path} in ${result.chunks} chunks` +
-            (result.resumed ? ` (${result.resumed} already on the gateway)` : ''));
-        return { skipped: result.chunks === 0 && result.resumed > 0 };
-    };
-    /** Runs one request's worth of work unless an earlier one failed; records its failure. */
-    const step = (work) => limit(async () => {
-        if (failure)
-            return;
-        try {
-            options.signal?.throwIfAborted();
-            await work();
-        }
-        catch (error) {
-            // Settle instead of rejecting, so no upload is still running when the failure surfaces.
-            failure ??= { error };
-        }
-    });
-    await Promise.all([
-        ...single.map((file) => step(async () => {
-            const answer = file.size > max
-                ? await sendInChunks(file)
-                : await client.upload(pushId, file.sha1, file.absPath, file.size, options.signal);
-            if (answer.skipped)
-                skipped++;
-            else {
-                uploaded++;
-                uploadedBytes += file.size;
-            }
-            progress(1, file.size);
-        })),
-        ...batches.map((batch) => step(async () => {
-            const answer = await client.uploadBatch(pushId, batch, options.signal);
-            uploaded += answer.uploaded;
-            skipped += answer.skipped;
-            uploadedBytes += answer.bytes;
-            progress(batch.length, batch.reduce((n, f) => n + f.size, 0));
-        })),
-    ]);
-    if (failure)
-        throw failure.error;
-    return { files: uploaded, bytes: uploadedBytes, skipped };
-}
-
-;// CONCATENATED MODULE: ./src/deploy.ts
-
-
-
-
-
-/** A failed push, with what was known when it failed (for outputs and the summary). */
-class PushError extends Error {
-    result;
-    constructor(cause, result) {
-        super(getErrorMessage(cause), { cause });
-        this.name = 'PushError';
-        this.result = result;
-    }
-}
-/** The deploy did not reach a final state in time. */
-class DeployTimeoutError extends Error {
-    constructor(message) {
-        super(message);
-        this.name = 'DeployTimeoutError';
-    }
-}
-/** Longest single `push-status` long-poll the gateway accepts, in seconds. */
-const LONG_POLL_MAX_S = 60;
-// Pauses between status reads only when a gateway answers early without a final state (an
-// older gateway that ignores `waitFor`, or one that is shutting down), so we never spin.
-const POLL_FIRST_MS = 250;
-const POLL_MAX_MS = 2000;
-/**
- * The push flow: init with the digest → upload the required files → complete → (with `wait`)
- * poll until `ready` or `error`. Resolves with the result; throws a `PushError` carrying the
- * partial result when anything fails, including a deploy that ends in `error`.
- */
-async function push(client, digest, options, reporter) {
-    const result = {
-        filesTotal: digest.count,
-        bytesTotal: digest.totalBytes,
-        filesUploaded: 0,
-        bytesUploaded: 0,
-        timings: {},
-    };
-    const timeoutText = formatMinutes(options.timeoutMs);
-    // One deadline for every request of the push; aborting it ends whichever is in flight.
-    const deadline = Date.now() + options.timeoutMs;
-    const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(new DeployTimeoutError(`Timed out after ${timeoutText}`)), options.timeoutMs);
-    let phase = 'init';
-    try {
-        // Step 1: announce the digest; the gateway answers which contents Netlify lacks.
-        let started = Date.now();
-        const init = await client.init({
-            project: options.project,
-            files: digest.files,
-            sizes: digest.sizes,
-            draft: options.draft,
-            ...(options.alias ? { alias: options.alias } : {}),
-            ...(options.title ? { title: options.title } : {}),
-        }, undefined, abort.signal);
-        result.pushId = init.pushId;
-        result.deployId = init.deployId;
-        result.state = init.state;
-        result.filesRequired = init.required.length;
-        result.timings.initMs = Date.now() - started;
-        const unchanged = digest.count - init.required.length;
-        reporter.info(`Push ${init.pushId} (deploy ${init.deployId}): ${init.required.length} files to upload` +
-            (unchanged > 0 ? `, ${unchanged} unchanged or duplicates` : ''));
-        if (init.limits) {
-            result.limits = init.limits;
-            reporter.info(`Budget for ${init.limits.month}: ${formatBudget(init.limits)}`);
-        }
-        // Step 2: upload each missing content once.
-        phase = 'upload';
-        started = Date.now();
-        if (init.required.length > 0) {
-            const uploaded = await uploadRequired(client, init.pushId, init.required, digest, {
-                concurrency: options.concurrency,
-                inlineMaxBytes: init.upload?.inlineMaxBytes,
-                chunkBytes: init.upload?.chunkBytes,
-                batch: init.upload?.batch,
-                log: (line) => reporter.info(line),
-                signal: abort.signal,
-            });
-            result.filesUploaded = uploaded.files;
-            result.bytesUploaded = uploaded.bytes;
-            if (uploaded.skipped > 0) {
-                reporter.info(`${uploaded.skipped} files were already at the gateway and not sent again`);
-            }
-        }
-        result.timings.uploadMs = Date.now() - started;
-        // Step 3: finalize, and wait if asked to.
-        phase = 'finalize';
-        started = Date.now();
-        try {
-            // Each record seen is applied at once, so a timeout still reports the last known state.
-            await finalize(client, init.pushId, { ...options, deadline, signal: abort.signal, timeoutText }, reporter, (record) => applyRecord(result, record));
-        }
-        finally {
-            result.timings.finalizeMs = Date.now() - started;
-        }
-        if (result.state === 'error') {
-            throw new Error(`Netlify could not deploy: ${result.errorMessage ?? 'no reason given'}`);
-        }
-        if (result.state === 'ready') {
-            reporter.info(`Deploy ready: ${result.deployUrl ?? '(no URL)'}`);
-            if (result.costCents !== undefined)
-                reporter.info(`Cost: ${formatCents(result.costCents)}`);
-        }
-        else {
-            reporter.info(`Deploy queued (state ${result.state}); not waiting for it`);
-        }
-        return result;
-    }
-    catch (error) {
-        if (abort.signal.aborted && abort.signal.reason instanceof DeployTimeoutError) {
-            const where = phase === 'upload'
-                ? `while uploading (${result.filesRequired ?? 0} files to send)`
-                : phase === 'finalize'
-                    ? `waiting for the deploy (state: ${result.state ?? 'unknown'})`
-                    : 'before the gateway answered push-init';
-            const pushId = result.pushId ? `; push id ${result.pushId}` : '';
-            throw new PushError(new DeployTimeoutError(`The push did not finish within ${timeoutText}, ${where}. It may still finish${pushId}`), result);
-        }
-        throw new PushError(error, result);
-    }
-    finally {
-        clearTimeout(timer);
-    }
-}
-async function finalize(client, pushId, options, reporter, onRecord) {
-    const sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
-    const { deadline, signal, timeoutText } = options;
-    let record;
-    try {
-        // Never held open: the wait below is a long-poll of push-status, which is safe to retry.
-        record = await client.complete(pushId, false, signal);
-    }
-    catch (error) {
-        // A retried complete whose first attempt got through finds the push already finalizing.
-        if (!(error instanceof GatewayError && error.code === 'invalid_state'))
-            throw error;
-        reporter.debug(`push-complete answered invalid_state; reading the status instead`);
-        record = await client.status(pushId, signal);
-    }
-    onRecord(record);
-    if (!options.wait)
-        return;
-    let pause = POLL_FIRST_MS;
-    let seen = describe(record);
-    reporter.info(`Deploy state: ${seen}`);
-    while (!isFinalState(record.state)) {
-        const left = deadline - Date.now();
-        if (left <= 0) {
-            throw new DeployTimeoutError(`The push did not finish within ${timeoutText}, waiting for the deploy (state: ${seen}). ` +
-                `It may still finish; push id ${pushId}`);
-        }
-        // The gateway answers the moment the deploy is final, so "ready" is learnt without delay.
-        const waitS = Math.max(1, Math.min(LONG_POLL_MAX_S, Math.floor(left / 1000)));
-        const asked = Date.now();
-        record = await client.status(pushId, signal, waitS);
-        onRecord(record);
-        const now = describe(record);
-        if (now !== seen)
-            reporter.info(`Deploy state: ${now}`);
-        seen = now;
-        if (!isFinalState(record.state) && Date.now() - asked < waitS * 500) {
-            await sleep(Math.min(pause, Math.max(0, deadline - Date.now())));
-            pause = Math.min(POLL_MAX_MS, Math.round(pause * 1.5));
-        }
-    }
-}
-function applyRecord(result, record) {
-    result.state = record.state;
-    result.deployId = record.deployId || result.deployId;
-    result.deployUrl = record.deploy_ssl_url ?? undefined;
-    result.siteUrl = record.site_url ?? record.ssl_url ?? undefined;
-    result.errorMessage = record.error_message ?? undefined;
-    result.costCents = record.costCents ?? undefined;
-}
-function describe(record) {
-    return record.netlifyState ? `${record.state} (Netlify: ${record.netlifyState})` : record.state;
-}
-function formatMinutes(ms) {
-    const minutes = ms / 60_000;
-    return `${Number.isInteger(minutes) ? minutes : minutes.toFixed(1)} min`;
-}
-
+// EXTERNAL MODULE: external "fs"
+var external_fs_ = __nccwpck_require__(9896);
+// EXTERNAL MODULE: external "os"
+var external_os_ = __nccwpck_require__(857);
 ;// CONCATENATED MODULE: ./node_modules/@actions/github/lib/context.js
 
 
@@ -62079,12 +57923,12 @@ class Context {
         var _a, _b, _c;
         this.payload = {};
         if (process.env.GITHUB_EVENT_PATH) {
-            if ((0,external_fs_namespaceObject.existsSync)(process.env.GITHUB_EVENT_PATH)) {
-                this.payload = JSON.parse((0,external_fs_namespaceObject.readFileSync)(process.env.GITHUB_EVENT_PATH, { encoding: 'utf8' }));
+            if ((0,external_fs_.existsSync)(process.env.GITHUB_EVENT_PATH)) {
+                this.payload = JSON.parse((0,external_fs_.readFileSync)(process.env.GITHUB_EVENT_PATH, { encoding: 'utf8' }));
             }
             else {
                 const path = process.env.GITHUB_EVENT_PATH;
-                process.stdout.write(`GITHUB_EVENT_PATH ${path} does not exist${external_os_namespaceObject.EOL}`);
+                process.stdout.write(`GITHUB_EVENT_PATH ${path} does not exist${external_os_.EOL}`);
             }
         }
         this.eventName = process.env.GITHUB_EVENT_NAME;
@@ -62124,9 +57968,9 @@ class Context {
 // EXTERNAL MODULE: ./node_modules/@actions/github/node_modules/@actions/http-client/lib/index.js
 var lib = __nccwpck_require__(9659);
 // EXTERNAL MODULE: ./node_modules/@actions/github/node_modules/undici/index.js
-var node_modules_undici = __nccwpck_require__(9231);
+var undici = __nccwpck_require__(9231);
 ;// CONCATENATED MODULE: ./node_modules/@actions/github/lib/internal/utils.js
-var utils_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
         function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
@@ -62156,8 +58000,8 @@ function getProxyAgentDispatcher(destinationUrl) {
 }
 function getProxyFetch(destinationUrl) {
     const httpDispatcher = getProxyAgentDispatcher(destinationUrl);
-    const proxyFetch = (url, opts) => utils_awaiter(this, void 0, void 0, function* () {
-        return (0,node_modules_undici.fetch)(url, Object.assign(Object.assign({}, opts), { dispatcher: httpDispatcher }));
+    const proxyFetch = (url, opts) => __awaiter(this, void 0, void 0, function* () {
+        return (0,undici.fetch)(url, Object.assign(Object.assign({}, opts), { dispatcher: httpDispatcher }));
     });
     return proxyFetch;
 }
@@ -62347,7 +58191,7 @@ var VERSION = "0.0.0-development";
 
 // pkg/dist-src/defaults.js
 var userAgent = `octokit-endpoint.js/${VERSION} ${getUserAgent()}`;
-var dist_bundle_DEFAULTS = {
+var DEFAULTS = {
   method: "GET",
   baseUrl: "https://api.github.com",
   headers: {
@@ -62360,7 +58204,7 @@ var dist_bundle_DEFAULTS = {
 };
 
 // pkg/dist-src/util/lowercase-keys.js
-function dist_bundle_lowercaseKeys(object) {
+function lowercaseKeys(object) {
   if (!object) {
     return {};
   }
@@ -62412,7 +58256,7 @@ function merge(defaults, route, options) {
   } else {
     options = Object.assign({}, route);
   }
-  options.headers = dist_bundle_lowercaseKeys(options.headers);
+  options.headers = lowercaseKeys(options.headers);
   removeUndefinedProperties(options);
   removeUndefinedProperties(options.headers);
   const mergedOptions = mergeDeep(defaults || {}, options);
@@ -62681,7 +58525,7 @@ function withDefaults(oldDefaults, newDefaults) {
 }
 
 // pkg/dist-src/index.js
-var endpoint = withDefaults(null, dist_bundle_DEFAULTS);
+var endpoint = withDefaults(null, DEFAULTS);
 
 
 ;// CONCATENATED MODULE: ./node_modules/@octokit/request/node_modules/content-type/dist/index.js
@@ -67176,6 +63020,1264 @@ function describeGitHubError(error, permission) {
     return `HTTP ${status}: ${message}${hint}`;
 }
 
+
+/***/ }),
+
+/***/ 9407:
+/***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
+
+__nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3948);
+/* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3612);
+/* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(2462);
+
+
+
+// One bundle for both steps of action.yml, as actions/checkout does: the post step is the run
+// in which the main step's saved flag comes back.
+/* istanbul ignore next */
+if ((0,_state_js__WEBPACK_IMPORTED_MODULE_2__/* .isPost */ .tl)()) {
+    await (0,_post_js__WEBPACK_IMPORTED_MODULE_1__/* .post */ .b)();
+}
+else {
+    (0,_state_js__WEBPACK_IMPORTED_MODULE_2__/* .markMainStarted */ .UM)();
+    await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
+}
+
+__webpack_async_result__();
+} catch(e) { __webpack_async_result__(e); } }, 1);
+
+/***/ }),
+
+/***/ 7500:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  G: () => (/* binding */ getInputs)
+});
+
+// EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 18 modules
+var core = __nccwpck_require__(6257);
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+var external_node_fs_default = /*#__PURE__*/__nccwpck_require__.n(external_node_fs_);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
+;// CONCATENATED MODULE: ./src/validate.ts
+// Value parsers shared by the Action's inputs and the CLI's flags. Each takes the raw text and a
+// label naming where it came from (`Input 'alias'`, `--alias`), so one rule gives one message in
+// both places.
+
+
+const ALIAS_MAX = 37;
+// Netlify puts the alias in a host name (`<alias>--<site>.netlify.app`): one DNS label.
+const ALIAS_PATTERN = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
+/**
+ * An http(s) base URL, normalised by `URL`. Calls `warn` for plain http to anything but
+ * loopback, since the key would travel unencrypted.
+ */
+function parseGatewayUrl(value, label, warn) {
+    let url;
+    try {
+        url = new URL(value);
+    }
+    catch {
+        throw new Error(`${label} must be an http(s) URL, got '${value}'`);
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+        throw new Error(`${label} must be an http(s) URL, got '${value}'`);
+    }
+    if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
+        warn(`${label} uses plain http: the Kaixu key travels unencrypted`);
+    }
+    return url.href;
+}
+function isLoopback(hostname) {
+    return hostname === 'localhost' || hostname === '[::1]' || hostname.startsWith('127.');
+}
+/** An existing folder, as an absolute path (relative to the working directory). */
+function parseDir(value, label) {
+    const dir = external_node_path_default().resolve(value);
+    let stat;
+    try {
+        stat = external_node_fs_default().statSync(dir);
+    }
+    catch {
+        throw new Error(`${label}: '${value}' does not exist (resolved to ${dir})`);
+    }
+    if (!stat.isDirectory())
+        throw new Error(`${label}: '${value}' is not a directory`);
+    return dir;
+}
+/** `true`/`false` in the YAML 1.2 core schema spellings (as `core.getBooleanInput` takes them). */
+function parseBoolean(value, label) {
+    if (['true', 'True', 'TRUE'].includes(value))
+        return true;
+    if (['false', 'False', 'FALSE'].includes(value))
+        return false;
+    throw new Error(`${label} must be true or false, got '${value}'`);
+}
+/** A number within `range`; whole numbers only when `range.integer`. */
+function parseNumber(value, label, range) {
+    const number = Number(value);
+    const kind = range.integer ? 'a whole number' : 'a number';
+    const valid = value.trim() !== '' && Number.isFinite(number) && (!range.integer || Number.isInteger(number));
+    if (!valid || number < range.min || number > range.max) {
+        throw new Error(`${label} must be ${kind} from ${range.min} to ${range.max}, got '${value}'`);
+    }
+    return number;
+}
+/** A Netlify alias: one DNS label of at most 37 characters. Suggests a fix when it is not. */
+function parseAlias(value, label) {
+    if (value.length <= ALIAS_MAX && ALIAS_PATTERN.test(value))
+        return value;
+    const suggestion = sanitizeAlias(value);
+    throw new Error(`${label} must be at most ${ALIAS_MAX} lowercase letters, digits and hyphens, not ` +
+        `starting or ending with a hyphen; got '${value}'` +
+        (suggestion ? ` (try '${suggestion}')` : ''));
+}
+/** Netlify's alias sanitising: lowercase, runs of other characters become one hyphen, ≤ 37. */
+function sanitizeAlias(value) {
+    return value
+        .toLowerCase()
+        .replace(/[^a-z0-9]+/g, '-')
+        .slice(0, ALIAS_MAX)
+        .replace(/^-+|-+$/g, '');
+}
+
+;// CONCATENATED MODULE: ./src/inputs.ts
+
+
+/**
+ * Reads every input once (the only `core.getInput` caller), validates it and returns a frozen
+ * object. Throws an error naming the input when one is missing or invalid.
+ */
+function getInputs() {
+    // Mask the secrets before anything else can fail and print them.
+    const kaixuKey = core/* getInput */.V4('kaixu-key');
+    if (kaixuKey)
+        core/* setSecret */.Pq(kaixuKey);
+    const githubToken = core/* getInput */.V4('github-token');
+    if (githubToken)
+        core/* setSecret */.Pq(githubToken);
+    const gatewayUrl = parseGatewayUrl(required('gateway-url'), label('gateway-url'), core/* warning */.$e);
+    const project = required('project');
+    const dir = parseDir(required('dir'), label('dir'));
+    const alias = optional('alias');
+    const prNumber = optional('pr-number');
+    const inputs = Object.freeze({
+        gatewayUrl,
+        kaixuKey: kaixuKey || undefined,
+        project,
+        dir,
+        wait: inputs_boolean('wait', true),
+        draft: core/* getInput */.V4('draft') === '' ? undefined : inputs_boolean('draft', false),
+        alias: alias === undefined ? undefined : parseAlias(alias, label('alias')),
+        productionBranch: optional('production-branch'),
+        environment: optional('environment'),
+        prNumber: prNumber === undefined
+            ? undefined
+            : parseNumber(prNumber.replace(/^#/, ''), label('pr-number'), {
+                min: 1,
+                max: Number.MAX_SAFE_INTEGER,
+                integer: true,
+            }),
+        timeoutMinutes: number('timeout-minutes', 20, { min: 0.1, max: 360 }),
+        concurrency: number('concurrency', 8, { min: 1, max: 32, integer: true }),
+        githubToken: githubToken || undefined,
+        comment: inputs_boolean('comment', true),
+        githubDeployment: parseDeploymentSwitch(core/* getInput */.V4('github-deployment')),
+        failWithoutCredentials: inputs_boolean('fail-without-credentials', false),
+        dryRun: inputs_boolean('dry-run', false),
+    });
+    for (const [name, value] of Object.entries(inputs)) {
+        if (name !== 'kaixuKey' && name !== 'githubToken')
+            core/* debug */.Yz(`${name} = ${String(value)}`);
+    }
+    return inputs;
+}
+const label = (name) => `Input '${name}'`;
+function required(name) {
+    const value = core/* getInput */.V4(name);
+    if (!value)
+        throw new Error(`${label(name)} is required and was not supplied`);
+    return value;
+}
+function optional(name) {
+    return core/* getInput */.V4(name) || undefined;
+}
+function inputs_boolean(name, fallback) {
+    const value = core/* getInput */.V4(name);
+    return value === '' ? fallback : parseBoolean(value, label(name));
+}
+function number(name, fallback, range) {
+    const value = core/* getInput */.V4(name);
+    return value === '' ? fallback : parseNumber(value, label(name), range);
+}
+/**
+ * `auto` (the default) means on. A step cannot see whether its job declares `environment:` (the
+ * runner exposes no such variable: actions/runner#1369), so jobs that do must say `false`; the
+ * job's own environment then records the deployment and ours would be a duplicate.
+ */
+function parseDeploymentSwitch(value) {
+    if (value === '' || value === 'auto')
+        return true;
+    if (['true', 'True', 'TRUE', 'false', 'False', 'FALSE'].includes(value)) {
+        return parseBoolean(value, label('github-deployment'));
+    }
+    throw new Error(`${label('github-deployment')} must be true, false or auto, got '${value}'`);
+}
+
+
+/***/ }),
+
+/***/ 3948:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  e: () => (/* binding */ run)
+});
+
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+var external_node_fs_default = /*#__PURE__*/__nccwpck_require__.n(external_node_fs_);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
+// EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 18 modules
+var core = __nccwpck_require__(6257);
+// EXTERNAL MODULE: ./src/inputs.ts + 1 modules
+var src_inputs = __nccwpck_require__(7500);
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+var external_node_crypto_default = /*#__PURE__*/__nccwpck_require__.n(external_node_crypto_);
+// EXTERNAL MODULE: external "node:perf_hooks"
+var external_node_perf_hooks_ = __nccwpck_require__(643);
+;// CONCATENATED MODULE: external "node:stream/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
+;// CONCATENATED MODULE: external "node:timers/promises"
+const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
+;// CONCATENATED MODULE: external "node:os"
+const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+// EXTERNAL MODULE: external "node:worker_threads"
+var external_node_worker_threads_ = __nccwpck_require__(5919);
+;// CONCATENATED MODULE: ./src/hash-pool.ts
+
+
+
+
+
+
+/**
+ * `hashFiles(paths, control, digests, sizes, buffer, pause, fs, crypto)`: the hashing loop, shared
+ * by this thread and the workers. Every thread claims the next file from `control[0]`, an atomic
+ * counter in shared memory, so the load balances itself with no message per file or batch; the
+ * digest (40 hex characters) and the size go straight into shared arrays, and `control[1]` counts
+ * the files done. Returns null once no file is left, 'paused' when `pause()` says so (checked
+ * between files, so this thread can let its event loop turn), or the failure, after setting the
+ * counter past the end so the other threads stop.
+ *
+ * Files are read with sync calls into one reused 1 MiB buffer: on a thread of its own that is the
+ * cheapest way through many small files, and memory stays flat however large a file is. A file
+ * that fits the buffer is hashed with the one-shot `crypto.hash` to hex, which skips the Hash
+ * object and the digest Buffer (~1.5 µs a file). It reads until a read returns 0, as sha1sum does,
+ * so the size is always that of the bytes hashed.
+ *
+ * It is source text rather than a function so the workers can run it from inline source (the ncc
+ * bundle then needs no second file) and the exact same loop runs on this thread.
+ */
+const HASH_FILES_SOURCE = `
+const oneShot = crypto.hash
+  ? (data) => crypto.hash('sha1', data, 'hex')
+  : (data) => crypto.createHash('sha1').update(data).digest('hex')
+const n = paths.length
+for (;;) {
+  if (pause !== undefined && pause()) return 'paused'
+  const i = Atomics.add(control, 0, 1)
+  if (i >= n) return null
+  let fd
+  try {
+    fd = fs.openSync(paths[i], 'r')
+    let size = 0
+    let read
+    do {
+      read = fs.readSync(fd, buffer, size, buffer.length - size, null)
+      size += read
+    } while (read > 0 && size < buffer.length)
+    let digest
+    if (read === 0) {
+      digest = oneShot(buffer.subarray(0, size))
+    } else {
+      const hash = crypto.createHash('sha1').update(buffer)
+      while ((read = fs.readSync(fd, buffer, 0, buffer.length, null)) > 0) {
+        hash.update(buffer.subarray(0, read))
+        size += read
+      }
+      digest = hash.digest('hex')
+    }
+    digests.write(digest, i * 40, 'latin1')
+    sizes[i] = size
+    Atomics.add(control, 1, 1)
+  } catch (error) {
+    Atomics.store(control, 0, n)
+    return { index: i, message: String(error && error.message), code: error && error.code }
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd)
+  }
+}
+`;
+const HASH_FILES_PARAMS = [
+    'paths',
+    'control',
+    'digests',
+    'sizes',
+    'buffer',
+    'pause',
+    'fs',
+    'crypto',
+];
+// A job names its paths as one '\0'-joined string (a name cannot hold '\0'): one copy to clone
+// instead of one per path. A worker answers once it finds no file left, or on a failure.
+const WORKER_SOURCE = `
+const { parentPort } = require('node:worker_threads')
+const fs = require('node:fs')
+const crypto = require('node:crypto')
+const hashFiles = (${HASH_FILES_PARAMS.join(', ')}) => {${HASH_FILES_SOURCE}}
+const buffer = Buffer.allocUnsafe(1 << 20)
+parentPort.on('message', ({ job, paths, control, digests, sizes }) => {
+  const failure = hashFiles(paths.split('\\0'), new Int32Array(control), Buffer.from(digests),
+    new Float64Array(sizes), buffer, undefined, fs, crypto)
+  parentPort.postMessage({ job, failure })
+})
+`;
+// Between files, this thread turns its event loop at least this often while it hashes.
+const SLICE_MS = 10;
+/**
+ * Hashes files on this thread and `threads - 1` worker threads, one thread per core by default:
+ * SHA-1 runs on the thread that calls `update`, so one thread caps the digest at one core however
+ * many reads are in flight. Workers start when the pool is made (one takes ~40 ms of CPU to boot,
+ * more on a loaded machine), so a caller can walk the folder meanwhile; this thread hashes from
+ * the first moment instead of waiting for them, which on thousands of small files is a large part
+ * of the whole. (A worker per core *plus* this thread was measured slower: three busy threads and
+ * one more boot on two cores.) `close()` must be called once done.
+ */
+class HashPool {
+    #workers;
+    #buffer;
+    #jobs = 0;
+    #crashed;
+    #crashListeners = new Set();
+    constructor(threads = (0,external_node_os_namespaceObject.availableParallelism)()) {
+        this.#workers = Array.from({ length: Math.max(1, threads) - 1 }, () => {
+            const worker = new external_node_worker_threads_.Worker(WORKER_SOURCE, { eval: true });
+            // Kept for the pool's life: a crash between jobs fails the next one instead of the process,
+            // and a thread that stops (crash or `close()`) fails the job it was part of, not hang it.
+            const stopped = (error) => {
+                this.#crashed ??= error;
+                for (const listener of this.#crashListeners)
+                    listener(error);
+            };
+            worker.on('error', stopped);
+            worker.on('exit', () => stopped(new Error('A hashing thread has stopped')));
+            return worker;
+        });
+    }
+    /**
+     * SHA-1 and size of each file, in the order of `paths`; a file that cannot be read rejects,
+     * naming it. This thread takes its share in slices of ~10 ms (or one large file), so its event
+     * loop still turns while it hashes.
+     */
+    async hash(paths) {
+        const n = paths.length;
+        if (n === 0)
+            return [];
+        if (this.#crashed)
+            throw this.#crashed;
+        // The workers get the paths '\0'-joined, so one holding '\0' would shift every index after it.
+        const nul = paths.find((path) => path.includes('\0'));
+        if (nul !== undefined)
+            throw new Error(`Cannot read '${nul}': a path cannot hold '\\0'`);
+        const job = ++this.#jobs;
+        const shared = {
+            control: new SharedArrayBuffer(8),
+            digests: new SharedArrayBuffer(40 * n),
+            sizes: new SharedArrayBuffer(8 * n),
+        };
+        const control = new Int32Array(shared.control);
+        const digests = Buffer.from(shared.digests);
+        const sizes = new Float64Array(shared.sizes);
+        const fail = (failure) => Object.assign(new Error(`Cannot read '${paths[failure.index]}': ${failure.message}`), {
+            code: failure.code,
+        });
+        // Listen before posting: a worker already up can answer before this thread's first slice ends.
+        let settle;
+        const workersDone = new Promise((resolve, reject) => {
+            settle = (error) => (error ? reject(error) : resolve());
+        });
+        // Awaited only if this thread finishes its share cleanly; a failure of its own wins.
+        workersDone.catch(() => { });
+        const onMessage = (message) => {
+            if (message.job !== job)
+                return; // a late answer to an earlier job that failed
+            if (message.failure)
+                settle(fail(message.failure));
+            else if (Atomics.load(control, 1) === n)
+                settle();
+        };
+        const onCrash = (error) => settle(error);
+        this.#crashListeners.add(onCrash);
+        const joined = this.#workers.length > 0 ? paths.join('\0') : '';
+        for (const worker of this.#workers) {
+            worker.on('message', onMessage);
+            worker.postMessage({ job, paths: joined, ...shared });
+        }
+        try {
+            this.#buffer ??= Buffer.allocUnsafe(1 << 20);
+            const hashFiles = compileHashFiles();
+            for (;;) {
+                const until = external_node_perf_hooks_.performance.now() + SLICE_MS;
+                const result = hashFiles(paths, control, digests, sizes, this.#buffer, () => external_node_perf_hooks_.performance.now() > until, (external_node_fs_default()), (external_node_crypto_default()));
+                if (result === 'paused')
+                    await (0,external_node_timers_promises_namespaceObject.setImmediate)();
+                else if (result)
+                    throw fail(result);
+                else
+                    break;
+            }
+            // The files still out are with workers; the one that finishes the last of them says so.
+            if (Atomics.load(control, 1) !== n)
+                await workersDone;
+        }
+        finally {
+            this.#crashListeners.delete(onCrash);
+            for (const worker of this.#workers)
+                worker.off('message', onMessage);
+        }
+        const hex = digests.toString('latin1');
+        const out = new Array(n);
+        for (let i = 0; i < n; i++)
+            out[i] = { sha1: hex.slice(i * 40, i * 40 + 40), size: sizes[i] };
+        return out;
+    }
+    /** Stops the threads. */
+    async close() {
+        await Promise.all(this.#workers.map((worker) => worker.terminate()));
+    }
+}
+let compiled;
+function compileHashFiles() {
+    compiled ??= new Function(...HASH_FILES_PARAMS, HASH_FILES_SOURCE);
+    return compiled;
+}
+
+;// CONCATENATED MODULE: ./src/files.ts
+
+
+
+
+
+
+
+/**
+ * Walks `dir` with Netlify's file rules and SHA-1s every file on every core. Throws, naming the
+ * file, on `#`/`?` in a name, a symlink that leaves `dir`, a broken symlink or a symlink loop.
+ */
+async function digestDir(dir, options = {}) {
+    // Hashing threads boot first, so they are ready, or nearly, once the walk is over.
+    const pool = new HashPool(options.concurrency);
+    const found = { paths: [], absPaths: [], turnAt: external_node_perf_hooks_.performance.now() + files_SLICE_MS };
+    let hashes;
+    const files = {};
+    const sizes = {};
+    const byPath = new Map();
+    try {
+        const root = await external_node_fs_default().promises.realpath(dir);
+        await walk(root, root, '', [root], found, options);
+        // The indexes are laid out while the threads boot, the hashes filled in once known: of the
+        // digest's work, only what follows the hashing has no other thread to share the time with.
+        // The walk listed the paths in code-unit order: stable across platforms and locales, so the
+        // manifest is reproducible.
+        for (let i = 0; i < found.paths.length; i++) {
+            const relPath = found.paths[i];
+            files[relPath] = '';
+            sizes[relPath] = 0;
+            byPath.set(relPath, { path: relPath, absPath: found.absPaths[i], sha1: '', size: 0 });
+        }
+        hashes = await pool.hash(found.absPaths);
+    }
+    catch (error) {
+        await pool.close();
+        throw error;
+    }
+    // The threads wind down while this one fills in the hashes.
+    const closed = pool.close();
+    const bySha = new Map();
+    let totalBytes = 0;
+    let i = 0;
+    for (const entry of byPath.values()) {
+        const { sha1, size } = hashes[i++];
+        entry.sha1 = sha1;
+        entry.size = size;
+        files[entry.path] = sha1;
+        sizes[entry.path] = size;
+        const same = bySha.get(sha1);
+        if (same)
+            same.push(entry);
+        else
+            bySha.set(sha1, [entry]);
+        totalBytes += size;
+    }
+    await closed;
+    return { files, sizes, byPath, bySha, count: hashes.length, totalBytes };
+}
+/**
+ * SHA-1 and byte count of a file, streamed so memory stays flat with file size. The size comes
+ * from the bytes hashed, so it always matches the hash even if the file changed since `stat`.
+ */
+async function hashFile(absPath) {
+    const hash = createHash('sha1');
+    let size = 0;
+    await pipeline(fs.createReadStream(absPath), async (source) => {
+        for await (const chunk of source) {
+            size += chunk.length;
+            hash.update(chunk);
+        }
+    });
+    return { sha1: hash.digest('hex'), size };
+}
+/** Netlify's publish rules: no dotfiles or dot-folders except `.well-known`, no `__MACOSX`. */
+function isSkipped(name) {
+    if (name.startsWith('.'))
+        return name !== '.well-known';
+    return name.startsWith('__MACOSX');
+}
+// The walk runs on this thread for at most this long between turns of its event loop.
+const files_SLICE_MS = 10;
+// Sync calls: on a warm tree a folder's listing is microseconds, and the async calls' overhead
+// cost ~2.5× the time of the whole walk. It yields every `SLICE_MS` so the event loop still turns.
+// `ancestors` holds the real paths of the folders on the way down, to stop symlink loops.
+async function walk(root, realDir, relDir, ancestors, found, options) {
+    if (external_node_perf_hooks_.performance.now() > found.turnAt) {
+        await (0,external_node_timers_promises_namespaceObject.setImmediate)();
+        found.turnAt = external_node_perf_hooks_.performance.now() + files_SLICE_MS;
+    }
+    // Files go in as their name, folders as their name and '/': sorting these keys and walking in
+    // their order lists the deploy paths in code-unit order, since '/' is what ends a folder's part
+    // of a path (so `a-b` < `a/x`, `a` < `a/x`). Then the digest needs no global sort.
+    const keys = [];
+    // Where a key's bytes are, when a symlink makes that other than `realDir`/name.
+    let links;
+    for (const entry of external_node_fs_default().readdirSync(realDir, { withFileTypes: true })) {
+        const name = entry.name;
+        if (isSkipped(name))
+            continue;
+        if (relDir === '' && options.skipNodeModules && name === 'node_modules')
+            continue;
+        const relPath = relDir === '' ? name : `${relDir}/${name}`;
+        // The entry's type comes with readdir on most file systems: stat only links and unknowns.
+        let realPath;
+        let stat = entry;
+        if (entry.isSymbolicLink()) {
+            realPath = resolveLink(root, join(realDir, name), relPath);
+            stat = external_node_fs_default().statSync(realPath);
+        }
+        else if (!entry.isFile() && !entry.isDirectory()) {
+            const lstat = external_node_fs_default().lstatSync(join(realDir, name));
+            stat = lstat;
+            if (lstat.isSymbolicLink()) {
+                realPath = resolveLink(root, join(realDir, name), relPath);
+                stat = external_node_fs_default().statSync(realPath);
+            }
+        }
+        let key;
+        if (stat.isDirectory()) {
+            if (realPath !== undefined && ancestors.includes(realPath)) {
+                throw new Error(`'${relPath}' is a symlink to one of its own parent folders (a loop)`);
+            }
+            key = `${name}/`;
+        }
+        else if (stat.isFile()) {
+            // Netlify refuses these names: they would be read as a URL fragment or query.
+            if (relPath.includes('#') || relPath.includes('?')) {
+                throw new Error(`'${relPath}': deployed file names cannot contain # or ? characters`);
+            }
+            key = name;
+        }
+        else {
+            options.warn?.(`Skipping '${relPath}': not a regular file, folder or symlink`);
+            continue;
+        }
+        keys.push(key);
+        if (realPath !== undefined)
+            (links ??= new Map()).set(key, realPath);
+    }
+    for (const key of keys.sort()) {
+        if (key.endsWith('/')) {
+            const name = key.slice(0, -1);
+            const realPath = links?.get(key) ?? join(realDir, name);
+            const relPath = relDir === '' ? name : `${relDir}/${name}`;
+            await walk(root, realPath, relPath, [...ancestors, realPath], found, options);
+        }
+        else {
+            found.paths.push(relDir === '' ? key : `${relDir}/${key}`);
+            found.absPaths.push(links?.get(key) ?? join(realDir, key));
+        }
+    }
+}
+// `dir` is a real path, so a plain join is already normal (path.join would normalize it again).
+function join(dir, name) {
+    return dir.endsWith((external_node_path_default()).sep) ? dir + name : `${dir}${(external_node_path_default()).sep}${name}`;
+}
+function resolveLink(root, absPath, relPath) {
+    let target;
+    try {
+        target = external_node_fs_default().realpathSync.native(absPath);
+    }
+    catch (error) {
+        const code = error.code;
+        if (code === 'ELOOP')
+            throw new Error(`'${relPath}' is a symlink loop`, { cause: error });
+        throw new Error(`'${relPath}' is a broken symlink`, { cause: error });
+    }
+    // Following a link out of the folder could publish anything the runner can read (~/.ssh …).
+    if (target !== root && !target.startsWith(root + (external_node_path_default()).sep)) {
+        throw new Error(`'${relPath}' is a symlink to '${target}', outside the folder to deploy; ` +
+            'copy the file in instead');
+    }
+    return target;
+}
+
+// EXTERNAL MODULE: ./src/gateway-client.ts + 1 modules
+var gateway_client = __nccwpck_require__(2671);
+// EXTERNAL MODULE: ./src/errors.ts
+var errors = __nccwpck_require__(3916);
+// EXTERNAL MODULE: ./src/format.ts
+var format = __nccwpck_require__(6264);
+;// CONCATENATED MODULE: ./src/gateway-api.ts
+// Request and response shapes of the gateway routes the Action calls, as docs/api.md defines them.
+/** Whether a push state is final. */
+function isFinalState(state) {
+    return state !== 'uploading' && state !== 'finalizing';
+}
+
+// EXTERNAL MODULE: ./src/metering.ts
+var metering = __nccwpck_require__(9676);
+;// CONCATENATED MODULE: ./node_modules/yocto-queue/index.js
+/*
+How it works:
+`this.#head` is an instance of `Node` which keeps track of its current value and nests another instance of `Node` that keeps the value that comes after it. When a value is provided to `.enqueue()`, the code needs to iterate through `this.#head`, going deeper and deeper to find the last value. However, iterating through every single item is slow. This problem is solved by saving a reference to the last value as `this.#tail` so that it can reference it to add a new value.
+*/
+
+class Node {
+	value;
+	next;
+
+	constructor(value) {
+		this.value = value;
+	}
+}
+
+class Queue {
+	#head;
+	#tail;
+	#size;
+
+	constructor() {
+		this.clear();
+	}
+
+	enqueue(value) {
+		const node = new Node(value);
+
+		if (this.#head) {
+			this.#tail.next = node;
+			this.#tail = node;
+		} else {
+			this.#head = node;
+			this.#tail = node;
+		}
+
+		this.#size++;
+	}
+
+	dequeue() {
+		const current = this.#head;
+		if (!current) {
+			return;
+		}
+
+		this.#head = this.#head.next;
+		this.#size--;
+
+		// Clean up tail reference when queue becomes empty
+		if (!this.#head) {
+			this.#tail = undefined;
+		}
+
+		return current.value;
+	}
+
+	peek() {
+		if (!this.#head) {
+			return;
+		}
+
+		return this.#head.value;
+
+		// TODO: Node.js 18.
+		// return this.#head?.value;
+	}
+
+	clear() {
+		this.#head = undefined;
+		this.#tail = undefined;
+		this.#size = 0;
+	}
+
+	get size() {
+		return this.#size;
+	}
+
+	* [Symbol.iterator]() {
+		let current = this.#head;
+
+		while (current) {
+			yield current.value;
+			current = current.next;
+		}
+	}
+
+	* drain() {
+		while (this.#head) {
+			yield this.dequeue();
+		}
+	}
+}
+
+;// CONCATENATED MODULE: ./node_modules/p-limit/index.js
+
+
+function pLimit(concurrency) {
+	let rejectOnClear = false;
+
+	if (typeof concurrency === 'object') {
+		({concurrency, rejectOnClear = false} = concurrency);
+	}
+
+	validateConcurrency(concurrency);
+
+	if (typeof rejectOnClear !== 'boolean') {
+		throw new TypeError('Expected `rejectOnClear` to be a boolean');
+	}
+
+	const queue = new Queue();
+	let activeCount = 0;
+
+	const resumeNext = () => {
+		// Process the next queued function if we're under the concurrency limit
+		if (activeCount < concurrency && queue.size > 0) {
+			activeCount++;
+			queue.dequeue().run();
+		}
+	};
+
+	const next = () => {
+		activeCount--;
+		resumeNext();
+	};
+
+	const run = async (function_, resolve, arguments_) => {
+		// Execute the function and capture the result promise
+		const result = (async () => function_(...arguments_))();
+
+		// Resolve immediately with the promise (don't wait for completion)
+		resolve(result);
+
+		// Wait for the function to complete (success or failure)
+		// We catch errors here to prevent unhandled rejections,
+		// but the original promise rejection is preserved for the caller
+		try {
+			await result;
+		} catch {}
+
+		// Decrement active count and process next queued function
+		next();
+	};
+
+	const enqueue = (function_, resolve, reject, arguments_) => {
+		const queueItem = {reject};
+
+		// Queue the internal resolve function instead of the run function
+		// to preserve the asynchronous execution context.
+		new Promise(internalResolve => { // eslint-disable-line promise/param-names
+			queueItem.run = internalResolve;
+			queue.enqueue(queueItem);
+		}).then(run.bind(undefined, function_, resolve, arguments_)); // eslint-disable-line promise/prefer-await-to-then
+
+		// Start processing immediately if we haven't reached the concurrency limit
+		if (activeCount < concurrency) {
+			resumeNext();
+		}
+	};
+
+	const generator = (function_, ...arguments_) => new Promise((resolve, reject) => {
+		enqueue(function_, resolve, reject, arguments_);
+	});
+
+	Object.defineProperties(generator, {
+		activeCount: {
+			get: () => activeCount,
+		},
+		pendingCount: {
+			get: () => queue.size,
+		},
+		clearQueue: {
+			value() {
+				if (!rejectOnClear) {
+					queue.clear();
+					return;
+				}
+
+				const abortError = AbortSignal.abort().reason;
+
+				while (queue.size > 0) {
+					queue.dequeue().reject(abortError);
+				}
+			},
+		},
+		concurrency: {
+			get: () => concurrency,
+
+			set(newConcurrency) {
+				validateConcurrency(newConcurrency);
+				concurrency = newConcurrency;
+
+				queueMicrotask(() => {
+					// eslint-disable-next-line no-unmodified-loop-condition
+					while (activeCount < concurrency && queue.size > 0) {
+						resumeNext();
+					}
+				});
+			},
+		},
+		map: {
+			async value(iterable, function_) {
+				const promises = [];
+
+				try {
+					Array.from(iterable, (value, index) => {
+						const promise = generator(function_, value, index);
+						promises.push(promise);
+						return promise;
+					});
+				} catch (error) {
+					// The iterable threw, so `Promise.all` never observes the already scheduled promises. Observe them here to avoid unhandled rejections.
+					for (const promise of promises) {
+						promise.catch(() => {}); // eslint-disable-line promise/prefer-await-to-then
+					}
+
+					throw error;
+				}
+
+				return Promise.all(promises);
+			},
+		},
+	});
+
+	return generator;
+}
+
+function limitFunction(function_, options) {
+	const limit = pLimit(options);
+
+	const limitedFunction = (...arguments_) => limit(() => function_(...arguments_));
+	Object.defineProperty(limitedFunction, 'clearQueue', {
+		value: limit.clearQueue,
+	});
+
+	return limitedFunction;
+}
+
+function validateConcurrency(concurrency) {
+	if (!((Number.isInteger(concurrency) || concurrency === Number.POSITIVE_INFINITY) && concurrency > 0)) {
+		throw new TypeError('Expected `concurrency` to be a number from 1 and up');
+	}
+}
+
+;// CONCATENATED MODULE: external "node:fs/promises"
+const external_node_fs_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
+;// CONCATENATED MODULE: ./src/chunked-upload.ts
+
+
+
+/**
+ * Sends one large file in chunks. It first asks the gateway which chunks it already holds, so a
+ * re-run (after a failed chunk, a cancelled job, a crash) sends only the missing ones. Each chunk
+ * is read from disk when its turn comes: memory holds at most `concurrency` chunks.
+ */
+async function uploadInChunks(client, pushId, file, options) {
+    const count = Math.max(1, Math.ceil(file.size / options.chunkBytes));
+    const status = await client.chunkStatus(pushId, file.sha1, options.signal);
+    // A file the gateway already has (or is assembling) needs nothing more.
+    if (status && (status.state === 'uploaded' || status.state === 'assembling')) {
+        return { bytes: 0, chunks: 0, resumed: count };
+    }
+    const held = new Set(status?.state === 'receiving' && status.chunkCount === count ? status.received : []);
+    const todo = Array.from({ length: count }, (_, i) => i).filter((i) => !held.has(i));
+    const handle = await (0,external_node_fs_promises_namespaceObject.open)(file.absPath, 'r');
+    try {
+        const limit = pLimit(options.concurrency);
+        let bytes = 0;
+        await Promise.all(todo.map((index) => limit(async () => {
+            options.signal?.throwIfAborted();
+            const start = index * options.chunkBytes;
+            const length = Math.min(options.chunkBytes, file.size - start);
+            const body = Buffer.alloc(length);
+            const { bytesRead } = await handle.read(body, 0, length, start);
+            if (bytesRead !== length)
+                throw new Error(`'${file.path}' changed while it was being uploaded`);
+            await client.putChunk(pushId, {
+                sha1: file.sha1,
+                index,
+                count,
+                chunkSha1: (0,external_node_crypto_.createHash)('sha1').update(body).digest('hex'),
+                fileSize: file.size,
+            }, body, options.signal);
+            bytes += length;
+            options.onBytes?.(length);
+        })));
+        return { bytes, chunks: todo.length, resumed: count - todo.length };
+    }
+    finally {
+        await handle.close();
+    }
+}
+
+;// CONCATENATED MODULE: ./src/upload.ts
+
+
+
+/**
+ * Fewest files a batch is cut down to when spreading small files over parallel requests: below
+ * this a batch saves too few requests to be worth its own.
+ */
+const MIN_BATCH_FILES = 50;
+/**
+ * Groups small files into batches within the gateway's limits: as many as `concurrency` requests
+ * can carry at once, but never fewer than 50 files a batch while there are that many.
+ */
+function planBatches(files, limits, concurrency) {
+    const perBatch = Math.min(limits.maxFiles, Math.max(MIN_BATCH_FILES, Math.ceil(files.length / Math.max(1, concurrency))));
+    const batches = [];
+    let current = [];
+    let bytes = 0;
+    for (const file of files) {
+        if (current.length === perBatch ||
+            (current.length > 0 && bytes + file.size > limits.maxBytes)) {
+            batches.push(current);
+            current = [];
+            bytes = 0;
+        }
+        current.push(file);
+        bytes += file.size;
+    }
+    if (current.length)
+        batches.push(current);
+    return batches;
+}
+/**
+ * Uploads one file per required SHA-1 (the first path with that content), `concurrency` requests
+ * at a time, logging progress: small files in batches when the gateway takes them, others one
+ * per request, large ones in chunks. The first failure stops new requests from starting and is
+ * thrown once the ones in flight have settled.
+ */
+async function uploadRequired(client, pushId, required, digest, options) {
+    const files = [...new Set(required)].map((sha1) => {
+        const entry = digest.bySha.get(sha1)?.[0];
+        if (!entry)
+            throw new Error(`The gateway asked for content ${sha1}, which no file here has`);
+        return entry;
+    });
+    // The gateway takes bodies up to inlineMaxBytes in one request; bigger files go in chunks.
+    const max = options.inlineMaxBytes ?? Number.POSITIVE_INFINITY;
+    const chunkBytes = options.chunkBytes ?? 5 * 1024 * 1024;
+    const totalBytes = files.reduce((sum, file) => sum + file.size, 0);
+    // Never batch what would otherwise go in chunks, whatever an older gateway announces.
+    const batchMax = Math.min(options.batch?.fileMaxBytes ?? -1, max);
+    const batches = options.batch
+        ? planBatches(files.filter((f) => f.size <= batchMax), options.batch, options.concurrency)
+        : [];
+    // The biggest files start first, so a long one does not begin last and hold up the end.
+    const single = files.filter((f) => f.size > batchMax).sort((a, b) => b.size - a.size);
+    // About 20 progress lines whatever the count: enough to see movement, few enough to read.
+    const every = Math.max(1, Math.ceil(files.length / 20));
+    const limit = pLimit(options.concurrency);
+    let done = 0;
+    let doneBytes = 0;
+    let uploaded = 0;
+    let uploadedBytes = 0;
+    let skipped = 0;
+    let failure;
+    const progress = (count, bytes) => {
+        const before = Math.floor(done / every);
+        done += count;
+        doneBytes += bytes;
+        if (Math.floor(done / every) > before || done === files.length) {
+            options.log(`Uploaded ${done}/${files.length} files, ${(0,format/* formatBytes */.z3)(doneBytes)}/${(0,format/* formatBytes */.z3)(totalBytes)}`);
+        }
+    };
+    // A large file's chunks share the upload slots; progress counts its bytes as chunks land.
+    const sendInChunks = async (file) => {
+        const result = await uploadInChunks(client, pushId, file, {
+            chunkBytes,
+            concurrency: Math.max(1, Math.min(4, options.concurrency)),
+            signal: options.signal,
+        });
+        options.log(`Uploaded ${file.path} in ${result.chunks} chunks` +
+            (result.resumed ? ` (${result.resumed} already on the gateway)` : ''));
+        return { skipped: result.chunks === 0 && result.resumed > 0 };
+    };
+    /** Runs one request's worth of work unless an earlier one failed; records its failure. */
+    const step = (work) => limit(async () => {
+        if (failure)
+            return;
+        try {
+            options.signal?.throwIfAborted();
+            await work();
+        }
+        catch (error) {
+            // Settle instead of rejecting, so no upload is still running when the failure surfaces.
+            failure ??= { error };
+        }
+    });
+    await Promise.all([
+        ...single.map((file) => step(async () => {
+            const answer = file.size > max
+                ? await sendInChunks(file)
+                : await client.upload(pushId, file.sha1, file.absPath, file.size, options.signal);
+            if (answer.skipped)
+                skipped++;
+            else {
+                uploaded++;
+                uploadedBytes += file.size;
+            }
+            progress(1, file.size);
+        })),
+        ...batches.map((batch) => step(async () => {
+            const answer = await client.uploadBatch(pushId, batch, options.signal);
+            uploaded += answer.uploaded;
+            skipped += answer.skipped;
+            uploadedBytes += answer.bytes;
+            progress(batch.length, batch.reduce((n, f) => n + f.size, 0));
+        })),
+    ]);
+    if (failure)
+        throw failure.error;
+    return { files: uploaded, bytes: uploadedBytes, skipped };
+}
+
+;// CONCATENATED MODULE: ./src/deploy.ts
+
+
+
+
+
+/** A failed push, with what was known when it failed (for outputs and the summary). */
+class PushError extends Error {
+    result;
+    constructor(cause, result) {
+        super((0,errors/* getErrorMessage */.u)(cause), { cause });
+        this.name = 'PushError';
+        this.result = result;
+    }
+}
+/** The deploy did not reach a final state in time. */
+class DeployTimeoutError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'DeployTimeoutError';
+    }
+}
+/** Longest single `push-status` long-poll the gateway accepts, in seconds. */
+const LONG_POLL_MAX_S = 60;
+// Pauses between status reads only when a gateway answers early without a final state (an
+// older gateway that ignores `waitFor`, or one that is shutting down), so we never spin.
+const POLL_FIRST_MS = 250;
+const POLL_MAX_MS = 2000;
+/**
+ * The push flow: init with the digest → upload the required files → complete → (with `wait`)
+ * poll until `ready` or `error`. Resolves with the result; throws a `PushError` carrying the
+ * partial result when anything fails, including a deploy that ends in `error`.
+ */
+async function push(client, digest, options, reporter) {
+    const result = {
+        filesTotal: digest.count,
+        bytesTotal: digest.totalBytes,
+        filesUploaded: 0,
+        bytesUploaded: 0,
+        timings: {},
+    };
+    const timeoutText = formatMinutes(options.timeoutMs);
+    // One deadline for every request of the push; aborting it ends whichever is in flight.
+    const deadline = Date.now() + options.timeoutMs;
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(new DeployTimeoutError(`Timed out after ${timeoutText}`)), options.timeoutMs);
+    const interrupt = options.signal;
+    if (interrupt?.aborted)
+        abort.abort(interrupt.reason);
+    else
+        interrupt?.addEventListener('abort', () => abort.abort(interrupt.reason), { once: true });
+    let phase = 'init';
+    try {
+        // Step 1: announce the digest; the gateway answers which contents Netlify lacks.
+        let started = Date.now();
+        const init = await client.init({
+            project: options.project,
+            files: digest.files,
+            sizes: digest.sizes,
+            draft: options.draft,
+            ...(options.alias ? { alias: options.alias } : {}),
+            ...(options.title ? { title: options.title } : {}),
+        }, undefined, abort.signal);
+        result.pushId = init.pushId;
+        options.onInit?.(init.pushId);
+        result.deployId = init.deployId;
+        result.state = init.state;
+        result.filesRequired = init.required.length;
+        result.timings.initMs = Date.now() - started;
+        const unchanged = digest.count - init.required.length;
+        reporter.info(`Push ${init.pushId} (deploy ${init.deployId}): ${init.required.length} files to upload` +
+            (unchanged > 0 ? `, ${unchanged} unchanged or duplicates` : ''));
+        if (init.limits) {
+            result.limits = init.limits;
+            reporter.info(`Budget for ${init.limits.month}: ${(0,metering/* formatBudget */.H0)(init.limits)}`);
+        }
+        // Step 2: upload each missing content once.
+        phase = 'upload';
+        started = Date.now();
+        if (init.required.length > 0) {
+            const uploaded = await uploadRequired(client, init.pushId, init.required, digest, {
+                concurrency: options.concurrency,
+                inlineMaxBytes: init.upload?.inlineMaxBytes,
+                chunkBytes: init.upload?.chunkBytes,
+                batch: init.upload?.batch,
+                log: (line) => reporter.info(line),
+                signal: abort.signal,
+            });
+            result.filesUploaded = uploaded.files;
+            result.bytesUploaded = uploaded.bytes;
+            if (uploaded.skipped > 0) {
+                reporter.info(`${uploaded.skipped} files were already at the gateway and not sent again`);
+            }
+        }
+        result.timings.uploadMs = Date.now() - started;
+        // Step 3: finalize, and wait if asked to.
+        phase = 'finalize';
+        started = Date.now();
+        try {
+            // Each record seen is applied at once, so a timeout still reports the last known state.
+            await finalize(client, init.pushId, { ...options, deadline, signal: abort.signal, timeoutText }, reporter, (record) => applyRecord(result, record));
+        }
+        finally {
+            result.timings.finalizeMs = Date.now() - started;
+        }
+        if (result.state === 'error') {
+            throw new Error(`Netlify could not deploy: ${result.errorMessage ?? 'no reason given'}`);
+        }
+        if (result.state === 'cancelled' || result.state === 'expired') {
+            throw new Error(`The push was ${result.state}: ${result.errorMessage ?? 'no reason given'}`);
+        }
+        if (result.state === 'ready') {
+            reporter.info(`Deploy ready: ${result.deployUrl ?? '(no URL)'}`);
+            if (result.costCents !== undefined)
+                reporter.info(`Cost: ${(0,format/* formatCents */.$5)(result.costCents)}`);
+        }
+        else {
+            reporter.info(`Deploy queued (state ${result.state}); not waiting for it`);
+        }
+        return result;
+    }
+    catch (error) {
+        if (abort.signal.aborted && abort.signal.reason instanceof DeployTimeoutError) {
+            const where = phase === 'upload'
+                ? `while uploading (${result.filesRequired ?? 0} files to send)`
+                : phase === 'finalize'
+                    ? `waiting for the deploy (state: ${result.state ?? 'unknown'})`
+                    : 'before the gateway answered push-init';
+            const pushId = result.pushId ? `; push id ${result.pushId}` : '';
+            throw new PushError(new DeployTimeoutError(`The push did not finish within ${timeoutText}, ${where}. It may still finish${pushId}`), result);
+        }
+        throw new PushError(error, result);
+    }
+    finally {
+        clearTimeout(timer);
+    }
+}
+async function finalize(client, pushId, options, reporter, onRecord) {
+    const sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    const { deadline, signal, timeoutText } = options;
+    let record;
+    try {
+        // Never held open: the wait below is a long-poll of push-status, which is safe to retry.
+        record = await client.complete(pushId, false, signal);
+    }
+    catch (error) {
+        // A retried complete whose first attempt got through finds the push already finalizing.
+        if (!(error instanceof errors/* GatewayError */.F && error.code === 'invalid_state'))
+            throw error;
+        reporter.debug(`push-complete answered invalid_state; reading the status instead`);
+        record = await client.status(pushId, signal);
+    }
+    onRecord(record);
+    if (!options.wait)
+        return;
+    let pause = POLL_FIRST_MS;
+    let seen = describe(record);
+    reporter.info(`Deploy state: ${seen}`);
+    while (!isFinalState(record.state)) {
+        const left = deadline - Date.now();
+        if (left <= 0) {
+            throw new DeployTimeoutError(`The push did not finish within ${timeoutText}, waiting for the deploy (state: ${seen}). ` +
+                `It may still finish; push id ${pushId}`);
+        }
+        // The gateway answers the moment the deploy is final, so "ready" is learnt without delay.
+        const waitS = Math.max(1, Math.min(LONG_POLL_MAX_S, Math.floor(left / 1000)));
+        const asked = Date.now();
+        record = await client.status(pushId, signal, waitS);
+        onRecord(record);
+        const now = describe(record);
+        if (now !== seen)
+            reporter.info(`Deploy state: ${now}`);
+        seen = now;
+        if (!isFinalState(record.state) && Date.now() - asked < waitS * 500) {
+            await sleep(Math.min(pause, Math.max(0, deadline - Date.now())));
+            pause = Math.min(POLL_MAX_MS, Math.round(pause * 1.5));
+        }
+    }
+}
+function applyRecord(result, record) {
+    result.state = record.state;
+    result.deployId = record.deployId || result.deployId;
+    result.deployUrl = record.deploy_ssl_url ?? undefined;
+    result.siteUrl = record.site_url ?? record.ssl_url ?? undefined;
+    result.errorMessage = record.error_message ?? undefined;
+    result.costCents = record.costCents ?? undefined;
+}
+function describe(record) {
+    return record.netlifyState ? `${record.state} (Netlify: ${record.netlifyState})` : record.state;
+}
+function formatMinutes(ms) {
+    const minutes = ms / 60_000;
+    return `${Number.isInteger(minutes) ? minutes : minutes.toFixed(1)} min`;
+}
+
+// EXTERNAL MODULE: ./src/github.ts + 23 modules
+var src_github = __nccwpck_require__(4237);
 ;// CONCATENATED MODULE: ./src/github-deployment.ts
 // The GitHub deployment that shows the push on the PR and in the repository's environments:
 // created before the push (in_progress), then success or failure with the URL. GitHub is a
@@ -67205,7 +64307,7 @@ async function startDeployment(api, start, reporter) {
         });
     }
     catch (error) {
-        reporter.warning(`No GitHub deployment recorded: ${describeGitHubError(error, PERMISSION)}`);
+        reporter.warning(`No GitHub deployment recorded: ${(0,src_github/* describeGitHubError */.d)(error, PERMISSION)}`);
         return undefined;
     }
     reporter.info(`GitHub deployment ${id} (${start.environment}) is in progress`);
@@ -67224,7 +64326,7 @@ async function startDeployment(api, start, reporter) {
             }
             catch (error) {
                 reporter.warning(`Could not set GitHub deployment ${id} to ${outcome.state}: ` +
-                    describeGitHubError(error, PERMISSION));
+                    (0,src_github/* describeGitHubError */.d)(error, PERMISSION));
             }
         },
     };
@@ -67266,7 +64368,7 @@ function renderComment(report) {
         const changed = report.filesChanged === undefined ? '' : `, ${report.filesChanged} changed`;
         const uploaded = report.filesUploaded === undefined
             ? ''
-            : `, ${report.filesUploaded} uploaded (${formatBytes(report.bytesUploaded ?? 0)})`;
+            : `, ${report.filesUploaded} uploaded (${(0,format/* formatBytes */.z3)(report.bytesUploaded ?? 0)})`;
         rows.push(['Files', `${report.filesTotal} total${changed}${uploaded}`]);
     }
     if (report.error)
@@ -67352,119 +64454,16 @@ async function planPush(client, digest, options, reporter) {
 function describePlan(plan) {
     const bytes = plan.bytesToUpload === undefined
         ? ''
-        : ` (${formatBytes(plan.bytesToUpload)} of ${formatBytes(plan.bytesTotal)})`;
-    const cost = plan.estimatedCostCents === undefined ? '' : `, about ${formatCents(plan.estimatedCostCents)}`;
+        : ` (${(0,format/* formatBytes */.z3)(plan.bytesToUpload)} of ${(0,format/* formatBytes */.z3)(plan.bytesTotal)})`;
+    const cost = plan.estimatedCostCents === undefined ? '' : `, about ${(0,format/* formatCents */.$5)(plan.estimatedCostCents)}`;
     return (`Dry run: would upload ${plan.filesToUpload} of ${plan.filesTotal} files${bytes}${cost}. ` +
         'Nothing was deployed or billed.');
 }
 
-;// CONCATENATED MODULE: ./src/run-context.ts
-// The workflow run as the runner describes it: `GITHUB_*` variables and the event payload at
-// `GITHUB_EVENT_PATH`. Read here once, so the rest of the Action gets plain facts.
-
-/** Reads the run context from the environment and the event payload; never throws. */
-function readRunContext(env = process.env) {
-    const payload = readPayload(env['GITHUB_EVENT_PATH']);
-    const eventName = env['GITHUB_EVENT_NAME'] || undefined;
-    const repository = parseRepository(env['GITHUB_REPOSITORY']) ?? payloadRepository(payload);
-    const fullName = repository ? `${repository.owner}/${repository.repo}` : undefined;
-    const ref = env['GITHUB_REF'] || undefined;
-    const serverUrl = (env['GITHUB_SERVER_URL'] || 'https://github.com').replace(/\/+$/, '');
-    const runId = env['GITHUB_RUN_ID'];
-    const attempt = Number(env['GITHUB_RUN_ATTEMPT'] ?? '1');
-    const pr = record(payload['pull_request']);
-    const run = record(payload['workflow_run']);
-    let pullRequest;
-    let sha = env['GITHUB_SHA'] || undefined;
-    let branch = ref?.startsWith('refs/heads/') ? ref.slice('refs/heads/'.length) : undefined;
-    let fromFork = false;
-    let forPullRequest = false;
-    let upstreamHeadSha;
-    if (pr) {
-        const head = record(pr['head']);
-        const headRepo = record(head?.['repo']);
-        pullRequest = {
-            number: Number(pr['number'] ?? payload['number']),
-            headSha: run_context_text(head?.['sha']),
-            headBranch: run_context_text(head?.['ref']),
-        };
-        sha = pullRequest.headSha ?? sha;
-        // A PR whose head repository was deleted has `head.repo: null`: treat it as a fork.
-        fromFork =
-            headRepo === undefined ||
-                headRepo['fork'] === true ||
-                (fullName !== undefined && run_context_text(headRepo['full_name']) !== fullName);
-        forPullRequest = true;
-        branch = undefined;
-    }
-    else if (run) {
-        upstreamHeadSha = run_context_text(run['head_sha']);
-        sha = upstreamHeadSha ?? sha;
-        const headRepo = run_context_text(record(run['head_repository'])?.['full_name']);
-        fromFork = headRepo !== undefined && fullName !== undefined && headRepo !== fullName;
-        forPullRequest = String(run['event'] ?? '').startsWith('pull_request');
-        // GitHub lists the PR only when its head is in this repository; for forks the caller passes
-        // `pr-number` (the fork-safe recipe in the README).
-        const listed = Array.isArray(run['pull_requests']) ? run['pull_requests'] : [];
-        const first = listed.length === 1 ? record(listed[0]) : undefined;
-        if (first && forPullRequest) {
-            const head = record(first['head']);
-            pullRequest = {
-                number: Number(first['number']),
-                headSha: run_context_text(head?.['sha']) ?? upstreamHeadSha,
-                headBranch: run_context_text(head?.['ref']),
-            };
-        }
-        // A fork's branch may be called `main` too: only a push in this repository is a branch here.
-        branch = forPullRequest || fromFork ? undefined : run_context_text(run['head_branch']);
-    }
-    return {
-        eventName,
-        repository,
-        sha,
-        branch,
-        hasRef: ref !== undefined || run !== undefined,
-        defaultBranch: run_context_text(record(payload['repository'])?.['default_branch']),
-        pullRequest: pullRequest && Number.isInteger(pullRequest.number) && pullRequest.number > 0
-            ? pullRequest
-            : undefined,
-        fromFork,
-        forPullRequest,
-        upstreamHeadSha,
-        actor: env['GITHUB_ACTOR'] || undefined,
-        runUrl: fullName && runId
-            ? `${serverUrl}/${fullName}/actions/runs/${runId}` +
-                (attempt > 1 ? `/attempts/${attempt}` : '')
-            : undefined,
-        apiUrl: (env['GITHUB_API_URL'] || 'https://api.github.com').replace(/\/+$/, ''),
-    };
-}
-function readPayload(file) {
-    if (!file)
-        return {};
-    try {
-        return record(JSON.parse(external_node_fs_default().readFileSync(file, 'utf8'))) ?? {};
-    }
-    catch {
-        return {};
-    }
-}
-function parseRepository(value) {
-    const match = value ? /^([^/\s]+)\/([^/\s]+)$/.exec(value) : null;
-    return match ? { owner: match[1], repo: match[2] } : undefined;
-}
-function payloadRepository(payload) {
-    return parseRepository(run_context_text(record(payload['repository'])?.['full_name']));
-}
-function record(value) {
-    return typeof value === 'object' && value !== null && !Array.isArray(value)
-        ? value
-        : undefined;
-}
-function run_context_text(value) {
-    return typeof value === 'string' && value !== '' ? value : undefined;
-}
-
+// EXTERNAL MODULE: ./src/run-context.ts
+var run_context = __nccwpck_require__(3564);
+// EXTERNAL MODULE: ./src/state.ts
+var state = __nccwpck_require__(2462);
 ;// CONCATENATED MODULE: ./src/target.ts
 /**
  * Production when the run is for the production branch (default: the repository's default
@@ -67580,7 +64579,7 @@ function setTargetOutputs(values) {
 function setEach(outputs) {
     for (const [name, value] of Object.entries(outputs)) {
         if (value !== undefined)
-            setOutput(name, value);
+            core/* setOutput */.uH(name, value);
     }
 }
 /**
@@ -67619,10 +64618,10 @@ async function writeSummary(data) {
         rows.push(['Files', `${result.filesTotal} total${changed}, ${result.filesUploaded} uploaded`]);
         rows.push([
             'Bytes',
-            `${formatBytes(result.bytesUploaded)} uploaded of ${formatBytes(result.bytesTotal)}`,
+            `${(0,format/* formatBytes */.z3)(result.bytesUploaded)} uploaded of ${(0,format/* formatBytes */.z3)(result.bytesTotal)}`,
         ]);
         if (result.costCents !== undefined)
-            rows.push(['Cost', formatCents(result.costCents)]);
+            rows.push(['Cost', (0,format/* formatCents */.$5)(result.costCents)]);
     }
     if (plan) {
         rows.push([
@@ -67630,16 +64629,16 @@ async function writeSummary(data) {
             `${plan.filesTotal} total, ${plan.filesDistinct} distinct, ` +
                 `${plan.filesToUpload} would be uploaded`,
         ]);
-        const bytes = plan.bytesToUpload === undefined ? 'unknown' : formatBytes(plan.bytesToUpload);
-        rows.push(['Bytes', `${bytes} would be uploaded of ${formatBytes(plan.bytesTotal)}`]);
+        const bytes = plan.bytesToUpload === undefined ? 'unknown' : (0,format/* formatBytes */.z3)(plan.bytesToUpload);
+        rows.push(['Bytes', `${bytes} would be uploaded of ${(0,format/* formatBytes */.z3)(plan.bytesTotal)}`]);
         if (plan.estimatedCostCents !== undefined) {
-            rows.push(['Estimated cost', formatCents(plan.estimatedCostCents)]);
+            rows.push(['Estimated cost', (0,format/* formatCents */.$5)(plan.estimatedCostCents)]);
         }
         rows.push(['Dry run', 'Nothing was deployed or billed, and GitHub was not written to.']);
     }
     const limits = result?.limits ?? plan?.limits;
     if (limits)
-        rows.push([`Budget for ${outputs_escape(limits.month)}`, outputs_escape(formatBudget(limits))]);
+        rows.push([`Budget for ${outputs_escape(limits.month)}`, outputs_escape((0,metering/* formatBudget */.H0)(limits))]);
     const phases = [
         ['digest', data.digestMs],
         ['plan', plan?.planMs],
@@ -67648,7 +64647,7 @@ async function writeSummary(data) {
         ['finalize', result?.timings.finalizeMs],
     ].filter((phase) => phase[1] !== undefined);
     if (phases.length > 0) {
-        rows.push(['Time', phases.map(([name, ms]) => `${name} ${formatDuration(ms)}`).join(' · ')]);
+        rows.push(['Time', phases.map(([name, ms]) => `${name} ${(0,format/* formatDuration */.a3)(ms)}`).join(' · ')]);
     }
     if (result?.pushId)
         rows.push(['Push id', `<code>${outputs_escape(result.pushId)}</code>`]);
@@ -67664,16 +64663,16 @@ async function writeSummary(data) {
     if (data.error)
         rows.push(['Error', outputs_escape(data.error)]);
     try {
-        await summary
+        await core/* summary */.z
             .addHeading(outputs_escape(heading), 3)
             .addTable(rows.map(([name, value]) => [{ data: name, header: true }, value]))
             .write();
     }
     catch (error) {
-        core_debug(`No job summary written: ${getErrorMessage(error)}`);
+        core/* debug */.Yz(`No job summary written: ${(0,errors/* getErrorMessage */.u)(error)}`);
     }
     finally {
-        summary.emptyBuffer();
+        core/* summary */.z.emptyBuffer();
     }
 }
 /** `Preview (draft, alias pr-12, environment preview)` or `Production (environment production)`. */
@@ -67713,10 +64712,11 @@ function outputs_link(url) {
 
 
 
+
 const reporter = {
-    info: (message) => info(message),
-    warning: (message) => core_warning(message),
-    debug: (message) => core_debug(message),
+    info: (message) => core/* info */.pq(message),
+    warning: (message) => core/* warning */.$e(message),
+    debug: (message) => core/* debug */.Yz(message),
 };
 /**
  * The Action: read inputs → decide production or preview → digest `dir` → (dry run: plan and
@@ -67725,7 +64725,7 @@ const reporter = {
  * and GitHub is told about failures too.
  */
 async function run() {
-    const context = readRunContext();
+    const context = (0,run_context/* readRunContext */.$)();
     let inputs;
     let target;
     let github;
@@ -67737,11 +64737,11 @@ async function run() {
     let skipped;
     let reportToGitHub = false;
     try {
-        inputs = getInputs();
+        inputs = (0,src_inputs/* getInputs */.G)();
         target = resolveTarget(inputs, context);
         for (const warning of target.warnings)
-            core_warning(warning);
-        info(`Deploying to ${describeTarget(target)}: ${target.reason}`);
+            core/* warning */.$e(warning);
+        core/* info */.pq(`Deploying to ${describeTarget(target)}: ${target.reason}`);
         setTargetOutputs({ target });
         // Step 1: without a key there is nothing to deploy with; on a fork's PR that is expected.
         if (!inputs.kaixuKey) {
@@ -67752,12 +64752,12 @@ async function run() {
                 throw new Error(`${reason} Failing because 'fail-without-credentials' is true.`);
             }
             skipped = reason;
-            notice(`Kaixu Push skipped: ${reason}`);
-            setOutput('state', 'skipped');
+            core/* notice */.lm(`Kaixu Push skipped: ${reason}`);
+            core/* setOutput */.uH('state', 'skipped');
             return;
         }
         if (inputs.githubToken && context.repository) {
-            github = createGitHubApi({
+            github = (0,src_github/* createGitHubApi */._)({
                 token: inputs.githubToken,
                 apiUrl: context.apiUrl,
                 ...context.repository,
@@ -67766,8 +64766,8 @@ async function run() {
         const stale = await checkPrNumber(inputs, context, github);
         if (stale) {
             skipped = stale;
-            core_warning(`Kaixu Push skipped: ${stale}`);
-            setOutput('state', 'skipped');
+            core/* warning */.$e(`Kaixu Push skipped: ${stale}`);
+            core/* setOutput */.uH('state', 'skipped');
             return;
         }
         // From here on GitHub hears how the push went, failures included; a dry run writes nothing.
@@ -67782,9 +64782,9 @@ async function run() {
         if (digest.count === 0) {
             throw new Error(`Input 'dir': ${inputs.dir} holds no files to deploy (dotfiles and __MACOSX are skipped)`);
         }
-        info(`Digest of ${inputs.dir}: ${digest.count} files, ${formatBytes(digest.totalBytes)} ` +
-            `in ${formatDuration(digestMs)}`);
-        const client = new GatewayClient({
+        core/* info */.pq(`Digest of ${inputs.dir}: ${digest.count} files, ${(0,format/* formatBytes */.z3)(digest.totalBytes)} ` +
+            `in ${(0,format/* formatDuration */.a3)(digestMs)}`);
+        const client = new gateway_client/* GatewayClient */.KZ({
             baseUrl: inputs.gatewayUrl,
             apiKey: inputs.kaixuKey,
             userAgent: 'kaixu-push-action',
@@ -67806,6 +64806,8 @@ async function run() {
                 project: inputs.project,
                 logUrl: context.runUrl,
             }, reporter);
+            if (deployment)
+                (0,state/* saveDeploymentId */.SN)(deployment.id);
         }
         const title = deployTitle(context, target);
         result = await push(client, digest, {
@@ -67816,6 +64818,8 @@ async function run() {
             concurrency: inputs.concurrency,
             ...(target.alias ? { alias: target.alias } : {}),
             ...(title ? { title } : {}),
+            // Saved at once: a cancelled job's post step cancels this push (post.ts).
+            onInit: state/* savePushId */.XJ,
         }, reporter);
         setOutputs(result);
     }
@@ -67824,11 +64828,11 @@ async function run() {
             result = caught.result;
             setOutputs(result);
         }
-        error = getErrorMessage(caught);
+        error = (0,errors/* getErrorMessage */.u)(caught);
         if (caught instanceof Error && caught.cause instanceof DeployTimeoutError) {
             error += ". Raise 'timeout-minutes' to wait longer.";
         }
-        setFailed(error);
+        core/* setFailed */.C1(error);
     }
     finally {
         // Step 4: tell GitHub, failures included.
@@ -67865,11 +64869,11 @@ async function run() {
                     const written = await upsertComment(github, target.prNumber, inputs.project, body);
                     commentUrl = written.comment.url;
                     commentId = written.comment.id;
-                    info(`${written.created ? 'Commented on' : 'Updated the comment on'} PR #${target.prNumber}`);
+                    core/* info */.pq(`${written.created ? 'Commented on' : 'Updated the comment on'} PR #${target.prNumber}`);
                 }
                 catch (caught) {
-                    core_warning(`Could not comment on PR #${target.prNumber}: ` +
-                        describeGitHubError(caught, 'pull-requests: write'));
+                    core/* warning */.$e(`Could not comment on PR #${target.prNumber}: ` +
+                        (0,src_github/* describeGitHubError */.d)(caught, 'pull-requests: write'));
                 }
             }
         }
@@ -67886,6 +64890,7 @@ async function run() {
             commentUrl,
             deploymentId: deployment?.id,
         });
+        (0,state/* markFinished */.UI)();
     }
 }
 /**
@@ -67923,7 +64928,7 @@ async function checkPrNumber(inputs, context, github) {
     }
     catch (caught) {
         throw new Error(`Input 'pr-number': could not read PR #${inputs.prNumber}: ` +
-            describeGitHubError(caught, 'pull-requests: read'), { cause: caught });
+            (0,src_github/* describeGitHubError */.d)(caught, 'pull-requests: read'), { cause: caught });
     }
     if (head === context.upstreamHeadSha)
         return undefined;
@@ -67946,6 +64951,376 @@ function isWorkspaceRoot(dir) {
 
 /***/ }),
 
+/***/ 9676:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   H0: () => (/* binding */ formatBudget),
+/* harmony export */   R6: () => (/* binding */ describeCapExceeded),
+/* harmony export */   gh: () => (/* binding */ describeRateLimited)
+/* harmony export */ });
+/* harmony import */ var _format_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6264);
+// The gateway meters deploys: a monthly budget (deploys and bytes, `402 cap_exceeded` once used
+// up) and pacing (deploys per minute and per day, `429 rate_limited`). These turn its answers into
+// lines a workflow author can act on.
+
+/**
+ * What is left of the month's budget (`limits.month`):
+ * `997 of 1000 deploys and 49.9 GB of 50 GB left (resets 2026-12-01 00:00 UTC)`.
+ */
+function formatBudget(limits) {
+    const { deploys, bytes } = limits;
+    return (`${deploys.remaining} of ${deploys.limit} deploys and ` +
+        `${(0,_format_js__WEBPACK_IMPORTED_MODULE_0__/* .formatBudgetBytes */ .C5)(bytes.remaining)} of ${(0,_format_js__WEBPACK_IMPORTED_MODULE_0__/* .formatBudgetBytes */ .C5)(bytes.limit)} left ` +
+        `(resets ${(0,_format_js__WEBPACK_IMPORTED_MODULE_0__/* .formatUtc */ .ay)(limits.resetAt)})`);
+}
+/**
+ * The reason of a `402 cap_exceeded`, built from its `details`:
+ * `Monthly deploy cap reached: 0 of 10 deploys left this month; resets 2026-12-01 00:00 UTC.`
+ * Undefined when the details do not say which cap and what remains (the caller then shows the
+ * gateway's own message).
+ */
+function describeCapExceeded(details) {
+    if (!isRecord(details))
+        return undefined;
+    const which = details['limit'];
+    if (which !== 'deploys' && which !== 'bytes')
+        return undefined;
+    const remaining = numberAt(details['remaining'], which);
+    if (remaining === undefined)
+        return undefined;
+    const limit = numberAt(details['limits'], which);
+    const resetAt = typeof details['resetAt'] === 'string' ? details['resetAt'] : undefined;
+    const resets = resetAt ? `; resets ${(0,_format_js__WEBPACK_IMPORTED_MODULE_0__/* .formatUtc */ .ay)(resetAt)}` : '';
+    if (which === 'deploys') {
+        const of = limit === undefined ? '' : ` of ${limit}`;
+        return `Monthly deploy cap reached: ${remaining}${of} deploys left this month${resets}.`;
+    }
+    const of = limit === undefined ? '' : ` of ${(0,_format_js__WEBPACK_IMPORTED_MODULE_0__/* .formatBudgetBytes */ .C5)(limit)}`;
+    return `Monthly byte cap reached: ${(0,_format_js__WEBPACK_IMPORTED_MODULE_0__/* .formatBudgetBytes */ .C5)(remaining)}${of} left this month${resets}.`;
+}
+/**
+ * The reason of a `429 rate_limited`:
+ * `Deploy pacing: at most 3 deploys per minute for this customer; retry in 42 s.` Reads the
+ * `details` first, then the `RateLimit` headers and `Retry-After`, so a 429 from something in
+ * front of the gateway that sends only headers is explained too. Undefined when the window is
+ * unknown.
+ */
+function describeRateLimited(details, headers, retryAfterSeconds) {
+    const fields = isRecord(details) ? details : {};
+    const named = typeof fields['limit'] === 'string' ? fields['limit'] : undefined;
+    const window = named ?? windowName(headers);
+    if (!window)
+        return undefined;
+    const max = numberAt(fields, 'max') ?? headers?.quota;
+    const wait = numberAt(fields, 'retryAfterSeconds') ?? retryAfterSeconds ?? headers?.resetSeconds;
+    const rule = max === undefined
+        ? `too many deploys per ${window} for this customer`
+        : `at most ${max} deploys per ${window} for this customer`;
+    return `Deploy pacing: ${rule}${wait === undefined ? '' : `; retry in ${(0,_format_js__WEBPACK_IMPORTED_MODULE_0__/* .formatWait */ .Du)(wait)}`}.`;
+}
+const WINDOW_NAMES = { 60: 'minute', 3600: 'hour', 86_400: 'day' };
+function windowName(headers) {
+    if (!headers)
+        return undefined;
+    if (['minute', 'hour', 'day'].includes(headers.policy))
+        return headers.policy;
+    if (headers.windowSeconds !== undefined) {
+        return WINDOW_NAMES[headers.windowSeconds] ?? (0,_format_js__WEBPACK_IMPORTED_MODULE_0__/* .formatWait */ .Du)(headers.windowSeconds);
+    }
+    return headers.policy || undefined;
+}
+function isRecord(value) {
+    return typeof value === 'object' && value !== null;
+}
+function numberAt(value, key) {
+    if (!isRecord(value))
+        return undefined;
+    const found = value[key];
+    return typeof found === 'number' && Number.isFinite(found) ? found : undefined;
+}
+
+
+/***/ }),
+
+/***/ 3612:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  b: () => (/* binding */ post)
+});
+
+// EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 18 modules
+var core = __nccwpck_require__(6257);
+// EXTERNAL MODULE: ./src/errors.ts
+var errors = __nccwpck_require__(3916);
+;// CONCATENATED MODULE: ./src/cancel.ts
+
+/** A cancelling run has seconds, not minutes: a runner kills a post step that takes too long. */
+const CANCEL_TIMEOUT_MS = 15_000;
+/**
+ * Cancels a push its run is abandoning (a cancelled or timed-out job, Ctrl-C), so it holds no
+ * deploy or bytes of the month and Netlify publishes nothing half-uploaded. Answers the push's
+ * state afterwards (`cancelled`, or what it already was), undefined when the gateway could not
+ * be asked. Never throws: an abandoned push also expires at the gateway on its own.
+ */
+async function cancelPush(client, pushId, reporter) {
+    try {
+        const record = await client.cancel(pushId, AbortSignal.timeout(CANCEL_TIMEOUT_MS));
+        reporter.info(`Push ${pushId} cancelled; its reservation is returned`);
+        return record.state;
+    }
+    catch (error) {
+        if (error instanceof errors/* GatewayError */.F && error.code === 'invalid_state') {
+            const state = error.details?.state;
+            reporter.info(`Push ${pushId} is ${state ?? 'past uploading'}; it was not cancelled`);
+            return state;
+        }
+        reporter.warning(`Could not cancel push ${pushId}: ${(0,errors/* getErrorMessage */.u)(error)}`);
+        return undefined;
+    }
+}
+
+// EXTERNAL MODULE: ./src/gateway-client.ts + 1 modules
+var gateway_client = __nccwpck_require__(2671);
+// EXTERNAL MODULE: ./src/github.ts + 23 modules
+var src_github = __nccwpck_require__(4237);
+// EXTERNAL MODULE: ./src/inputs.ts + 1 modules
+var src_inputs = __nccwpck_require__(7500);
+// EXTERNAL MODULE: ./src/run-context.ts
+var run_context = __nccwpck_require__(3564);
+// EXTERNAL MODULE: ./src/state.ts
+var state = __nccwpck_require__(2462);
+;// CONCATENATED MODULE: ./src/post.ts
+
+
+
+
+
+
+
+
+const reporter = {
+    info: (message) => core/* info */.pq(message),
+    warning: (message) => core/* warning */.$e(message),
+    debug: (message) => core/* debug */.Yz(message),
+};
+/**
+ * The post step (`post:` in action.yml, run after the job's steps, also when the job was
+ * cancelled or timed out). When the main step did not reach its end, its push is cancelled at
+ * the gateway, and its GitHub deployment is marked `inactive` (cancelled) or `error`, never left
+ * `in_progress`. After a main step that finished it does nothing.
+ */
+async function post() {
+    const saved = (0,state/* savedRun */.xY)();
+    if (saved.finished || (!saved.pushId && saved.deploymentId === undefined))
+        return;
+    core/* info */.pq('The deploy step stopped before the push finished (job cancelled or timed out)');
+    try {
+        const inputs = (0,src_inputs/* getInputs */.G)();
+        let state;
+        if (saved.pushId && inputs.kaixuKey) {
+            const client = new gateway_client/* GatewayClient */.KZ({
+                baseUrl: inputs.gatewayUrl,
+                apiKey: inputs.kaixuKey,
+                userAgent: 'kaixu-push-action',
+                log: reporter.info,
+            });
+            state = await cancelPush(client, saved.pushId, reporter);
+        }
+        const context = (0,run_context/* readRunContext */.$)();
+        if (saved.deploymentId === undefined || !inputs.githubToken || !context.repository)
+            return;
+        const github = (0,src_github/* createGitHubApi */._)({
+            token: inputs.githubToken,
+            apiUrl: context.apiUrl,
+            ...context.repository,
+        });
+        const cancelled = state === 'cancelled';
+        try {
+            await github.createDeploymentStatus(saved.deploymentId, {
+                state: cancelled ? 'inactive' : 'error',
+                logUrl: context.runUrl,
+                description: cancelled
+                    ? 'Cancelled: the job stopped before the push finished'
+                    : `The job stopped before the push finished (push ${state ?? 'state unknown'})`,
+                autoInactive: false,
+            });
+            core/* info */.pq(`GitHub deployment ${saved.deploymentId} marked ${cancelled ? 'inactive' : 'error'}`);
+        }
+        catch (error) {
+            core/* warning */.$e(`Could not update GitHub deployment ${saved.deploymentId}: ` +
+                (0,src_github/* describeGitHubError */.d)(error, 'deployments: write'));
+        }
+    }
+    catch (error) {
+        // The post step cleans up; it never turns a run red on its own.
+        core/* warning */.$e(`Cleaning up the push failed: ${(0,errors/* getErrorMessage */.u)(error)}`);
+    }
+}
+
+
+/***/ }),
+
+/***/ 3564:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   $: () => (/* binding */ readRunContext)
+/* harmony export */ });
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
+// The workflow run as the runner describes it: `GITHUB_*` variables and the event payload at
+// `GITHUB_EVENT_PATH`. Read here once, so the rest of the Action gets plain facts.
+
+/** Reads the run context from the environment and the event payload; never throws. */
+function readRunContext(env = process.env) {
+    const payload = readPayload(env['GITHUB_EVENT_PATH']);
+    const eventName = env['GITHUB_EVENT_NAME'] || undefined;
+    const repository = parseRepository(env['GITHUB_REPOSITORY']) ?? payloadRepository(payload);
+    const fullName = repository ? `${repository.owner}/${repository.repo}` : undefined;
+    const ref = env['GITHUB_REF'] || undefined;
+    const serverUrl = (env['GITHUB_SERVER_URL'] || 'https://github.com').replace(/\/+$/, '');
+    const runId = env['GITHUB_RUN_ID'];
+    const attempt = Number(env['GITHUB_RUN_ATTEMPT'] ?? '1');
+    const pr = record(payload['pull_request']);
+    const run = record(payload['workflow_run']);
+    let pullRequest;
+    let sha = env['GITHUB_SHA'] || undefined;
+    let branch = ref?.startsWith('refs/heads/') ? ref.slice('refs/heads/'.length) : undefined;
+    let fromFork = false;
+    let forPullRequest = false;
+    let upstreamHeadSha;
+    if (pr) {
+        const head = record(pr['head']);
+        const headRepo = record(head?.['repo']);
+        pullRequest = {
+            number: Number(pr['number'] ?? payload['number']),
+            headSha: text(head?.['sha']),
+            headBranch: text(head?.['ref']),
+        };
+        sha = pullRequest.headSha ?? sha;
+        // A PR whose head repository was deleted has `head.repo: null`: treat it as a fork.
+        fromFork =
+            headRepo === undefined ||
+                headRepo['fork'] === true ||
+                (fullName !== undefined && text(headRepo['full_name']) !== fullName);
+        forPullRequest = true;
+        branch = undefined;
+    }
+    else if (run) {
+        upstreamHeadSha = text(run['head_sha']);
+        sha = upstreamHeadSha ?? sha;
+        const headRepo = text(record(run['head_repository'])?.['full_name']);
+        fromFork = headRepo !== undefined && fullName !== undefined && headRepo !== fullName;
+        forPullRequest = String(run['event'] ?? '').startsWith('pull_request');
+        // GitHub lists the PR only when its head is in this repository; for forks the caller passes
+        // `pr-number` (the fork-safe recipe in the README).
+        const listed = Array.isArray(run['pull_requests']) ? run['pull_requests'] : [];
+        const first = listed.length === 1 ? record(listed[0]) : undefined;
+        if (first && forPullRequest) {
+            const head = record(first['head']);
+            pullRequest = {
+                number: Number(first['number']),
+                headSha: text(head?.['sha']) ?? upstreamHeadSha,
+                headBranch: text(head?.['ref']),
+            };
+        }
+        // A fork's branch may be called `main` too: only a push in this repository is a branch here.
+        branch = forPullRequest || fromFork ? undefined : text(run['head_branch']);
+    }
+    return {
+        eventName,
+        repository,
+        sha,
+        branch,
+        hasRef: ref !== undefined || run !== undefined,
+        defaultBranch: text(record(payload['repository'])?.['default_branch']),
+        pullRequest: pullRequest && Number.isInteger(pullRequest.number) && pullRequest.number > 0
+            ? pullRequest
+            : undefined,
+        fromFork,
+        forPullRequest,
+        upstreamHeadSha,
+        actor: env['GITHUB_ACTOR'] || undefined,
+        runUrl: fullName && runId
+            ? `${serverUrl}/${fullName}/actions/runs/${runId}` +
+                (attempt > 1 ? `/attempts/${attempt}` : '')
+            : undefined,
+        apiUrl: (env['GITHUB_API_URL'] || 'https://api.github.com').replace(/\/+$/, ''),
+    };
+}
+function readPayload(file) {
+    if (!file)
+        return {};
+    try {
+        return record(JSON.parse(node_fs__WEBPACK_IMPORTED_MODULE_0___default().readFileSync(file, 'utf8'))) ?? {};
+    }
+    catch {
+        return {};
+    }
+}
+function parseRepository(value) {
+    const match = value ? /^([^/\s]+)\/([^/\s]+)$/.exec(value) : null;
+    return match ? { owner: match[1], repo: match[2] } : undefined;
+}
+function payloadRepository(payload) {
+    return parseRepository(text(record(payload['repository'])?.['full_name']));
+}
+function record(value) {
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+        ? value
+        : undefined;
+}
+function text(value) {
+    return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+
+/***/ }),
+
+/***/ 2462:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   SN: () => (/* binding */ saveDeploymentId),
+/* harmony export */   UI: () => (/* binding */ markFinished),
+/* harmony export */   UM: () => (/* binding */ markMainStarted),
+/* harmony export */   XJ: () => (/* binding */ savePushId),
+/* harmony export */   tl: () => (/* binding */ isPost),
+/* harmony export */   xY: () => (/* binding */ savedRun)
+/* harmony export */ });
+/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6257);
+// What the main step leaves for the post step. As in actions/checkout, one bundle serves both:
+// the runner hands saved state back to the post step as STATE_* variables, and `isPost` is the
+// flag the main step saves first. Each value is written the moment it is known, so a main step
+// killed mid-push (cancelled job, timeout) has already left what the post step needs.
+
+const POST = 'isPost';
+const PUSH_ID = 'pushId';
+const DEPLOYMENT_ID = 'deploymentId';
+const FINISHED = 'finished';
+/** Whether this process is the post step (the main step ran before and set the flag). */
+const isPost = () => _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .getState */ .Gu(POST) === 'true';
+const markMainStarted = () => _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .saveState */ .LZ(POST, 'true');
+const savePushId = (pushId) => _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .saveState */ .LZ(PUSH_ID, pushId);
+const saveDeploymentId = (id) => _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .saveState */ .LZ(DEPLOYMENT_ID, String(id));
+/** The main step reached its end (success or failure) and told GitHub itself. */
+const markFinished = () => _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .saveState */ .LZ(FINISHED, 'true');
+function savedRun() {
+    const deploymentId = Number(_actions_core__WEBPACK_IMPORTED_MODULE_0__/* .getState */ .Gu(DEPLOYMENT_ID));
+    return {
+        pushId: _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .getState */ .Gu(PUSH_ID) || undefined,
+        deploymentId: Number.isSafeInteger(deploymentId) && deploymentId > 0 ? deploymentId : undefined,
+        finished: _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .getState */ .Gu(FINISHED) === 'true',
+    };
+}
+
+
+/***/ }),
+
 /***/ 2613:
 /***/ ((module) => {
 
@@ -67957,6 +65332,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("assert");
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("events");
+
+/***/ }),
+
+/***/ 9896:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("fs");
 
 /***/ }),
 
@@ -68037,6 +65419,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:events"
 
 /***/ }),
 
+/***/ 3024:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+
+/***/ }),
+
 /***/ 7067:
 /***/ ((module) => {
 
@@ -68055,6 +65444,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:http2")
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:net");
+
+/***/ }),
+
+/***/ 6760:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 
 /***/ }),
 
@@ -68121,6 +65517,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:zlib");
 
 /***/ }),
 
+/***/ 857:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
+
+/***/ }),
+
 /***/ 3193:
 /***/ ((module) => {
 
@@ -68139,6 +65542,2975 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("tls");
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
+
+/***/ }),
+
+/***/ 6257:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  Yz: () => (/* binding */ core_debug),
+  V4: () => (/* binding */ getInput),
+  Gu: () => (/* binding */ getState),
+  pq: () => (/* binding */ info),
+  lm: () => (/* binding */ notice),
+  LZ: () => (/* binding */ saveState),
+  C1: () => (/* binding */ setFailed),
+  uH: () => (/* binding */ setOutput),
+  Pq: () => (/* binding */ core_setSecret),
+  z: () => (/* reexport */ summary),
+  $e: () => (/* binding */ warning)
+});
+
+// UNUSED EXPORTS: ExitCode, addPath, endGroup, error, exportVariable, getBooleanInput, getIDToken, getMultilineInput, group, isDebug, markdownSummary, platform, setCommandEcho, startGroup, toPlatformPath, toPosixPath, toWin32Path
+
+// EXTERNAL MODULE: external "os"
+var external_os_ = __nccwpck_require__(857);
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/utils.js
+// We use any as a valid input type
+/* eslint-disable @typescript-eslint/no-explicit-any */
+/**
+ * Sanitizes an input into a string so it can be passed into issueCommand safely
+ * @param input input to sanitize into a string
+ */
+function utils_toCommandValue(input) {
+    if (input === null || input === undefined) {
+        return '';
+    }
+    else if (typeof input === 'string' || input instanceof String) {
+        return input;
+    }
+    return JSON.stringify(input);
+}
+/**
+ *
+ * @param annotationProperties
+ * @returns The command properties to send with the actual annotation command
+ * See IssueCommandProperties: https://github.com/actions/runner/blob/main/src/Runner.Worker/ActionCommandManager.cs#L646
+ */
+function toCommandProperties(annotationProperties) {
+    if (!Object.keys(annotationProperties).length) {
+        return {};
+    }
+    return {
+        title: annotationProperties.title,
+        file: annotationProperties.file,
+        line: annotationProperties.startLine,
+        endLine: annotationProperties.endLine,
+        col: annotationProperties.startColumn,
+        endColumn: annotationProperties.endColumn
+    };
+}
+//# sourceMappingURL=utils.js.map
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/command.js
+
+
+/**
+ * Issues a command to the GitHub Actions runner
+ *
+ * @param command - The command name to issue
+ * @param properties - Additional properties for the command (key-value pairs)
+ * @param message - The message to include with the command
+ * @remarks
+ * This function outputs a specially formatted string to stdout that the Actions
+ * runner interprets as a command. These commands can control workflow behavior,
+ * set outputs, create annotations, mask values, and more.
+ *
+ * Command Format:
+ *   ::name key=value,key=value::message
+ *
+ * @example
+ * ```typescript
+ * // Issue a warning annotation
+ * issueCommand('warning', {}, 'This is a warning message');
+ * // Output: ::warning::This is a warning message
+ *
+ * // Set an environment variable
+ * issueCommand('set-env', { name: 'MY_VAR' }, 'some value');
+ * // Output: ::set-env name=MY_VAR::some value
+ *
+ * // Add a secret mask
+ * issueCommand('add-mask', {}, 'secretValue123');
+ * // Output: ::add-mask::secretValue123
+ * ```
+ *
+ * @internal
+ * This is an internal utility function that powers the public API functions
+ * such as setSecret, warning, error, and exportVariable.
+ */
+function command_issueCommand(command, properties, message) {
+    const cmd = new Command(command, properties, message);
+    process.stdout.write(cmd.toString() + external_os_.EOL);
+}
+function command_issue(name, message = '') {
+    command_issueCommand(name, {}, message);
+}
+const CMD_STRING = '::';
+class Command {
+    constructor(command, properties, message) {
+        if (!command) {
+            command = 'missing.command';
+        }
+        this.command = command;
+        this.properties = properties;
+        this.message = message;
+    }
+    toString() {
+        let cmdStr = CMD_STRING + this.command;
+        if (this.properties && Object.keys(this.properties).length > 0) {
+            cmdStr += ' ';
+            let first = true;
+            for (const key in this.properties) {
+                if (this.properties.hasOwnProperty(key)) {
+                    const val = this.properties[key];
+                    if (val) {
+                        if (first) {
+                            first = false;
+                        }
+                        else {
+                            cmdStr += ',';
+                        }
+                        cmdStr += `${key}=${escapeProperty(val)}`;
+                    }
+                }
+            }
+        }
+        cmdStr += `${CMD_STRING}${escapeData(this.message)}`;
+        return cmdStr;
+    }
+}
+function escapeData(s) {
+    return utils_toCommandValue(s)
+        .replace(/%/g, '%25')
+        .replace(/\r/g, '%0D')
+        .replace(/\n/g, '%0A');
+}
+function escapeProperty(s) {
+    return utils_toCommandValue(s)
+        .replace(/%/g, '%25')
+        .replace(/\r/g, '%0D')
+        .replace(/\n/g, '%0A')
+        .replace(/:/g, '%3A')
+        .replace(/,/g, '%2C');
+}
+//# sourceMappingURL=command.js.map
+;// CONCATENATED MODULE: external "crypto"
+const external_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("crypto");
+// EXTERNAL MODULE: external "fs"
+var external_fs_ = __nccwpck_require__(9896);
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/file-command.js
+// For internal use, subject to change.
+// We use any as a valid input type
+/* eslint-disable @typescript-eslint/no-explicit-any */
+
+
+
+
+function file_command_issueFileCommand(command, message) {
+    const filePath = process.env[`GITHUB_${command}`];
+    if (!filePath) {
+        throw new Error(`Unable to find environment variable for file command ${command}`);
+    }
+    if (!external_fs_.existsSync(filePath)) {
+        throw new Error(`Missing file at path: ${filePath}`);
+    }
+    external_fs_.appendFileSync(filePath, `${utils_toCommandValue(message)}${external_os_.EOL}`, {
+        encoding: 'utf8'
+    });
+}
+function file_command_prepareKeyValueMessage(key, value) {
+    const delimiter = `ghadelimiter_${external_crypto_namespaceObject.randomUUID()}`;
+    const convertedValue = utils_toCommandValue(value);
+    // These should realistically never happen, but just in case someone finds a
+    // way to exploit uuid generation let's not allow keys or values that contain
+    // the delimiter.
+    if (key.includes(delimiter)) {
+        throw new Error(`Unexpected input: name should not contain the delimiter "${delimiter}"`);
+    }
+    if (convertedValue.includes(delimiter)) {
+        throw new Error(`Unexpected input: value should not contain the delimiter "${delimiter}"`);
+    }
+    return `${key}<<${delimiter}${external_os_.EOL}${convertedValue}${external_os_.EOL}${delimiter}`;
+}
+//# sourceMappingURL=file-command.js.map
+;// CONCATENATED MODULE: external "path"
+const external_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("path");
+// EXTERNAL MODULE: external "http"
+var external_http_ = __nccwpck_require__(8611);
+// EXTERNAL MODULE: external "https"
+var external_https_ = __nccwpck_require__(5692);
+;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/proxy.js
+function getProxyUrl(reqUrl) {
+    const usingSsl = reqUrl.protocol === 'https:';
+    if (checkBypass(reqUrl)) {
+        return undefined;
+    }
+    const proxyVar = (() => {
+        if (usingSsl) {
+            return process.env['https_proxy'] || process.env['HTTPS_PROXY'];
+        }
+        else {
+            return process.env['http_proxy'] || process.env['HTTP_PROXY'];
+        }
+    })();
+    if (proxyVar) {
+        try {
+            return new DecodedURL(proxyVar);
+        }
+        catch (_a) {
+            if (!proxyVar.startsWith('http://') && !proxyVar.startsWith('https://'))
+                return new DecodedURL(`http://${proxyVar}`);
+        }
+    }
+    else {
+        return undefined;
+    }
+}
+function checkBypass(reqUrl) {
+    if (!reqUrl.hostname) {
+        return false;
+    }
+    const reqHost = reqUrl.hostname;
+    if (isLoopbackAddress(reqHost)) {
+        return true;
+    }
+    const noProxy = process.env['no_proxy'] || process.env['NO_PROXY'] || '';
+    if (!noProxy) {
+        return false;
+    }
+    // Determine the request port
+    let reqPort;
+    if (reqUrl.port) {
+        reqPort = Number(reqUrl.port);
+    }
+    else if (reqUrl.protocol === 'http:') {
+        reqPort = 80;
+    }
+    else if (reqUrl.protocol === 'https:') {
+        reqPort = 443;
+    }
+    // Format the request hostname and hostname with port
+    const upperReqHosts = [reqUrl.hostname.toUpperCase()];
+    if (typeof reqPort === 'number') {
+        upperReqHosts.push(`${upperReqHosts[0]}:${reqPort}`);
+    }
+    // Compare request host against noproxy
+    for (const upperNoProxyItem of noProxy
+        .split(',')
+        .map(x => x.trim().toUpperCase())
+        .filter(x => x)) {
+        if (upperNoProxyItem === '*' ||
+            upperReqHosts.some(x => x === upperNoProxyItem ||
+                x.endsWith(`.${upperNoProxyItem}`) ||
+                (upperNoProxyItem.startsWith('.') &&
+                    x.endsWith(`${upperNoProxyItem}`)))) {
+            return true;
+        }
+    }
+    return false;
+}
+function isLoopbackAddress(host) {
+    const hostLower = host.toLowerCase();
+    return (hostLower === 'localhost' ||
+        hostLower.startsWith('127.') ||
+        hostLower.startsWith('[::1]') ||
+        hostLower.startsWith('[0:0:0:0:0:0:0:1]'));
+}
+class DecodedURL extends URL {
+    constructor(url, base) {
+        super(url, base);
+        this._decodedUsername = decodeURIComponent(super.username);
+        this._decodedPassword = decodeURIComponent(super.password);
+    }
+    get username() {
+        return this._decodedUsername;
+    }
+    get password() {
+        return this._decodedPassword;
+    }
+}
+//# sourceMappingURL=proxy.js.map
+// EXTERNAL MODULE: ./node_modules/tunnel/index.js
+var node_modules_tunnel = __nccwpck_require__(770);
+// EXTERNAL MODULE: ./node_modules/@actions/http-client/node_modules/undici/index.js
+var undici = __nccwpck_require__(3368);
+;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/index.js
+/* eslint-disable @typescript-eslint/no-explicit-any */
+var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+
+
+
+var HttpCodes;
+(function (HttpCodes) {
+    HttpCodes[HttpCodes["OK"] = 200] = "OK";
+    HttpCodes[HttpCodes["MultipleChoices"] = 300] = "MultipleChoices";
+    HttpCodes[HttpCodes["MovedPermanently"] = 301] = "MovedPermanently";
+    HttpCodes[HttpCodes["ResourceMoved"] = 302] = "ResourceMoved";
+    HttpCodes[HttpCodes["SeeOther"] = 303] = "SeeOther";
+    HttpCodes[HttpCodes["NotModified"] = 304] = "NotModified";
+    HttpCodes[HttpCodes["UseProxy"] = 305] = "UseProxy";
+    HttpCodes[HttpCodes["SwitchProxy"] = 306] = "SwitchProxy";
+    HttpCodes[HttpCodes["TemporaryRedirect"] = 307] = "TemporaryRedirect";
+    HttpCodes[HttpCodes["PermanentRedirect"] = 308] = "PermanentRedirect";
+    HttpCodes[HttpCodes["BadRequest"] = 400] = "BadRequest";
+    HttpCodes[HttpCodes["Unauthorized"] = 401] = "Unauthorized";
+    HttpCodes[HttpCodes["PaymentRequired"] = 402] = "PaymentRequired";
+    HttpCodes[HttpCodes["Forbidden"] = 403] = "Forbidden";
+    HttpCodes[HttpCodes["NotFound"] = 404] = "NotFound";
+    HttpCodes[HttpCodes["MethodNotAllowed"] = 405] = "MethodNotAllowed";
+    HttpCodes[HttpCodes["NotAcceptable"] = 406] = "NotAcceptable";
+    HttpCodes[HttpCodes["ProxyAuthenticationRequired"] = 407] = "ProxyAuthenticationRequired";
+    HttpCodes[HttpCodes["RequestTimeout"] = 408] = "RequestTimeout";
+    HttpCodes[HttpCodes["Conflict"] = 409] = "Conflict";
+    HttpCodes[HttpCodes["Gone"] = 410] = "Gone";
+    HttpCodes[HttpCodes["TooManyRequests"] = 429] = "TooManyRequests";
+    HttpCodes[HttpCodes["InternalServerError"] = 500] = "InternalServerError";
+    HttpCodes[HttpCodes["NotImplemented"] = 501] = "NotImplemented";
+    HttpCodes[HttpCodes["BadGateway"] = 502] = "BadGateway";
+    HttpCodes[HttpCodes["ServiceUnavailable"] = 503] = "ServiceUnavailable";
+    HttpCodes[HttpCodes["GatewayTimeout"] = 504] = "GatewayTimeout";
+})(HttpCodes || (HttpCodes = {}));
+var Headers;
+(function (Headers) {
+    Headers["Accept"] = "accept";
+    Headers["ContentType"] = "content-type";
+})(Headers || (Headers = {}));
+var MediaTypes;
+(function (MediaTypes) {
+    MediaTypes["ApplicationJson"] = "application/json";
+})(MediaTypes || (MediaTypes = {}));
+/**
+ * Returns the proxy URL, depending upon the supplied url and proxy environment variables.
+ * @param serverUrl  The server URL where the request will be sent. For example, https://api.github.com
+ */
+function lib_getProxyUrl(serverUrl) {
+    const proxyUrl = pm.getProxyUrl(new URL(serverUrl));
+    return proxyUrl ? proxyUrl.href : '';
+}
+const HttpRedirectCodes = [
+    HttpCodes.MovedPermanently,
+    HttpCodes.ResourceMoved,
+    HttpCodes.SeeOther,
+    HttpCodes.TemporaryRedirect,
+    HttpCodes.PermanentRedirect
+];
+const HttpResponseRetryCodes = [
+    HttpCodes.BadGateway,
+    HttpCodes.ServiceUnavailable,
+    HttpCodes.GatewayTimeout
+];
+const RetryableHttpVerbs = (/* unused pure expression or super */ null && (['OPTIONS', 'GET', 'DELETE', 'HEAD']));
+const ExponentialBackoffCeiling = 10;
+const ExponentialBackoffTimeSlice = 5;
+class HttpClientError extends Error {
+    constructor(message, statusCode) {
+        super(message);
+        this.name = 'HttpClientError';
+        this.statusCode = statusCode;
+        Object.setPrototypeOf(this, HttpClientError.prototype);
+    }
+}
+class HttpClientResponse {
+    constructor(message) {
+        this.message = message;
+    }
+    readBody() {
+        return __awaiter(this, void 0, void 0, function* () {
+            return new Promise((resolve) => __awaiter(this, void 0, void 0, function* () {
+                let output = Buffer.alloc(0);
+                this.message.on('data', (chunk) => {
+                    output = Buffer.concat([output, chunk]);
+                });
+                this.message.on('end', () => {
+                    resolve(output.toString());
+                });
+            }));
+        });
+    }
+    readBodyBuffer() {
+        return __awaiter(this, void 0, void 0, function* () {
+            return new Promise((resolve) => __awaiter(this, void 0, void 0, function* () {
+                const chunks = [];
+                this.message.on('data', (chunk) => {
+                    chunks.push(chunk);
+                });
+                this.message.on('end', () => {
+                    resolve(Buffer.concat(chunks));
+                });
+            }));
+        });
+    }
+}
+function isHttps(requestUrl) {
+    const parsedUrl = new URL(requestUrl);
+    return parsedUrl.protocol === 'https:';
+}
+class lib_HttpClient {
+    constructor(userAgent, handlers, requestOptions) {
+        this._ignoreSslError = false;
+        this._allowRedirects = true;
+        this._allowRedirectDowngrade = false;
+        this._maxRedirects = 50;
+        this._allowRetries = false;
+        this._maxRetries = 1;
+        this._keepAlive = false;
+        this._disposed = false;
+        this.userAgent = this._getUserAgentWithOrchestrationId(userAgent);
+        this.handlers = handlers || [];
+        this.requestOptions = requestOptions;
+        if (requestOptions) {
+            if (requestOptions.ignoreSslError != null) {
+                this._ignoreSslError = requestOptions.ignoreSslError;
+            }
+            this._socketTimeout = requestOptions.socketTimeout;
+            if (requestOptions.allowRedirects != null) {
+                this._allowRedirects = requestOptions.allowRedirects;
+            }
+            if (requestOptions.allowRedirectDowngrade != null) {
+                this._allowRedirectDowngrade = requestOptions.allowRedirectDowngrade;
+            }
+            if (requestOptions.maxRedirects != null) {
+                this._maxRedirects = Math.max(requestOptions.maxRedirects, 0);
+            }
+            if (requestOptions.keepAlive != null) {
+                this._keepAlive = requestOptions.keepAlive;
+            }
+            if (requestOptions.allowRetries != null) {
+                this._allowRetries = requestOptions.allowRetries;
+            }
+            if (requestOptions.maxRetries != null) {
+                this._maxRetries = requestOptions.maxRetries;
+            }
+        }
+    }
+    options(requestUrl, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('OPTIONS', requestUrl, null, additionalHeaders || {});
+        });
+    }
+    get(requestUrl, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('GET', requestUrl, null, additionalHeaders || {});
+        });
+    }
+    del(requestUrl, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('DELETE', requestUrl, null, additionalHeaders || {});
+        });
+    }
+    post(requestUrl, data, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('POST', requestUrl, data, additionalHeaders || {});
+        });
+    }
+    patch(requestUrl, data, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('PATCH', requestUrl, data, additionalHeaders || {});
+        });
+    }
+    put(requestUrl, data, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('PUT', requestUrl, data, additionalHeaders || {});
+        });
+    }
+    head(requestUrl, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('HEAD', requestUrl, null, additionalHeaders || {});
+        });
+    }
+    sendStream(verb, requestUrl, stream, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request(verb, requestUrl, stream, additionalHeaders);
+        });
+    }
+    /**
+     * Gets a typed object from an endpoint
+     * Be aware that not found returns a null.  Other errors (4xx, 5xx) reject the promise
+     */
+    getJson(requestUrl_1) {
+        return __awaiter(this, arguments, void 0, function* (requestUrl, additionalHeaders = {}) {
+            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
+            const res = yield this.get(requestUrl, additionalHeaders);
+            return this._processResponse(res, this.requestOptions);
+        });
+    }
+    postJson(requestUrl_1, obj_1) {
+        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
+            const data = JSON.stringify(obj, null, 2);
+            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
+            additionalHeaders[Headers.ContentType] =
+                this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
+            const res = yield this.post(requestUrl, data, additionalHeaders);
+            return this._processResponse(res, this.requestOptions);
+        });
+    }
+    putJson(requestUrl_1, obj_1) {
+        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
+            const data = JSON.stringify(obj, null, 2);
+            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
+            additionalHeaders[Headers.ContentType] =
+                this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
+            const res = yield this.put(requestUrl, data, additionalHeaders);
+            return this._processResponse(res, this.requestOptions);
+        });
+    }
+    patchJson(requestUrl_1, obj_1) {
+        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
+            const data = JSON.stringify(obj, null, 2);
+            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
+            additionalHeaders[Headers.ContentType] =
+                this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
+            const res = yield this.patch(requestUrl, data, additionalHeaders);
+            return this._processResponse(res, this.requestOptions);
+        });
+    }
+    /**
+     * Makes a raw http request.
+     * All other methods such as get, post, patch, and request ultimately call this.
+     * Prefer get, del, post and patch
+     */
+    request(verb, requestUrl, data, headers) {
+        return __awaiter(this, void 0, void 0, function* () {
+            if (this._disposed) {
+                throw new Error('Client has already been disposed.');
+            }
+            const parsedUrl = new URL(requestUrl);
+            let info = this._prepareRequest(verb, parsedUrl, headers);
+            // Only perform retries on reads since writes may not be idempotent.
+            const maxTries = this._allowRetries && RetryableHttpVerbs.includes(verb)
+                ? this._maxRetries + 1
+                : 1;
+            let numTries = 0;
+            let response;
+            do {
+                response = yield this.requestRaw(info, data);
+                // Check if it's an authentication challenge
+                if (response &&
+                    response.message &&
+                    response.message.statusCode === HttpCodes.Unauthorized) {
+                    let authenticationHandler;
+                    for (const handler of this.handlers) {
+                        if (handler.canHandleAuthentication(response)) {
+                            authenticationHandler = handler;
+                            break;
+                        }
+                    }
+                    if (authenticationHandler) {
+                        return authenticationHandler.handleAuthentication(this, info, data);
+                    }
+                    else {
+                        // We have received an unauthorized response but have no handlers to handle it.
+                        // Let the response return to the caller.
+                        return response;
+                    }
+                }
+                let redirectsRemaining = this._maxRedirects;
+                while (response.message.statusCode &&
+                    HttpRedirectCodes.includes(response.message.statusCode) &&
+                    this._allowRedirects &&
+                    redirectsRemaining > 0) {
+                    const redirectUrl = response.message.headers['location'];
+                    if (!redirectUrl) {
+                        // if there's no location to redirect to, we won't
+                        break;
+                    }
+                    const parsedRedirectUrl = new URL(redirectUrl);
+                    if (parsedUrl.protocol === 'https:' &&
+                        parsedUrl.protocol !== parsedRedirectUrl.protocol &&
+                        !this._allowRedirectDowngrade) {
+                        throw new Error('Redirect from HTTPS to HTTP protocol. This downgrade is not allowed for security reasons. If you want to allow this behavior, set the allowRedirectDowngrade option to true.');
+                    }
+                    // we need to finish reading the response before reassigning response
+                    // which will leak the open socket.
+                    yield response.readBody();
+                    // strip authorization header if redirected to a different hostname
+                    if (parsedRedirectUrl.hostname !== parsedUrl.hostname) {
+                        for (const header in headers) {
+                            // header names are case insensitive
+                            if (header.toLowerCase() === 'authorization') {
+                                delete headers[header];
+                            }
+                        }
+                    }
+                    // let's make the request with the new redirectUrl
+                    info = this._prepareRequest(verb, parsedRedirectUrl, headers);
+                    response = yield this.requestRaw(info, data);
+                    redirectsRemaining--;
+                }
+                if (!response.message.statusCode ||
+                    !HttpResponseRetryCodes.includes(response.message.statusCode)) {
+                    // If not a retry code, return immediately instead of retrying
+                    return response;
+                }
+                numTries += 1;
+                if (numTries < maxTries) {
+                    yield response.readBody();
+                    yield this._performExponentialBackoff(numTries);
+                }
+            } while (numTries < maxTries);
+            return response;
+        });
+    }
+    /**
+     * Needs to be called if keepAlive is set to true in request options.
+     */
+    dispose() {
+        if (this._agent) {
+            this._agent.destroy();
+        }
+        this._disposed = true;
+    }
+    /**
+     * Raw request.
+     * @param info
+     * @param data
+     */
+    requestRaw(info, data) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return new Promise((resolve, reject) => {
+                function callbackForResult(err, res) {
+                    if (err) {
+                        reject(err);
+                    }
+                    else if (!res) {
+                        // If `err` is not passed, then `res` must be passed.
+                        reject(new Error('Unknown error'));
+                    }
+                    else {
+                        resolve(res);
+                    }
+                }
+                this.requestRawWithCallback(info, data, callbackForResult);
+            });
+        });
+    }
+    /**
+     * Raw request with callback.
+     * @param info
+     * @param data
+     * @param onResult
+     */
+    requestRawWithCallback(info, data, onResult) {
+        if (typeof data === 'string') {
+            if (!info.options.headers) {
+                info.options.headers = {};
+            }
+            info.options.headers['Content-Length'] = Buffer.byteLength(data, 'utf8');
+        }
+        let callbackCalled = false;
+        function handleResult(err, res) {
+            if (!callbackCalled) {
+                callbackCalled = true;
+                onResult(err, res);
+            }
+        }
+        const req = info.httpModule.request(info.options, (msg) => {
+            const res = new HttpClientResponse(msg);
+            handleResult(undefined, res);
+        });
+        let socket;
+        req.on('socket', sock => {
+            socket = sock;
+        });
+        // If we ever get disconnected, we want the socket to timeout eventually
+        req.setTimeout(this._socketTimeout || 3 * 60000, () => {
+            if (socket) {
+                socket.end();
+            }
+            handleResult(new Error(`Request timeout: ${info.options.path}`));
+        });
+        req.on('error', function (err) {
+            // err has statusCode property
+            // res should have headers
+            handleResult(err);
+        });
+        if (data && typeof data === 'string') {
+            req.write(data, 'utf8');
+        }
+        if (data && typeof data !== 'string') {
+            data.on('close', function () {
+                req.end();
+            });
+            data.pipe(req);
+        }
+        else {
+            req.end();
+        }
+    }
+    /**
+     * Gets an http agent. This function is useful when you need an http agent that handles
+     * routing through a proxy server - depending upon the url and proxy environment variables.
+     * @param serverUrl  The server URL where the request will be sent. For example, https://api.github.com
+     */
+    getAgent(serverUrl) {
+        const parsedUrl = new URL(serverUrl);
+        return this._getAgent(parsedUrl);
+    }
+    getAgentDispatcher(serverUrl) {
+        const parsedUrl = new URL(serverUrl);
+        const proxyUrl = pm.getProxyUrl(parsedUrl);
+        const useProxy = proxyUrl && proxyUrl.hostname;
+        if (!useProxy) {
+            return;
+        }
+        return this._getProxyAgentDispatcher(parsedUrl, proxyUrl);
+    }
+    _prepareRequest(method, requestUrl, headers) {
+        const info = {};
+        info.parsedUrl = requestUrl;
+        const usingSsl = info.parsedUrl.protocol === 'https:';
+        info.httpModule = usingSsl ? https : http;
+        const defaultPort = usingSsl ? 443 : 80;
+        info.options = {};
+        info.options.host = info.parsedUrl.hostname;
+        info.options.port = info.parsedUrl.port
+            ? parseInt(info.parsedUrl.port)
+            : defaultPort;
+        info.options.path =
+            (info.parsedUrl.pathname || '') + (info.parsedUrl.search || '');
+        info.options.method = method;
+        info.options.headers = this._mergeHeaders(headers);
+        if (this.userAgent != null) {
+            info.options.headers['user-agent'] = this.userAgent;
+        }
+        info.options.agent = this._getAgent(info.parsedUrl);
+        // gives handlers an opportunity to participate
+        if (this.handlers) {
+            for (const handler of this.handlers) {
+                handler.prepareRequest(info.options);
+            }
+        }
+        return info;
+    }
+    _mergeHeaders(headers) {
+        if (this.requestOptions && this.requestOptions.headers) {
+            return Object.assign({}, lowercaseKeys(this.requestOptions.headers), lowercaseKeys(headers || {}));
+        }
+        return lowercaseKeys(headers || {});
+    }
+    /**
+     * Gets an existing header value or returns a default.
+     * Handles converting number header values to strings since HTTP headers must be strings.
+     * Note: This returns string | string[] since some headers can have multiple values.
+     * For headers that must always be a single string (like Content-Type), use the
+     * specialized _getExistingOrDefaultContentTypeHeader method instead.
+     */
+    _getExistingOrDefaultHeader(additionalHeaders, header, _default) {
+        let clientHeader;
+        if (this.requestOptions && this.requestOptions.headers) {
+            const headerValue = lowercaseKeys(this.requestOptions.headers)[header];
+            if (headerValue) {
+                clientHeader =
+                    typeof headerValue === 'number' ? headerValue.toString() : headerValue;
+            }
+        }
+        const additionalValue = additionalHeaders[header];
+        if (additionalValue !== undefined) {
+            return typeof additionalValue === 'number'
+                ? additionalValue.toString()
+                : additionalValue;
+        }
+        if (clientHeader !== undefined) {
+            return clientHeader;
+        }
+        return _default;
+    }
+    /**
+     * Specialized version of _getExistingOrDefaultHeader for Content-Type header.
+     * Always returns a single string (not an array) since Content-Type should be a single value.
+     * Converts arrays to comma-separated strings and numbers to strings to ensure type safety.
+     * This was split from _getExistingOrDefaultHeader to provide stricter typing for callers
+     * that assign the result to places expecting a string (e.g., additionalHeaders[Headers.ContentType]).
+     */
+    _getExistingOrDefaultContentTypeHeader(additionalHeaders, _default) {
+        let clientHeader;
+        if (this.requestOptions && this.requestOptions.headers) {
+            const headerValue = lowercaseKeys(this.requestOptions.headers)[Headers.ContentType];
+            if (headerValue) {
+                if (typeof headerValue === 'number') {
+                    clientHeader = String(headerValue);
+                }
+                else if (Array.isArray(headerValue)) {
+                    clientHeader = headerValue.join(', ');
+                }
+                else {
+                    clientHeader = headerValue;
+                }
+            }
+        }
+        const additionalValue = additionalHeaders[Headers.ContentType];
+        // Return the first non-undefined value, converting numbers or arrays to strings if necessary
+        if (additionalValue !== undefined) {
+            if (typeof additionalValue === 'number') {
+                return String(additionalValue);
+            }
+            else if (Array.isArray(additionalValue)) {
+                return additionalValue.join(', ');
+            }
+            else {
+                return additionalValue;
+            }
+        }
+        if (clientHeader !== undefined) {
+            return clientHeader;
+        }
+        return _default;
+    }
+    _getAgent(parsedUrl) {
+        let agent;
+        const proxyUrl = pm.getProxyUrl(parsedUrl);
+        const useProxy = proxyUrl && proxyUrl.hostname;
+        if (this._keepAlive && useProxy) {
+            agent = this._proxyAgent;
+        }
+        if (!useProxy) {
+            agent = this._agent;
+        }
+        // if agent is already assigned use that agent.
+        if (agent) {
+            return agent;
+        }
+        const usingSsl = parsedUrl.protocol === 'https:';
+        let maxSockets = 100;
+        if (this.requestOptions) {
+            maxSockets = this.requestOptions.maxSockets || http.globalAgent.maxSockets;
+        }
+        // This is `useProxy` again, but we need to check `proxyURl` directly for TypeScripts's flow analysis.
+        if (proxyUrl && proxyUrl.hostname) {
+            const agentOptions = {
+                maxSockets,
+                keepAlive: this._keepAlive,
+                proxy: Object.assign(Object.assign({}, ((proxyUrl.username || proxyUrl.password) && {
+                    proxyAuth: `${proxyUrl.username}:${proxyUrl.password}`
+                })), { host: proxyUrl.hostname, port: proxyUrl.port })
+            };
+            let tunnelAgent;
+            const overHttps = proxyUrl.protocol === 'https:';
+            if (usingSsl) {
+                tunnelAgent = overHttps ? tunnel.httpsOverHttps : tunnel.httpsOverHttp;
+            }
+            else {
+                tunnelAgent = overHttps ? tunnel.httpOverHttps : tunnel.httpOverHttp;
+            }
+            agent = tunnelAgent(agentOptions);
+            this._proxyAgent = agent;
+        }
+        // if tunneling agent isn't assigned create a new agent
+        if (!agent) {
+            const options = { keepAlive: this._keepAlive, maxSockets };
+            agent = usingSsl ? new https.Agent(options) : new http.Agent(options);
+            this._agent = agent;
+        }
+        if (usingSsl && this._ignoreSslError) {
+            // we don't want to set NODE_TLS_REJECT_UNAUTHORIZED=0 since that will affect request for entire process
+            // http.RequestOptions doesn't expose a way to modify RequestOptions.agent.options
+            // we have to cast it to any and change it directly
+            agent.options = Object.assign(agent.options || {}, {
+                rejectUnauthorized: false
+            });
+        }
+        return agent;
+    }
+    _getProxyAgentDispatcher(parsedUrl, proxyUrl) {
+        let proxyAgent;
+        if (this._keepAlive) {
+            proxyAgent = this._proxyAgentDispatcher;
+        }
+        // if agent is already assigned use that agent.
+        if (proxyAgent) {
+            return proxyAgent;
+        }
+        const usingSsl = parsedUrl.protocol === 'https:';
+        proxyAgent = new ProxyAgent(Object.assign({ uri: proxyUrl.href, pipelining: !this._keepAlive ? 0 : 1 }, ((proxyUrl.username || proxyUrl.password) && {
+            token: `Basic ${Buffer.from(`${proxyUrl.username}:${proxyUrl.password}`).toString('base64')}`
+        })));
+        this._proxyAgentDispatcher = proxyAgent;
+        if (usingSsl && this._ignoreSslError) {
+            // we don't want to set NODE_TLS_REJECT_UNAUTHORIZED=0 since that will affect request for entire process
+            // http.RequestOptions doesn't expose a way to modify RequestOptions.agent.options
+            // we have to cast it to any and change it directly
+            proxyAgent.options = Object.assign(proxyAgent.options.requestTls || {}, {
+                rejectUnauthorized: false
+            });
+        }
+        return proxyAgent;
+    }
+    _getUserAgentWithOrchestrationId(userAgent) {
+        const baseUserAgent = userAgent || 'actions/http-client';
+        const orchId = process.env['ACTIONS_ORCHESTRATION_ID'];
+        if (orchId) {
+            // Sanitize the orchestration ID to ensure it contains only valid characters
+            // Valid characters: 0-9, a-z, _, -, .
+            const sanitizedId = orchId.replace(/[^a-z0-9_.-]/gi, '_');
+            return `${baseUserAgent} actions_orchestration_id/${sanitizedId}`;
+        }
+        return baseUserAgent;
+    }
+    _performExponentialBackoff(retryNumber) {
+        return __awaiter(this, void 0, void 0, function* () {
+            retryNumber = Math.min(ExponentialBackoffCeiling, retryNumber);
+            const ms = ExponentialBackoffTimeSlice * Math.pow(2, retryNumber);
+            return new Promise(resolve => setTimeout(() => resolve(), ms));
+        });
+    }
+    _processResponse(res, options) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return new Promise((resolve, reject) => __awaiter(this, void 0, void 0, function* () {
+                const statusCode = res.message.statusCode || 0;
+                const response = {
+                    statusCode,
+                    result: null,
+                    headers: {}
+                };
+                // not found leads to null obj returned
+                if (statusCode === HttpCodes.NotFound) {
+                    resolve(response);
+                }
+                // get the result from the body
+                function dateTimeDeserializer(key, value) {
+                    if (typeof value === 'string') {
+                        const a = new Date(value);
+                        if (!isNaN(a.valueOf())) {
+                            return a;
+                        }
+                    }
+                    return value;
+                }
+                let obj;
+                let contents;
+                try {
+                    contents = yield res.readBody();
+                    if (contents && contents.length > 0) {
+                        if (options && options.deserializeDates) {
+                            obj = JSON.parse(contents, dateTimeDeserializer);
+                        }
+                        else {
+                            obj = JSON.parse(contents);
+                        }
+                        response.result = obj;
+                    }
+                    response.headers = res.message.headers;
+                }
+                catch (err) {
+                    // Invalid resource (contents not json);  leaving result obj null
+                }
+                // note that 3xx redirects are handled by the http layer.
+                if (statusCode > 299) {
+                    let msg;
+                    // if exception/error in body, attempt to get better error
+                    if (obj && obj.message) {
+                        msg = obj.message;
+                    }
+                    else if (contents && contents.length > 0) {
+                        // it may be the case that the exception is in the body message as string
+                        msg = contents;
+                    }
+                    else {
+                        msg = `Failed request: (${statusCode})`;
+                    }
+                    const err = new HttpClientError(msg, statusCode);
+                    err.result = response.result;
+                    reject(err);
+                }
+                else {
+                    resolve(response);
+                }
+            }));
+        });
+    }
+}
+const lowercaseKeys = (obj) => Object.keys(obj).reduce((c, k) => ((c[k.toLowerCase()] = obj[k]), c), {});
+//# sourceMappingURL=index.js.map
+;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/auth.js
+var auth_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+class BasicCredentialHandler {
+    constructor(username, password) {
+        this.username = username;
+        this.password = password;
+    }
+    prepareRequest(options) {
+        if (!options.headers) {
+            throw Error('The request has no headers');
+        }
+        options.headers['Authorization'] = `Basic ${Buffer.from(`${this.username}:${this.password}`).toString('base64')}`;
+    }
+    // This handler cannot handle 401
+    canHandleAuthentication() {
+        return false;
+    }
+    handleAuthentication() {
+        return auth_awaiter(this, void 0, void 0, function* () {
+            throw new Error('not implemented');
+        });
+    }
+}
+class auth_BearerCredentialHandler {
+    constructor(token) {
+        this.token = token;
+    }
+    // currently implements pre-authorization
+    // TODO: support preAuth = false where it hooks on 401
+    prepareRequest(options) {
+        if (!options.headers) {
+            throw Error('The request has no headers');
+        }
+        options.headers['Authorization'] = `Bearer ${this.token}`;
+    }
+    // This handler cannot handle 401
+    canHandleAuthentication() {
+        return false;
+    }
+    handleAuthentication() {
+        return auth_awaiter(this, void 0, void 0, function* () {
+            throw new Error('not implemented');
+        });
+    }
+}
+class PersonalAccessTokenCredentialHandler {
+    constructor(token) {
+        this.token = token;
+    }
+    // currently implements pre-authorization
+    // TODO: support preAuth = false where it hooks on 401
+    prepareRequest(options) {
+        if (!options.headers) {
+            throw Error('The request has no headers');
+        }
+        options.headers['Authorization'] = `Basic ${Buffer.from(`PAT:${this.token}`).toString('base64')}`;
+    }
+    // This handler cannot handle 401
+    canHandleAuthentication() {
+        return false;
+    }
+    handleAuthentication() {
+        return auth_awaiter(this, void 0, void 0, function* () {
+            throw new Error('not implemented');
+        });
+    }
+}
+//# sourceMappingURL=auth.js.map
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/oidc-utils.js
+var oidc_utils_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+
+class oidc_utils_OidcClient {
+    static createHttpClient(allowRetry = true, maxRetry = 10) {
+        const requestOptions = {
+            allowRetries: allowRetry,
+            maxRetries: maxRetry
+        };
+        return new HttpClient('actions/oidc-client', [new BearerCredentialHandler(oidc_utils_OidcClient.getRequestToken())], requestOptions);
+    }
+    static getRequestToken() {
+        const token = process.env['ACTIONS_ID_TOKEN_REQUEST_TOKEN'];
+        if (!token) {
+            throw new Error('Unable to get ACTIONS_ID_TOKEN_REQUEST_TOKEN env variable');
+        }
+        return token;
+    }
+    static getIDTokenUrl() {
+        const runtimeUrl = process.env['ACTIONS_ID_TOKEN_REQUEST_URL'];
+        if (!runtimeUrl) {
+            throw new Error('Unable to get ACTIONS_ID_TOKEN_REQUEST_URL env variable');
+        }
+        return runtimeUrl;
+    }
+    static getCall(id_token_url) {
+        return oidc_utils_awaiter(this, void 0, void 0, function* () {
+            var _a;
+            const httpclient = oidc_utils_OidcClient.createHttpClient();
+            const res = yield httpclient
+                .getJson(id_token_url)
+                .catch(error => {
+                throw new Error(`Failed to get ID Token. \n 
+        Error Code : ${error.statusCode}\n 
+        Error Message: ${error.message}`);
+            });
+            const id_token = (_a = res.result) === null || _a === void 0 ? void 0 : _a.value;
+            if (!id_token) {
+                throw new Error('Response json body do not have ID Token field');
+            }
+            return id_token;
+        });
+    }
+    static getIDToken(audience) {
+        return oidc_utils_awaiter(this, void 0, void 0, function* () {
+            try {
+                // New ID Token is requested from action service
+                let id_token_url = oidc_utils_OidcClient.getIDTokenUrl();
+                if (audience) {
+                    const encodedAudience = encodeURIComponent(audience);
+                    id_token_url = `${id_token_url}&audience=${encodedAudience}`;
+                }
+                debug(`ID token url is ${id_token_url}`);
+                const id_token = yield oidc_utils_OidcClient.getCall(id_token_url);
+                setSecret(id_token);
+                return id_token;
+            }
+            catch (error) {
+                throw new Error(`Error message: ${error.message}`);
+            }
+        });
+    }
+}
+//# sourceMappingURL=oidc-utils.js.map
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/summary.js
+var summary_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+const { access, appendFile, writeFile } = external_fs_.promises;
+const SUMMARY_ENV_VAR = 'GITHUB_STEP_SUMMARY';
+const SUMMARY_DOCS_URL = 'https://docs.github.com/actions/using-workflows/workflow-commands-for-github-actions#adding-a-job-summary';
+class Summary {
+    constructor() {
+        this._buffer = '';
+    }
+    /**
+     * Finds the summary file path from the environment, rejects if env var is not found or file does not exist
+     * Also checks r/w permissions.
+     *
+     * @returns step summary file path
+     */
+    filePath() {
+        return summary_awaiter(this, void 0, void 0, function* () {
+            if (this._filePath) {
+                return this._filePath;
+            }
+            const pathFromEnv = process.env[SUMMARY_ENV_VAR];
+            if (!pathFromEnv) {
+                throw new Error(`Unable to find environment variable for $${SUMMARY_ENV_VAR}. Check if your runtime environment supports job summaries.`);
+            }
+            try {
+                yield access(pathFromEnv, external_fs_.constants.R_OK | external_fs_.constants.W_OK);
+            }
+            catch (_a) {
+                throw new Error(`Unable to access summary file: '${pathFromEnv}'. Check if the file has correct read/write permissions.`);
+            }
+            this._filePath = pathFromEnv;
+            return this._filePath;
+        });
+    }
+    /**
+     * Wraps content in an HTML tag, adding any HTML attributes
+     *
+     * @param {string} tag HTML tag to wrap
+     * @param {string | null} content content within the tag
+     * @param {[attribute: string]: string} attrs key-value list of HTML attributes to add
+     *
+     * @returns {string} content wrapped in HTML element
+     */
+    wrap(tag, content, attrs = {}) {
+        const htmlAttrs = Object.entries(attrs)
+            .map(([key, value]) => ` ${key}="${value}"`)
+            .join('');
+        if (!content) {
+            return `<${tag}${htmlAttrs}>`;
+        }
+        return `<${tag}${htmlAttrs}>${content}</${tag}>`;
+    }
+    /**
+     * Writes text in the buffer to the summary buffer file and empties buffer. Will append by default.
+     *
+     * @param {SummaryWriteOptions} [options] (optional) options for write operation
+     *
+     * @returns {Promise<Summary>} summary instance
+     */
+    write(options) {
+        return summary_awaiter(this, void 0, void 0, function* () {
+            const overwrite = !!(options === null || options === void 0 ? void 0 : options.overwrite);
+            const filePath = yield this.filePath();
+            const writeFunc = overwrite ? writeFile : appendFile;
+            yield writeFunc(filePath, this._buffer, { encoding: 'utf8' });
+            return this.emptyBuffer();
+        });
+    }
+    /**
+     * Clears the summary buffer and wipes the summary file
+     *
+     * @returns {Summary} summary instance
+     */
+    clear() {
+        return summary_awaiter(this, void 0, void 0, function* () {
+            return this.emptyBuffer().write({ overwrite: true });
+        });
+    }
+    /**
+     * Returns the current summary buffer as a string
+     *
+     * @returns {string} string of summary buffer
+     */
+    stringify() {
+        return this._buffer;
+    }
+    /**
+     * If the summary buffer is empty
+     *
+     * @returns {boolen} true if the buffer is empty
+     */
+    isEmptyBuffer() {
+        return this._buffer.length === 0;
+    }
+    /**
+     * Resets the summary buffer without writing to summary file
+     *
+     * @returns {Summary} summary instance
+     */
+    emptyBuffer() {
+        this._buffer = '';
+        return this;
+    }
+    /**
+     * Adds raw text to the summary buffer
+     *
+     * @param {string} text content to add
+     * @param {boolean} [addEOL=false] (optional) append an EOL to the raw text (default: false)
+     *
+     * @returns {Summary} summary instance
+     */
+    addRaw(text, addEOL = false) {
+        this._buffer += text;
+        return addEOL ? this.addEOL() : this;
+    }
+    /**
+     * Adds the operating system-specific end-of-line marker to the buffer
+     *
+     * @returns {Summary} summary instance
+     */
+    addEOL() {
+        return this.addRaw(external_os_.EOL);
+    }
+    /**
+     * Adds an HTML codeblock to the summary buffer
+     *
+     * @param {string} code content to render within fenced code block
+     * @param {string} lang (optional) language to syntax highlight code
+     *
+     * @returns {Summary} summary instance
+     */
+    addCodeBlock(code, lang) {
+        const attrs = Object.assign({}, (lang && { lang }));
+        const element = this.wrap('pre', this.wrap('code', code), attrs);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML list to the summary buffer
+     *
+     * @param {string[]} items list of items to render
+     * @param {boolean} [ordered=false] (optional) if the rendered list should be ordered or not (default: false)
+     *
+     * @returns {Summary} summary instance
+     */
+    addList(items, ordered = false) {
+        const tag = ordered ? 'ol' : 'ul';
+        const listItems = items.map(item => this.wrap('li', item)).join('');
+        const element = this.wrap(tag, listItems);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML table to the summary buffer
+     *
+     * @param {SummaryTableCell[]} rows table rows
+     *
+     * @returns {Summary} summary instance
+     */
+    addTable(rows) {
+        const tableBody = rows
+            .map(row => {
+            const cells = row
+                .map(cell => {
+                if (typeof cell === 'string') {
+                    return this.wrap('td', cell);
+                }
+                const { header, data, colspan, rowspan } = cell;
+                const tag = header ? 'th' : 'td';
+                const attrs = Object.assign(Object.assign({}, (colspan && { colspan })), (rowspan && { rowspan }));
+                return this.wrap(tag, data, attrs);
+            })
+                .join('');
+            return this.wrap('tr', cells);
+        })
+            .join('');
+        const element = this.wrap('table', tableBody);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds a collapsable HTML details element to the summary buffer
+     *
+     * @param {string} label text for the closed state
+     * @param {string} content collapsable content
+     *
+     * @returns {Summary} summary instance
+     */
+    addDetails(label, content) {
+        const element = this.wrap('details', this.wrap('summary', label) + content);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML image tag to the summary buffer
+     *
+     * @param {string} src path to the image you to embed
+     * @param {string} alt text description of the image
+     * @param {SummaryImageOptions} options (optional) addition image attributes
+     *
+     * @returns {Summary} summary instance
+     */
+    addImage(src, alt, options) {
+        const { width, height } = options || {};
+        const attrs = Object.assign(Object.assign({}, (width && { width })), (height && { height }));
+        const element = this.wrap('img', null, Object.assign({ src, alt }, attrs));
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML section heading element
+     *
+     * @param {string} text heading text
+     * @param {number | string} [level=1] (optional) the heading level, default: 1
+     *
+     * @returns {Summary} summary instance
+     */
+    addHeading(text, level) {
+        const tag = `h${level}`;
+        const allowedTag = ['h1', 'h2', 'h3', 'h4', 'h5', 'h6'].includes(tag)
+            ? tag
+            : 'h1';
+        const element = this.wrap(allowedTag, text);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML thematic break (<hr>) to the summary buffer
+     *
+     * @returns {Summary} summary instance
+     */
+    addSeparator() {
+        const element = this.wrap('hr', null);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML line break (<br>) to the summary buffer
+     *
+     * @returns {Summary} summary instance
+     */
+    addBreak() {
+        const element = this.wrap('br', null);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML blockquote to the summary buffer
+     *
+     * @param {string} text quote text
+     * @param {string} cite (optional) citation url
+     *
+     * @returns {Summary} summary instance
+     */
+    addQuote(text, cite) {
+        const attrs = Object.assign({}, (cite && { cite }));
+        const element = this.wrap('blockquote', text, attrs);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML anchor tag to the summary buffer
+     *
+     * @param {string} text link text/content
+     * @param {string} href hyperlink
+     *
+     * @returns {Summary} summary instance
+     */
+    addLink(text, href) {
+        const element = this.wrap('a', text, { href });
+        return this.addRaw(element).addEOL();
+    }
+}
+const _summary = new Summary();
+/**
+ * @deprecated use `core.summary`
+ */
+const markdownSummary = (/* unused pure expression or super */ null && (_summary));
+const summary = _summary;
+//# sourceMappingURL=summary.js.map
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/path-utils.js
+
+/**
+ * toPosixPath converts the given path to the posix form. On Windows, \\ will be
+ * replaced with /.
+ *
+ * @param pth. Path to transform.
+ * @return string Posix path.
+ */
+function toPosixPath(pth) {
+    return pth.replace(/[\\]/g, '/');
+}
+/**
+ * toWin32Path converts the given path to the win32 form. On Linux, / will be
+ * replaced with \\.
+ *
+ * @param pth. Path to transform.
+ * @return string Win32 path.
+ */
+function toWin32Path(pth) {
+    return pth.replace(/[/]/g, '\\');
+}
+/**
+ * toPlatformPath converts the given path to a platform-specific path. It does
+ * this by replacing instances of / and \ with the platform-specific path
+ * separator.
+ *
+ * @param pth The path to platformize.
+ * @return string The platform-specific path.
+ */
+function toPlatformPath(pth) {
+    return pth.replace(/[/\\]/g, path.sep);
+}
+//# sourceMappingURL=path-utils.js.map
+// EXTERNAL MODULE: external "string_decoder"
+var external_string_decoder_ = __nccwpck_require__(3193);
+// EXTERNAL MODULE: external "events"
+var external_events_ = __nccwpck_require__(4434);
+;// CONCATENATED MODULE: external "child_process"
+const external_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("child_process");
+// EXTERNAL MODULE: external "assert"
+var external_assert_ = __nccwpck_require__(2613);
+;// CONCATENATED MODULE: ./node_modules/@actions/io/lib/io-util.js
+var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+const { chmod, copyFile, lstat, mkdir, open: io_util_open, readdir, rename, rm, rmdir, stat, symlink, unlink } = external_fs_.promises;
+// export const {open} = 'fs'
+const IS_WINDOWS = process.platform === 'win32';
+/**
+ * Custom implementation of readlink to ensure Windows junctions
+ * maintain trailing backslash for backward compatibility with Node.js < 24
+ *
+ * In Node.js 20, Windows junctions (directory symlinks) always returned paths
+ * with trailing backslashes. Node.js 24 removed this behavior, which breaks
+ * code that relied on this format for path operations.
+ *
+ * This implementation restores the Node 20 behavior by adding a trailing
+ * backslash to all junction results on Windows.
+ */
+function readlink(fsPath) {
+    return io_util_awaiter(this, void 0, void 0, function* () {
+        const result = yield fs.promises.readlink(fsPath);
+        // On Windows, restore Node 20 behavior: add trailing backslash to all results
+        // since junctions on Windows are always directory links
+        if (IS_WINDOWS && !result.endsWith('\\')) {
+            return `${result}\\`;
+        }
+        return result;
+    });
+}
+// See https://github.com/nodejs/node/blob/d0153aee367422d0858105abec186da4dff0a0c5/deps/uv/include/uv/win.h#L691
+const UV_FS_O_EXLOCK = 0x10000000;
+const READONLY = external_fs_.constants.O_RDONLY;
+function exists(fsPath) {
+    return io_util_awaiter(this, void 0, void 0, function* () {
+        try {
+            yield stat(fsPath);
+        }
+        catch (err) {
+            if (err.code === 'ENOENT') {
+                return false;
+            }
+            throw err;
+        }
+        return true;
+    });
+}
+function isDirectory(fsPath_1) {
+    return io_util_awaiter(this, arguments, void 0, function* (fsPath, useStat = false) {
+        const stats = useStat ? yield stat(fsPath) : yield lstat(fsPath);
+        return stats.isDirectory();
+    });
+}
+/**
+ * On OSX/Linux, true if path starts with '/'. On Windows, true for paths like:
+ * \, \hello, \\hello\share, C:, and C:\hello (and corresponding alternate separator cases).
+ */
+function isRooted(p) {
+    p = normalizeSeparators(p);
+    if (!p) {
+        throw new Error('isRooted() parameter "p" cannot be empty');
+    }
+    if (IS_WINDOWS) {
+        return (p.startsWith('\\') || /^[A-Z]:/i.test(p) // e.g. \ or \hello or \\hello
+        ); // e.g. C: or C:\hello
+    }
+    return p.startsWith('/');
+}
+/**
+ * Best effort attempt to determine whether a file exists and is executable.
+ * @param filePath    file path to check
+ * @param extensions  additional file extensions to try
+ * @return if file exists and is executable, returns the file path. otherwise empty string.
+ */
+function tryGetExecutablePath(filePath, extensions) {
+    return io_util_awaiter(this, void 0, void 0, function* () {
+        let stats = undefined;
+        try {
+            // test file exists
+            stats = yield stat(filePath);
+        }
+        catch (err) {
+            if (err.code !== 'ENOENT') {
+                // eslint-disable-next-line no-console
+                console.log(`Unexpected error attempting to determine if executable file exists '${filePath}': ${err}`);
+            }
+        }
+        if (stats && stats.isFile()) {
+            if (IS_WINDOWS) {
+                // on Windows, test for valid extension
+                const upperExt = external_path_namespaceObject.extname(filePath).toUpperCase();
+                if (extensions.some(validExt => validExt.toUpperCase() === upperExt)) {
+                    return filePath;
+                }
+            }
+            else {
+                if (isUnixExecutable(stats)) {
+                    return filePath;
+                }
+            }
+        }
+        // try each extension
+        const originalFilePath = filePath;
+        for (const extension of extensions) {
+            filePath = originalFilePath + extension;
+            stats = undefined;
+            try {
+                stats = yield stat(filePath);
+            }
+            catch (err) {
+                if (err.code !== 'ENOENT') {
+                    // eslint-disable-next-line no-console
+                    console.log(`Unexpected error attempting to determine if executable file exists '${filePath}': ${err}`);
+                }
+            }
+            if (stats && stats.isFile()) {
+                if (IS_WINDOWS) {
+                    // preserve the case of the actual file (since an extension was appended)
+                    try {
+                        const directory = external_path_namespaceObject.dirname(filePath);
+                        const upperName = external_path_namespaceObject.basename(filePath).toUpperCase();
+                        for (const actualName of yield readdir(directory)) {
+                            if (upperName === actualName.toUpperCase()) {
+                                filePath = external_path_namespaceObject.join(directory, actualName);
+                                break;
+                            }
+                        }
+                    }
+                    catch (err) {
+                        // eslint-disable-next-line no-console
+                        console.log(`Unexpected error attempting to determine the actual case of the file '${filePath}': ${err}`);
+                    }
+                    return filePath;
+                }
+                else {
+                    if (isUnixExecutable(stats)) {
+                        return filePath;
+                    }
+                }
+            }
+        }
+        return '';
+    });
+}
+function normalizeSeparators(p) {
+    p = p || '';
+    if (IS_WINDOWS) {
+        // convert slashes on Windows
+        p = p.replace(/\//g, '\\');
+        // remove redundant slashes
+        return p.replace(/\\\\+/g, '\\');
+    }
+    // remove redundant slashes
+    return p.replace(/\/\/+/g, '/');
+}
+// on Mac/Linux, test the execute bit
+//     R   W  X  R  W X R W X
+//   256 128 64 32 16 8 4 2 1
+function isUnixExecutable(stats) {
+    return ((stats.mode & 1) > 0 ||
+        ((stats.mode & 8) > 0 &&
+            process.getgid !== undefined &&
+            stats.gid === process.getgid()) ||
+        ((stats.mode & 64) > 0 &&
+            process.getuid !== undefined &&
+            stats.uid === process.getuid()));
+}
+// Get the path of cmd.exe in windows
+function getCmdPath() {
+    var _a;
+    return (_a = process.env['COMSPEC']) !== null && _a !== void 0 ? _a : `cmd.exe`;
+}
+//# sourceMappingURL=io-util.js.map
+;// CONCATENATED MODULE: ./node_modules/@actions/io/lib/io.js
+var io_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+
+/**
+ * Copies a file or folder.
+ * Based off of shelljs - https://github.com/shelljs/shelljs/blob/9237f66c52e5daa40458f94f9565e18e8132f5a6/src/cp.js
+ *
+ * @param     source    source path
+ * @param     dest      destination path
+ * @param     options   optional. See CopyOptions.
+ */
+function cp(source_1, dest_1) {
+    return io_awaiter(this, arguments, void 0, function* (source, dest, options = {}) {
+        const { force, recursive, copySourceDirectory } = readCopyOptions(options);
+        const destStat = (yield ioUtil.exists(dest)) ? yield ioUtil.stat(dest) : null;
+        // Dest is an existing file, but not forcing
+        if (destStat && destStat.isFile() && !force) {
+            return;
+        }
+        // If dest is an existing directory, should copy inside.
+        const newDest = destStat && destStat.isDirectory() && copySourceDirectory
+            ? path.join(dest, path.basename(source))
+            : dest;
+        if (!(yield ioUtil.exists(source))) {
+            throw new Error(`no such file or directory: ${source}`);
+        }
+        const sourceStat = yield ioUtil.stat(source);
+        if (sourceStat.isDirectory()) {
+            if (!recursive) {
+                throw new Error(`Failed to copy. ${source} is a directory, but tried to copy without recursive flag.`);
+            }
+            else {
+                yield cpDirRecursive(source, newDest, 0, force);
+            }
+        }
+        else {
+            if (path.relative(source, newDest) === '') {
+                // a file cannot be copied to itself
+                throw new Error(`'${newDest}' and '${source}' are the same file`);
+            }
+            yield io_copyFile(source, newDest, force);
+        }
+    });
+}
+/**
+ * Moves a path.
+ *
+ * @param     source    source path
+ * @param     dest      destination path
+ * @param     options   optional. See MoveOptions.
+ */
+function mv(source_1, dest_1) {
+    return io_awaiter(this, arguments, void 0, function* (source, dest, options = {}) {
+        if (yield ioUtil.exists(dest)) {
+            let destExists = true;
+            if (yield ioUtil.isDirectory(dest)) {
+                // If dest is directory copy src into dest
+                dest = path.join(dest, path.basename(source));
+                destExists = yield ioUtil.exists(dest);
+            }
+            if (destExists) {
+                if (options.force == null || options.force) {
+                    yield rmRF(dest);
+                }
+                else {
+                    throw new Error('Destination already exists');
+                }
+            }
+        }
+        yield mkdirP(path.dirname(dest));
+        yield ioUtil.rename(source, dest);
+    });
+}
+/**
+ * Remove a path recursively with force
+ *
+ * @param inputPath path to remove
+ */
+function rmRF(inputPath) {
+    return io_awaiter(this, void 0, void 0, function* () {
+        if (ioUtil.IS_WINDOWS) {
+            // Check for invalid characters
+            // https://docs.microsoft.com/en-us/windows/win32/fileio/naming-a-file
+            if (/[*"<>|]/.test(inputPath)) {
+                throw new Error('File path must not contain `*`, `"`, `<`, `>` or `|` on Windows');
+            }
+        }
+        try {
+            // note if path does not exist, error is silent
+            yield ioUtil.rm(inputPath, {
+                force: true,
+                maxRetries: 3,
+                recursive: true,
+                retryDelay: 300
+            });
+        }
+        catch (err) {
+            throw new Error(`File was unable to be removed ${err}`);
+        }
+    });
+}
+/**
+ * Make a directory.  Creates the full path with folders in between
+ * Will throw if it fails
+ *
+ * @param   fsPath        path to create
+ * @returns Promise<void>
+ */
+function mkdirP(fsPath) {
+    return io_awaiter(this, void 0, void 0, function* () {
+        ok(fsPath, 'a path argument must be provided');
+        yield ioUtil.mkdir(fsPath, { recursive: true });
+    });
+}
+/**
+ * Returns path of a tool had the tool actually been invoked.  Resolves via paths.
+ * If you check and the tool does not exist, it will throw.
+ *
+ * @param     tool              name of the tool
+ * @param     check             whether to check if tool exists
+ * @returns   Promise<string>   path to tool
+ */
+function which(tool, check) {
+    return io_awaiter(this, void 0, void 0, function* () {
+        if (!tool) {
+            throw new Error("parameter 'tool' is required");
+        }
+        // recursive when check=true
+        if (check) {
+            const result = yield which(tool, false);
+            if (!result) {
+                if (IS_WINDOWS) {
+                    throw new Error(`Unable to locate executable file: ${tool}. Please verify either the file path exists or the file can be found within a directory specified by the PATH environment variable. Also verify the file has a valid extension for an executable file.`);
+                }
+                else {
+                    throw new Error(`Unable to locate executable file: ${tool}. Please verify either the file path exists or the file can be found within a directory specified by the PATH environment variable. Also check the file mode to verify the file is executable.`);
+                }
+            }
+            return result;
+        }
+        const matches = yield findInPath(tool);
+        if (matches && matches.length > 0) {
+            return matches[0];
+        }
+        return '';
+    });
+}
+/**
+ * Returns a list of all occurrences of the given tool on the system path.
+ *
+ * @returns   Promise<string[]>  the paths of the tool
+ */
+function findInPath(tool) {
+    return io_awaiter(this, void 0, void 0, function* () {
+        if (!tool) {
+            throw new Error("parameter 'tool' is required");
+        }
+        // build the list of extensions to try
+        const extensions = [];
+        if (IS_WINDOWS && process.env['PATHEXT']) {
+            for (const extension of process.env['PATHEXT'].split(external_path_namespaceObject.delimiter)) {
+                if (extension) {
+                    extensions.push(extension);
+                }
+            }
+        }
+        // if it's rooted, return it if exists. otherwise return empty.
+        if (isRooted(tool)) {
+            const filePath = yield tryGetExecutablePath(tool, extensions);
+            if (filePath) {
+                return [filePath];
+            }
+            return [];
+        }
+        // if any path separators, return empty
+        if (tool.includes(external_path_namespaceObject.sep)) {
+            return [];
+        }
+        // build the list of directories
+        //
+        // Note, technically "where" checks the current directory on Windows. From a toolkit perspective,
+        // it feels like we should not do this. Checking the current directory seems like more of a use
+        // case of a shell, and the which() function exposed by the toolkit should strive for consistency
+        // across platforms.
+        const directories = [];
+        if (process.env.PATH) {
+            for (const p of process.env.PATH.split(external_path_namespaceObject.delimiter)) {
+                if (p) {
+                    directories.push(p);
+                }
+            }
+        }
+        // find all matches
+        const matches = [];
+        for (const directory of directories) {
+            const filePath = yield tryGetExecutablePath(external_path_namespaceObject.join(directory, tool), extensions);
+            if (filePath) {
+                matches.push(filePath);
+            }
+        }
+        return matches;
+    });
+}
+function readCopyOptions(options) {
+    const force = options.force == null ? true : options.force;
+    const recursive = Boolean(options.recursive);
+    const copySourceDirectory = options.copySourceDirectory == null
+        ? true
+        : Boolean(options.copySourceDirectory);
+    return { force, recursive, copySourceDirectory };
+}
+function cpDirRecursive(sourceDir, destDir, currentDepth, force) {
+    return io_awaiter(this, void 0, void 0, function* () {
+        // Ensure there is not a run away recursive copy
+        if (currentDepth >= 255)
+            return;
+        currentDepth++;
+        yield mkdirP(destDir);
+        const files = yield ioUtil.readdir(sourceDir);
+        for (const fileName of files) {
+            const srcFile = `${sourceDir}/${fileName}`;
+            const destFile = `${destDir}/${fileName}`;
+            const srcFileStat = yield ioUtil.lstat(srcFile);
+            if (srcFileStat.isDirectory()) {
+                // Recurse
+                yield cpDirRecursive(srcFile, destFile, currentDepth, force);
+            }
+            else {
+                yield io_copyFile(srcFile, destFile, force);
+            }
+        }
+        // Change the mode for the newly created directory
+        yield ioUtil.chmod(destDir, (yield ioUtil.stat(sourceDir)).mode);
+    });
+}
+// Buffered file copy
+function io_copyFile(srcFile, destFile, force) {
+    return io_awaiter(this, void 0, void 0, function* () {
+        if ((yield ioUtil.lstat(srcFile)).isSymbolicLink()) {
+            // unlink/re-link it
+            try {
+                yield ioUtil.lstat(destFile);
+                yield ioUtil.unlink(destFile);
+            }
+            catch (e) {
+                // Try to override file permission
+                if (e.code === 'EPERM') {
+                    yield ioUtil.chmod(destFile, '0666');
+                    yield ioUtil.unlink(destFile);
+                }
+                // other errors = it doesn't exist, no work to do
+            }
+            // Copy over symlink
+            const symlinkFull = yield ioUtil.readlink(srcFile);
+            yield ioUtil.symlink(symlinkFull, destFile, ioUtil.IS_WINDOWS ? 'junction' : null);
+        }
+        else if (!(yield ioUtil.exists(destFile)) || force) {
+            yield ioUtil.copyFile(srcFile, destFile);
+        }
+    });
+}
+//# sourceMappingURL=io.js.map
+;// CONCATENATED MODULE: external "timers"
+const external_timers_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("timers");
+;// CONCATENATED MODULE: ./node_modules/@actions/exec/lib/toolrunner.js
+var toolrunner_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+
+
+
+
+
+/* eslint-disable @typescript-eslint/unbound-method */
+const toolrunner_IS_WINDOWS = process.platform === 'win32';
+/*
+ * Class for running command line tools. Handles quoting and arg parsing in a platform agnostic way.
+ */
+class ToolRunner extends external_events_.EventEmitter {
+    constructor(toolPath, args, options) {
+        super();
+        if (!toolPath) {
+            throw new Error("Parameter 'toolPath' cannot be null or empty.");
+        }
+        this.toolPath = toolPath;
+        this.args = args || [];
+        this.options = options || {};
+    }
+    _debug(message) {
+        if (this.options.listeners && this.options.listeners.debug) {
+            this.options.listeners.debug(message);
+        }
+    }
+    _getCommandString(options, noPrefix) {
+        const toolPath = this._getSpawnFileName();
+        const args = this._getSpawnArgs(options);
+        let cmd = noPrefix ? '' : '[command]'; // omit prefix when piped to a second tool
+        if (toolrunner_IS_WINDOWS) {
+            // Windows + cmd file
+            if (this._isCmdFile()) {
+                cmd += toolPath;
+                for (const a of args) {
+                    cmd += ` ${a}`;
+                }
+            }
+            // Windows + verbatim
+            else if (options.windowsVerbatimArguments) {
+                cmd += `"${toolPath}"`;
+                for (const a of args) {
+                    cmd += ` ${a}`;
+                }
+            }
+            // Windows (regular)
+            else {
+                cmd += this._windowsQuoteCmdArg(toolPath);
+                for (const a of args) {
+                    cmd += ` ${this._windowsQuoteCmdArg(a)}`;
+                }
+            }
+        }
+        else {
+            // OSX/Linux - this can likely be improved with some form of quoting.
+            // creating processes on Unix is fundamentally different than Windows.
+            // on Unix, execvp() takes an arg array.
+            cmd += toolPath;
+            for (const a of args) {
+                cmd += ` ${a}`;
+            }
+        }
+        return cmd;
+    }
+    _processLineBuffer(data, strBuffer, onLine) {
+        try {
+            let s = strBuffer + data.toString();
+            let n = s.indexOf(external_os_.EOL);
+            while (n > -1) {
+                const line = s.substring(0, n);
+                onLine(line);
+                // the rest of the string ...
+                s = s.substring(n + external_os_.EOL.length);
+                n = s.indexOf(external_os_.EOL);
+            }
+            return s;
+        }
+        catch (err) {
+            // streaming lines to console is best effort.  Don't fail a build.
+            this._debug(`error processing line. Failed with error ${err}`);
+            return '';
+        }
+    }
+    _getSpawnFileName() {
+        if (toolrunner_IS_WINDOWS) {
+            if (this._isCmdFile()) {
+                return process.env['COMSPEC'] || 'cmd.exe';
+            }
+        }
+        return this.toolPath;
+    }
+    _getSpawnArgs(options) {
+        if (toolrunner_IS_WINDOWS) {
+            if (this._isCmdFile()) {
+                let argline = `/D /S /C "${this._windowsQuoteCmdArg(this.toolPath)}`;
+                for (const a of this.args) {
+                    argline += ' ';
+                    argline += options.windowsVerbatimArguments
+                        ? a
+                        : this._windowsQuoteCmdArg(a);
+                }
+                argline += '"';
+                return [argline];
+            }
+        }
+        return this.args;
+    }
+    _endsWith(str, end) {
+        return str.endsWith(end);
+    }
+    _isCmdFile() {
+        const upperToolPath = this.toolPath.toUpperCase();
+        return (this._endsWith(upperToolPath, '.CMD') ||
+            this._endsWith(upperToolPath, '.BAT'));
+    }
+    _windowsQuoteCmdArg(arg) {
+        // for .exe, apply the normal quoting rules that libuv applies
+        if (!this._isCmdFile()) {
+            return this._uvQuoteCmdArg(arg);
+        }
+        // otherwise apply quoting rules specific to the cmd.exe command line parser.
+        // the libuv rules are generic and are not designed specifically for cmd.exe
+        // command line parser.
+        //
+        // for a detailed description of the cmd.exe command line parser, refer to
+        // http://stackoverflow.com/questions/4094699/how-does-the-windows-command-interpreter-cmd-exe-parse-scripts/7970912#7970912
+        // need quotes for empty arg
+        if (!arg) {
+            return '""';
+        }
+        // determine whether the arg needs to be quoted
+        const cmdSpecialChars = [
+            ' ',
+            '\t',
+            '&',
+            '(',
+            ')',
+            '[',
+            ']',
+            '{',
+            '}',
+            '^',
+            '=',
+            ';',
+            '!',
+            "'",
+            '+',
+            ',',
+            '`',
+            '~',
+            '|',
+            '<',
+            '>',
+            '"'
+        ];
+        let needsQuotes = false;
+        for (const char of arg) {
+            if (cmdSpecialChars.some(x => x === char)) {
+                needsQuotes = true;
+                break;
+            }
+        }
+        // short-circuit if quotes not needed
+        if (!needsQuotes) {
+            return arg;
+        }
+        // the following quoting rules are very similar to the rules that by libuv applies.
+        //
+        // 1) wrap the string in quotes
+        //
+        // 2) double-up quotes - i.e. " => ""
+        //
+        //    this is different from the libuv quoting rules. libuv replaces " with \", which unfortunately
+        //    doesn't work well with a cmd.exe command line.
+        //
+        //    note, replacing " with "" also works well if the arg is passed to a downstream .NET console app.
+        //    for example, the command line:
+        //          foo.exe "myarg:""my val"""
+        //    is parsed by a .NET console app into an arg array:
+        //          [ "myarg:\"my val\"" ]
+        //    which is the same end result when applying libuv quoting rules. although the actual
+        //    command line from libuv quoting rules would look like:
+        //          foo.exe "myarg:\"my val\""
+        //
+        // 3) double-up slashes that precede a quote,
+        //    e.g.  hello \world    => "hello \world"
+        //          hello\"world    => "hello\\""world"
+        //          hello\\"world   => "hello\\\\""world"
+        //          hello world\    => "hello world\\"
+        //
+        //    technically this is not required for a cmd.exe command line, or the batch argument parser.
+        //    the reasons for including this as a .cmd quoting rule are:
+        //
+        //    a) this is optimized for the scenario where the argument is passed from the .cmd file to an
+        //       external program. many programs (e.g. .NET console apps) rely on the slash-doubling rule.
+        //
+        //    b) it's what we've been doing previously (by deferring to node default behavior) and we
+        //       haven't heard any complaints about that aspect.
+        //
+        // note, a weakness of the quoting rules chosen here, is that % is not escaped. in fact, % cannot be
+        // escaped when used on the command line directly - even though within a .cmd file % can be escaped
+        // by using %%.
+        //
+        // the saving grace is, on the command line, %var% is left as-is if var is not defined. this contrasts
+        // the line parsing rules within a .cmd file, where if var is not defined it is replaced with nothing.
+        //
+        // one option that was explored was replacing % with ^% - i.e. %var% => ^%var^%. this hack would
+        // often work, since it is unlikely that var^ would exist, and the ^ character is removed when the
+        // variable is used. the problem, however, is that ^ is not removed when %* is used to pass the args
+        // to an external program.
+        //
+        // an unexplored potential solution for the % escaping problem, is to create a wrapper .cmd file.
+        // % can be escaped within a .cmd file.
+        let reverse = '"';
+        let quoteHit = true;
+        for (let i = arg.length; i > 0; i--) {
+            // walk the string in reverse
+            reverse += arg[i - 1];
+            if (quoteHit && arg[i - 1] === '\\') {
+                reverse += '\\'; // double the slash
+            }
+            else if (arg[i - 1] === '"') {
+                quoteHit = true;
+                reverse += '"'; // double the quote
+            }
+            else {
+                quoteHit = false;
+            }
+        }
+        reverse += '"';
+        return reverse.split('').reverse().join('');
+    }
+    _uvQuoteCmdArg(arg) {
+        // Tool runner wraps child_process.spawn() and needs to apply the same quoting as
+        // Node in certain cases where the undocumented spawn option windowsVerbatimArguments
+        // is used.
+        //
+        // Since this function is a port of quote_cmd_arg from Node 4.x (technically, lib UV,
+        // see https://github.com/nodejs/node/blob/v4.x/deps/uv/src/win/process.c for details),
+        // pasting copyright notice from Node within this function:
+        //
+        //      Copyright Joyent, Inc. and other Node contributors. All rights reserved.
+        //
+        //      Permission is hereby granted, free of charge, to any person obtaining a copy
+        //      of this software and associated documentation files (the "Software"), to
+        //      deal in the Software without restriction, including without limitation the
+        //      rights to use, copy, modify, merge, publish, distribute, sublicense, and/or
+        //      sell copies of the Software, and to permit persons to whom the Software is
+        //      furnished to do so, subject to the following conditions:
+        //
+        //      The above copyright notice and this permission notice shall be included in
+        //      all copies or substantial portions of the Software.
+        //
+        //      THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+        //      IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+        //      FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+        //      AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+        //      LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING
+        //      FROM, OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS
+        //      IN THE SOFTWARE.
+        if (!arg) {
+            // Need double quotation for empty argument
+            return '""';
+        }
+        if (!arg.includes(' ') && !arg.includes('\t') && !arg.includes('"')) {
+            // No quotation needed
+            return arg;
+        }
+        if (!arg.includes('"') && !arg.includes('\\')) {
+            // No embedded double quotes or backslashes, so I can just wrap
+            // quote marks around the whole thing.
+            return `"${arg}"`;
+        }
+        // Expected input/output:
+        //   input : hello"world
+        //   output: "hello\"world"
+        //   input : hello""world
+        //   output: "hello\"\"world"
+        //   input : hello\world
+        //   output: hello\world
+        //   input : hello\\world
+        //   output: hello\\world
+        //   input : hello\"world
+        //   output: "hello\\\"world"
+        //   input : hello\\"world
+        //   output: "hello\\\\\"world"
+        //   input : hello world\
+        //   output: "hello world\\" - note the comment in libuv actually reads "hello world\"
+        //                             but it appears the comment is wrong, it should be "hello world\\"
+        let reverse = '"';
+        let quoteHit = true;
+        for (let i = arg.length; i > 0; i--) {
+            // walk the string in reverse
+            reverse += arg[i - 1];
+            if (quoteHit && arg[i - 1] === '\\') {
+                reverse += '\\';
+            }
+            else if (arg[i - 1] === '"') {
+                quoteHit = true;
+                reverse += '\\';
+            }
+            else {
+                quoteHit = false;
+            }
+        }
+        reverse += '"';
+        return reverse.split('').reverse().join('');
+    }
+    _cloneExecOptions(options) {
+        options = options || {};
+        const result = {
+            cwd: options.cwd || process.cwd(),
+            env: options.env || process.env,
+            silent: options.silent || false,
+            windowsVerbatimArguments: options.windowsVerbatimArguments || false,
+            failOnStdErr: options.failOnStdErr || false,
+            ignoreReturnCode: options.ignoreReturnCode || false,
+            delay: options.delay || 10000
+        };
+        result.outStream = options.outStream || process.stdout;
+        result.errStream = options.errStream || process.stderr;
+        return result;
+    }
+    _getSpawnOptions(options, toolPath) {
+        options = options || {};
+        const result = {};
+        result.cwd = options.cwd;
+        result.env = options.env;
+        result['windowsVerbatimArguments'] =
+            options.windowsVerbatimArguments || this._isCmdFile();
+        if (options.windowsVerbatimArguments) {
+            result.argv0 = `"${toolPath}"`;
+        }
+        return result;
+    }
+    /**
+     * Exec a tool.
+     * Output will be streamed to the live console.
+     * Returns promise with return code
+     *
+     * @param     tool     path to tool to exec
+     * @param     options  optional exec options.  See ExecOptions
+     * @returns   number
+     */
+    exec() {
+        return toolrunner_awaiter(this, void 0, void 0, function* () {
+            // root the tool path if it is unrooted and contains relative pathing
+            if (!isRooted(this.toolPath) &&
+                (this.toolPath.includes('/') ||
+                    (toolrunner_IS_WINDOWS && this.toolPath.includes('\\')))) {
+                // prefer options.cwd if it is specified, however options.cwd may also need to be rooted
+                this.toolPath = external_path_namespaceObject.resolve(process.cwd(), this.options.cwd || process.cwd(), this.toolPath);
+            }
+            // if the tool is only a file name, then resolve it from the PATH
+            // otherwise verify it exists (add extension on Windows if necessary)
+            this.toolPath = yield which(this.toolPath, true);
+            return new Promise((resolve, reject) => toolrunner_awaiter(this, void 0, void 0, function* () {
+                this._debug(`exec tool: ${this.toolPath}`);
+                this._debug('arguments:');
+                for (const arg of this.args) {
+                    this._debug(`   ${arg}`);
+                }
+                const optionsNonNull = this._cloneExecOptions(this.options);
+                if (!optionsNonNull.silent && optionsNonNull.outStream) {
+                    optionsNonNull.outStream.write(this._getCommandString(optionsNonNull) + external_os_.EOL);
+                }
+                const state = new ExecState(optionsNonNull, this.toolPath);
+                state.on('debug', (message) => {
+                    this._debug(message);
+                });
+                if (this.options.cwd && !(yield exists(this.options.cwd))) {
+                    return reject(new Error(`The cwd: ${this.options.cwd} does not exist!`));
+                }
+                const fileName = this._getSpawnFileName();
+                const cp = external_child_process_namespaceObject.spawn(fileName, this._getSpawnArgs(optionsNonNull), this._getSpawnOptions(this.options, fileName));
+                let stdbuffer = '';
+                if (cp.stdout) {
+                    cp.stdout.on('data', (data) => {
+                        if (this.options.listeners && this.options.listeners.stdout) {
+                            this.options.listeners.stdout(data);
+                        }
+                        if (!optionsNonNull.silent && optionsNonNull.outStream) {
+                            optionsNonNull.outStream.write(data);
+                        }
+                        stdbuffer = this._processLineBuffer(data, stdbuffer, (line) => {
+                            if (this.options.listeners && this.options.listeners.stdline) {
+                                this.options.listeners.stdline(line);
+                            }
+                        });
+                    });
+                }
+                let errbuffer = '';
+                if (cp.stderr) {
+                    cp.stderr.on('data', (data) => {
+                        state.processStderr = true;
+                        if (this.options.listeners && this.options.listeners.stderr) {
+                            this.options.listeners.stderr(data);
+                        }
+                        if (!optionsNonNull.silent &&
+                            optionsNonNull.errStream &&
+                            optionsNonNull.outStream) {
+                            const s = optionsNonNull.failOnStdErr
+                                ? optionsNonNull.errStream
+                                : optionsNonNull.outStream;
+                            s.write(data);
+                        }
+                        errbuffer = this._processLineBuffer(data, errbuffer, (line) => {
+                            if (this.options.listeners && this.options.listeners.errline) {
+                                this.options.listeners.errline(line);
+                            }
+                        });
+                    });
+                }
+                cp.on('error', (err) => {
+                    state.processError = err.message;
+                    state.processExited = true;
+                    state.processClosed = true;
+                    state.CheckComplete();
+                });
+                cp.on('exit', (code) => {
+                    state.processExitCode = code;
+                    state.processExited = true;
+                    this._debug(`Exit code ${code} received from tool '${this.toolPath}'`);
+                    state.CheckComplete();
+                });
+                cp.on('close', (code) => {
+                    state.processExitCode = code;
+                    state.processExited = true;
+                    state.processClosed = true;
+                    this._debug(`STDIO streams have closed for tool '${this.toolPath}'`);
+                    state.CheckComplete();
+                });
+                state.on('done', (error, exitCode) => {
+                    if (stdbuffer.length > 0) {
+                        this.emit('stdline', stdbuffer);
+                    }
+                    if (errbuffer.length > 0) {
+                        this.emit('errline', errbuffer);
+                    }
+                    cp.removeAllListeners();
+                    if (error) {
+                        reject(error);
+                    }
+                    else {
+                        resolve(exitCode);
+                    }
+                });
+                if (this.options.input) {
+                    if (!cp.stdin) {
+                        throw new Error('child process missing stdin');
+                    }
+                    cp.stdin.end(this.options.input);
+                }
+            }));
+        });
+    }
+}
+/**
+ * Convert an arg string to an array of args. Handles escaping
+ *
+ * @param    argString   string of arguments
+ * @returns  string[]    array of arguments
+ */
+function argStringToArray(argString) {
+    const args = [];
+    let inQuotes = false;
+    let escaped = false;
+    let arg = '';
+    function append(c) {
+        // we only escape double quotes.
+        if (escaped && c !== '"') {
+            arg += '\\';
+        }
+        arg += c;
+        escaped = false;
+    }
+    for (let i = 0; i < argString.length; i++) {
+        const c = argString.charAt(i);
+        if (c === '"') {
+            if (!escaped) {
+                inQuotes = !inQuotes;
+            }
+            else {
+                append(c);
+            }
+            continue;
+        }
+        if (c === '\\' && escaped) {
+            append(c);
+            continue;
+        }
+        if (c === '\\' && inQuotes) {
+            escaped = true;
+            continue;
+        }
+        if (c === ' ' && !inQuotes) {
+            if (arg.length > 0) {
+                args.push(arg);
+                arg = '';
+            }
+            continue;
+        }
+        append(c);
+    }
+    if (arg.length > 0) {
+        args.push(arg.trim());
+    }
+    return args;
+}
+class ExecState extends external_events_.EventEmitter {
+    constructor(options, toolPath) {
+        super();
+        this.processClosed = false; // tracks whether the process has exited and stdio is closed
+        this.processError = '';
+        this.processExitCode = 0;
+        this.processExited = false; // tracks whether the process has exited
+        this.processStderr = false; // tracks whether stderr was written to
+        this.delay = 10000; // 10 seconds
+        this.done = false;
+        this.timeout = null;
+        if (!toolPath) {
+            throw new Error('toolPath must not be empty');
+        }
+        this.options = options;
+        this.toolPath = toolPath;
+        if (options.delay) {
+            this.delay = options.delay;
+        }
+    }
+    CheckComplete() {
+        if (this.done) {
+            return;
+        }
+        if (this.processClosed) {
+            this._setResult();
+        }
+        else if (this.processExited) {
+            this.timeout = (0,external_timers_namespaceObject.setTimeout)(ExecState.HandleTimeout, this.delay, this);
+        }
+    }
+    _debug(message) {
+        this.emit('debug', message);
+    }
+    _setResult() {
+        // determine whether there is an error
+        let error;
+        if (this.processExited) {
+            if (this.processError) {
+                error = new Error(`There was an error when attempting to execute the process '${this.toolPath}'. This may indicate the process failed to start. Error: ${this.processError}`);
+            }
+            else if (this.processExitCode !== 0 && !this.options.ignoreReturnCode) {
+                error = new Error(`The process '${this.toolPath}' failed with exit code ${this.processExitCode}`);
+            }
+            else if (this.processStderr && this.options.failOnStdErr) {
+                error = new Error(`The process '${this.toolPath}' failed because one or more lines were written to the STDERR stream`);
+            }
+        }
+        // clear the timeout
+        if (this.timeout) {
+            clearTimeout(this.timeout);
+            this.timeout = null;
+        }
+        this.done = true;
+        this.emit('done', error, this.processExitCode);
+    }
+    static HandleTimeout(state) {
+        if (state.done) {
+            return;
+        }
+        if (!state.processClosed && state.processExited) {
+            const message = `The STDIO streams did not close within ${state.delay / 1000} seconds of the exit event from process '${state.toolPath}'. This may indicate a child process inherited the STDIO streams and has not yet exited.`;
+            state._debug(message);
+        }
+        state._setResult();
+    }
+}
+//# sourceMappingURL=toolrunner.js.map
+;// CONCATENATED MODULE: ./node_modules/@actions/exec/lib/exec.js
+var exec_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+/**
+ * Exec a command.
+ * Output will be streamed to the live console.
+ * Returns promise with return code
+ *
+ * @param     commandLine        command to execute (can include additional args). Must be correctly escaped.
+ * @param     args               optional arguments for tool. Escaping is handled by the lib.
+ * @param     options            optional exec options.  See ExecOptions
+ * @returns   Promise<number>    exit code
+ */
+function exec_exec(commandLine, args, options) {
+    return exec_awaiter(this, void 0, void 0, function* () {
+        const commandArgs = tr.argStringToArray(commandLine);
+        if (commandArgs.length === 0) {
+            throw new Error(`Parameter 'commandLine' cannot be null or empty.`);
+        }
+        // Path to tool to execute should be first arg
+        const toolPath = commandArgs[0];
+        args = commandArgs.slice(1).concat(args || []);
+        const runner = new tr.ToolRunner(toolPath, args, options);
+        return runner.exec();
+    });
+}
+/**
+ * Exec a command and get the output.
+ * Output will be streamed to the live console.
+ * Returns promise with the exit code and collected stdout and stderr
+ *
+ * @param     commandLine           command to execute (can include additional args). Must be correctly escaped.
+ * @param     args                  optional arguments for tool. Escaping is handled by the lib.
+ * @param     options               optional exec options.  See ExecOptions
+ * @returns   Promise<ExecOutput>   exit code, stdout, and stderr
+ */
+function getExecOutput(commandLine, args, options) {
+    return exec_awaiter(this, void 0, void 0, function* () {
+        var _a, _b;
+        let stdout = '';
+        let stderr = '';
+        //Using string decoder covers the case where a mult-byte character is split
+        const stdoutDecoder = new StringDecoder('utf8');
+        const stderrDecoder = new StringDecoder('utf8');
+        const originalStdoutListener = (_a = options === null || options === void 0 ? void 0 : options.listeners) === null || _a === void 0 ? void 0 : _a.stdout;
+        const originalStdErrListener = (_b = options === null || options === void 0 ? void 0 : options.listeners) === null || _b === void 0 ? void 0 : _b.stderr;
+        const stdErrListener = (data) => {
+            stderr += stderrDecoder.write(data);
+            if (originalStdErrListener) {
+                originalStdErrListener(data);
+            }
+        };
+        const stdOutListener = (data) => {
+            stdout += stdoutDecoder.write(data);
+            if (originalStdoutListener) {
+                originalStdoutListener(data);
+            }
+        };
+        const listeners = Object.assign(Object.assign({}, options === null || options === void 0 ? void 0 : options.listeners), { stdout: stdOutListener, stderr: stdErrListener });
+        const exitCode = yield exec_exec(commandLine, args, Object.assign(Object.assign({}, options), { listeners }));
+        //flush any remaining characters
+        stdout += stdoutDecoder.end();
+        stderr += stderrDecoder.end();
+        return {
+            exitCode,
+            stdout,
+            stderr
+        };
+    });
+}
+//# sourceMappingURL=exec.js.map
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/platform.js
+var platform_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+const getWindowsInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
+    const { stdout: version } = yield exec.getExecOutput('powershell -command "(Get-CimInstance -ClassName Win32_OperatingSystem).Version"', undefined, {
+        silent: true
+    });
+    const { stdout: name } = yield exec.getExecOutput('powershell -command "(Get-CimInstance -ClassName Win32_OperatingSystem).Caption"', undefined, {
+        silent: true
+    });
+    return {
+        name: name.trim(),
+        version: version.trim()
+    };
+});
+const getMacOsInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
+    var _a, _b, _c, _d;
+    const { stdout } = yield exec.getExecOutput('sw_vers', undefined, {
+        silent: true
+    });
+    const version = (_b = (_a = stdout.match(/ProductVersion:\s*(.+)/)) === null || _a === void 0 ? void 0 : _a[1]) !== null && _b !== void 0 ? _b : '';
+    const name = (_d = (_c = stdout.match(/ProductName:\s*(.+)/)) === null || _c === void 0 ? void 0 : _c[1]) !== null && _d !== void 0 ? _d : '';
+    return {
+        name,
+        version
+    };
+});
+const getLinuxInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
+    const { stdout } = yield exec.getExecOutput('lsb_release', ['-i', '-r', '-s'], {
+        silent: true
+    });
+    const [name, version] = stdout.trim().split('\n');
+    return {
+        name,
+        version
+    };
+});
+const platform = external_os_.platform();
+const arch = external_os_.arch();
+const isWindows = platform === 'win32';
+const isMacOS = platform === 'darwin';
+const isLinux = platform === 'linux';
+function getDetails() {
+    return platform_awaiter(this, void 0, void 0, function* () {
+        return Object.assign(Object.assign({}, (yield (isWindows
+            ? getWindowsInfo()
+            : isMacOS
+                ? getMacOsInfo()
+                : getLinuxInfo()))), { platform,
+            arch,
+            isWindows,
+            isMacOS,
+            isLinux });
+    });
+}
+//# sourceMappingURL=platform.js.map
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/core.js
+var core_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+
+
+
+
+/**
+ * The code to exit an action
+ */
+var ExitCode;
+(function (ExitCode) {
+    /**
+     * A code indicating that the action was successful
+     */
+    ExitCode[ExitCode["Success"] = 0] = "Success";
+    /**
+     * A code indicating that the action was a failure
+     */
+    ExitCode[ExitCode["Failure"] = 1] = "Failure";
+})(ExitCode || (ExitCode = {}));
+//-----------------------------------------------------------------------
+// Variables
+//-----------------------------------------------------------------------
+/**
+ * Sets env variable for this action and future actions in the job
+ * @param name the name of the variable to set
+ * @param val the value of the variable. Non-string values will be converted to a string via JSON.stringify
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function exportVariable(name, val) {
+    const convertedVal = toCommandValue(val);
+    process.env[name] = convertedVal;
+    const filePath = process.env['GITHUB_ENV'] || '';
+    if (filePath) {
+        return issueFileCommand('ENV', prepareKeyValueMessage(name, val));
+    }
+    issueCommand('set-env', { name }, convertedVal);
+}
+/**
+ * Registers a secret which will get masked from logs
+ *
+ * @param secret - Value of the secret to be masked
+ * @remarks
+ * This function instructs the Actions runner to mask the specified value in any
+ * logs produced during the workflow run. Once registered, the secret value will
+ * be replaced with asterisks (***) whenever it appears in console output, logs,
+ * or error messages.
+ *
+ * This is useful for protecting sensitive information such as:
+ * - API keys
+ * - Access tokens
+ * - Authentication credentials
+ * - URL parameters containing signatures (SAS tokens)
+ *
+ * Note that masking only affects future logs; any previous appearances of the
+ * secret in logs before calling this function will remain unmasked.
+ *
+ * @example
+ * ```typescript
+ * // Register an API token as a secret
+ * const apiToken = "abc123xyz456";
+ * setSecret(apiToken);
+ *
+ * // Now any logs containing this value will show *** instead
+ * console.log(`Using token: ${apiToken}`); // Outputs: "Using token: ***"
+ * ```
+ */
+function core_setSecret(secret) {
+    command_issueCommand('add-mask', {}, secret);
+}
+/**
+ * Prepends inputPath to the PATH (for this action and future actions)
+ * @param inputPath
+ */
+function addPath(inputPath) {
+    const filePath = process.env['GITHUB_PATH'] || '';
+    if (filePath) {
+        issueFileCommand('PATH', inputPath);
+    }
+    else {
+        issueCommand('add-path', {}, inputPath);
+    }
+    process.env['PATH'] = `${inputPath}${path.delimiter}${process.env['PATH']}`;
+}
+/**
+ * Gets the value of an input.
+ * Unless trimWhitespace is set to false in InputOptions, the value is also trimmed.
+ * Returns an empty string if the value is not defined.
+ *
+ * @param     name     name of the input to get
+ * @param     options  optional. See InputOptions.
+ * @returns   string
+ */
+function getInput(name, options) {
+    const val = process.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] || '';
+    if (options && options.required && !val) {
+        throw new Error(`Input required and not supplied: ${name}`);
+    }
+    if (options && options.trimWhitespace === false) {
+        return val;
+    }
+    return val.trim();
+}
+/**
+ * Gets the values of an multiline input.  Each value is also trimmed.
+ *
+ * @param     name     name of the input to get
+ * @param     options  optional. See InputOptions.
+ * @returns   string[]
+ *
+ */
+function getMultilineInput(name, options) {
+    const inputs = getInput(name, options)
+        .split('\n')
+        .filter(x => x !== '');
+    if (options && options.trimWhitespace === false) {
+        return inputs;
+    }
+    return inputs.map(input => input.trim());
+}
+/**
+ * Gets the input value of the boolean type in the YAML 1.2 "core schema" specification.
+ * Support boolean input list: `true | True | TRUE | false | False | FALSE` .
+ * The return value is also in boolean type.
+ * ref: https://yaml.org/spec/1.2/spec.html#id2804923
+ *
+ * @param     name     name of the input to get
+ * @param     options  optional. See InputOptions.
+ * @returns   boolean
+ */
+function getBooleanInput(name, options) {
+    const trueValue = ['true', 'True', 'TRUE'];
+    const falseValue = ['false', 'False', 'FALSE'];
+    const val = getInput(name, options);
+    if (trueValue.includes(val))
+        return true;
+    if (falseValue.includes(val))
+        return false;
+    throw new TypeError(`Input does not meet YAML 1.2 "Core Schema" specification: ${name}\n` +
+        `Support boolean input list: \`true | True | TRUE | false | False | FALSE\``);
+}
+/**
+ * Sets the value of an output.
+ *
+ * @param     name     name of the output to set
+ * @param     value    value to store. Non-string values will be converted to a string via JSON.stringify
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function setOutput(name, value) {
+    const filePath = process.env['GITHUB_OUTPUT'] || '';
+    if (filePath) {
+        return file_command_issueFileCommand('OUTPUT', file_command_prepareKeyValueMessage(name, value));
+    }
+    process.stdout.write(external_os_.EOL);
+    command_issueCommand('set-output', { name }, utils_toCommandValue(value));
+}
+/**
+ * Enables or disables the echoing of commands into stdout for the rest of the step.
+ * Echoing is disabled by default if ACTIONS_STEP_DEBUG is not set.
+ *
+ */
+function setCommandEcho(enabled) {
+    issue('echo', enabled ? 'on' : 'off');
+}
+//-----------------------------------------------------------------------
+// Results
+//-----------------------------------------------------------------------
+/**
+ * Sets the action status to failed.
+ * When the action exits it will be with an exit code of 1
+ * @param message add error issue message
+ */
+function setFailed(message) {
+    process.exitCode = ExitCode.Failure;
+    error(message);
+}
+//-----------------------------------------------------------------------
+// Logging Commands
+//-----------------------------------------------------------------------
+/**
+ * Gets whether Actions Step Debug is on or not
+ */
+function isDebug() {
+    return process.env['RUNNER_DEBUG'] === '1';
+}
+/**
+ * Writes debug message to user log
+ * @param message debug message
+ */
+function core_debug(message) {
+    command_issueCommand('debug', {}, message);
+}
+/**
+ * Adds an error issue
+ * @param message error issue message. Errors will be converted to string via toString()
+ * @param properties optional properties to add to the annotation.
+ */
+function error(message, properties = {}) {
+    command_issueCommand('error', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+}
+/**
+ * Adds a warning issue
+ * @param message warning issue message. Errors will be converted to string via toString()
+ * @param properties optional properties to add to the annotation.
+ */
+function warning(message, properties = {}) {
+    command_issueCommand('warning', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+}
+/**
+ * Adds a notice issue
+ * @param message notice issue message. Errors will be converted to string via toString()
+ * @param properties optional properties to add to the annotation.
+ */
+function notice(message, properties = {}) {
+    command_issueCommand('notice', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+}
+/**
+ * Writes info to log with console.log.
+ * @param message info message
+ */
+function info(message) {
+    process.stdout.write(message + external_os_.EOL);
+}
+/**
+ * Begin an output group.
+ *
+ * Output until the next `groupEnd` will be foldable in this group
+ *
+ * @param name The name of the output group
+ */
+function startGroup(name) {
+    issue('group', name);
+}
+/**
+ * End an output group.
+ */
+function endGroup() {
+    issue('endgroup');
+}
+/**
+ * Wrap an asynchronous function call in a group.
+ *
+ * Returns the same type as the function itself.
+ *
+ * @param name The name of the group
+ * @param fn The function to wrap in the group
+ */
+function group(name, fn) {
+    return core_awaiter(this, void 0, void 0, function* () {
+        startGroup(name);
+        let result;
+        try {
+            result = yield fn();
+        }
+        finally {
+            endGroup();
+        }
+        return result;
+    });
+}
+//-----------------------------------------------------------------------
+// Wrapper action state
+//-----------------------------------------------------------------------
+/**
+ * Saves state for current action, the state can only be retrieved by this action's post job execution.
+ *
+ * @param     name     name of the state to store
+ * @param     value    value to store. Non-string values will be converted to a string via JSON.stringify
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function saveState(name, value) {
+    const filePath = process.env['GITHUB_STATE'] || '';
+    if (filePath) {
+        return file_command_issueFileCommand('STATE', file_command_prepareKeyValueMessage(name, value));
+    }
+    command_issueCommand('save-state', { name }, utils_toCommandValue(value));
+}
+/**
+ * Gets the value of an state set by this action's main execution.
+ *
+ * @param     name     name of the state to get
+ * @returns   string
+ */
+function getState(name) {
+    return process.env[`STATE_${name}`] || '';
+}
+function getIDToken(aud) {
+    return core_awaiter(this, void 0, void 0, function* () {
+        return yield OidcClient.getIDToken(aud);
+    });
+}
+/**
+ * Summary exports
+ */
+
+/**
+ * @deprecated use core.summary
+ */
+
+/**
+ * Path exports
+ */
+
+/**
+ * Platform utilities exports
+ */
+
+//# sourceMappingURL=core.js.map
 
 /***/ })
 

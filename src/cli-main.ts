@@ -5,6 +5,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { digestDir } from './files.ts'
+import { cancelPush } from './cancel.ts'
 import { GatewayClient } from './gateway-client.ts'
 import { DeployTimeoutError, PushError, push } from './deploy.ts'
 import { getErrorMessage } from './errors.ts'
@@ -144,7 +145,11 @@ export function parseCliArgs(
   }
 }
 
-/** Runs the CLI; resolves with the exit status. */
+/**
+ * Runs the CLI; resolves with the exit status. `interrupt` aborts with the signal's name
+ * (SIGINT, SIGTERM): the push in flight is then cancelled at the gateway, and the status is
+ * 130 or 143 as a shell reports a killed command.
+ */
 export async function runCli(
   argv: string[],
   env: NodeJS.ProcessEnv = process.env,
@@ -152,6 +157,7 @@ export async function runCli(
     out: (text) => process.stdout.write(text),
     err: (text) => process.stderr.write(text),
   },
+  interrupt?: AbortSignal,
 ): Promise<number> {
   const reporter: Reporter = {
     info: (message) => io.err(`${message}\n`),
@@ -172,6 +178,8 @@ export async function runCli(
     return 0
   }
 
+  let client: GatewayClient | undefined
+  let pushId: string | undefined
   try {
     const started = Date.now()
     const digest = await digestDir(options.dir, {
@@ -186,7 +194,7 @@ export async function runCli(
       `Digest of ${options.dir}: ${digest.count} files, ${formatBytes(digest.totalBytes)} ` +
         `in ${formatDuration(Date.now() - started)}`,
     )
-    const client = new GatewayClient({
+    client = new GatewayClient({
       baseUrl: options.gatewayUrl,
       apiKey: options.kaixuKey,
       userAgent: 'kaixu-push-cli',
@@ -214,12 +222,20 @@ export async function runCli(
         concurrency: options.concurrency,
         ...(options.alias ? { alias: options.alias } : {}),
         ...(options.title ? { title: options.title } : {}),
+        onInit: (id) => (pushId = id),
+        ...(interrupt ? { signal: interrupt } : {}),
       },
       reporter,
     )
     io.out(options.json ? `${JSON.stringify(resultJson(result))}\n` : describeResult(result))
     return 0
   } catch (error) {
+    if (interrupt?.aborted) {
+      io.err(`kaixu-push: interrupted by ${String(interrupt.reason)}\n`)
+      // A push left behind would hold a deploy of the month until the gateway expires it.
+      if (client && pushId) await cancelPush(client, pushId, reporter)
+      return interrupt.reason === 'SIGTERM' ? 143 : 130
+    }
     let message = getErrorMessage(error)
     if (error instanceof Error && error.cause instanceof DeployTimeoutError) {
       message += '. Raise --timeout-minutes to wait longer.'

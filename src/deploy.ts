@@ -33,6 +33,10 @@ export interface PushOptions {
   concurrency: number
   /** Injected in tests so polling does not really sleep. */
   sleep?: (ms: number) => Promise<void>
+  /** Told the push id as soon as the gateway answers, so an interrupted run can cancel it. */
+  onInit?: (pushId: string) => void
+  /** Aborts the push from outside (Ctrl-C); it then fails with the partial result. */
+  signal?: AbortSignal
 }
 
 /** Milliseconds per phase of the push. */
@@ -120,6 +124,9 @@ export async function push(
     () => abort.abort(new DeployTimeoutError(`Timed out after ${timeoutText}`)),
     options.timeoutMs,
   )
+  const interrupt = options.signal
+  if (interrupt?.aborted) abort.abort(interrupt.reason)
+  else interrupt?.addEventListener('abort', () => abort.abort(interrupt.reason), { once: true })
   let phase = 'init'
   try {
     // Step 1: announce the digest; the gateway answers which contents Netlify lacks.
@@ -137,6 +144,7 @@ export async function push(
       abort.signal,
     )
     result.pushId = init.pushId
+    options.onInit?.(init.pushId)
     result.deployId = init.deployId
     result.state = init.state
     result.filesRequired = init.required.length
@@ -188,6 +196,9 @@ export async function push(
     }
     if (result.state === 'error') {
       throw new Error(`Netlify could not deploy: ${result.errorMessage ?? 'no reason given'}`)
+    }
+    if (result.state === 'cancelled' || result.state === 'expired') {
+      throw new Error(`The push was ${result.state}: ${result.errorMessage ?? 'no reason given'}`)
     }
     if (result.state === 'ready') {
       reporter.info(`Deploy ready: ${result.deployUrl ?? '(no URL)'}`)

@@ -107,8 +107,11 @@ export interface PushUploadBatchResponse {
   bytes: number
 }
 
-/** Life cycle of a push; `ready` and `error` are final. */
-export type PushState = 'uploading' | 'finalizing' | 'ready' | 'error'
+/**
+ * Life cycle of a push; `ready`, `error`, `cancelled` (push-cancel) and `expired` (idle past the
+ * gateway's timeout) are final.
+ */
+export type PushState = 'uploading' | 'finalizing' | 'ready' | 'error' | 'cancelled' | 'expired'
 
 /** The push record, answered by `push-complete` and `push-status`. */
 export interface PushRecord {
@@ -134,7 +137,7 @@ export interface PushRecord {
 
 /** Whether a push state is final. */
 export function isFinalState(state: PushState): boolean {
-  return state === 'ready' || state === 'error'
+  return state !== 'uploading' && state !== 'finalizing'
 }
 
 /** The headers of one `PUT /v1/push-upload-chunk`. */

@@ -206,6 +206,19 @@ export class GatewayClient {
   }
 
   /**
+   * `POST /v1/push-cancel`: the push is abandoned (job cancelled, Ctrl-C); the gateway cancels
+   * its Netlify deploy and returns its reservation. A 409 says it is past uploading.
+   */
+  async cancel(pushId: string, signal?: AbortSignal) {
+    return this.#request<PushRecord>({
+      method: 'POST',
+      route: 'v1/push-cancel',
+      json: { pushId },
+      signal,
+    })
+  }
+
+  /**
    * `GET /v1/push-status`: the push record, refreshed from Netlify while not final. With
    * `waitSeconds` (at most 60) it long-polls: the gateway answers as soon as the push is `ready`
    * or `error`, or when that many seconds pass.

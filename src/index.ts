@@ -1,4 +1,13 @@
 import { run } from './main.ts'
+import { post } from './post.ts'
+import { isPost, markMainStarted } from './state.ts'
 
+// One bundle for both steps of action.yml, as actions/checkout does: the post step is the run
+// in which the main step's saved flag comes back.
 /* istanbul ignore next */
-await run()
+if (isPost()) {
+  await post()
+} else {
+  markMainStarted()
+  await run()
+}

@@ -11,6 +11,7 @@ import { startDeployment } from './github-deployment.ts'
 import { renderComment, upsertComment } from './pr-comment.ts'
 import { planPush } from './plan.ts'
 import { readRunContext } from './run-context.ts'
+import { markFinished, saveDeploymentId, savePushId } from './state.ts'
 import { deployTitle, resolveTarget } from './target.ts'
 import { formatBytes, formatDuration } from './format.ts'
 import {
@@ -138,6 +139,7 @@ export async function run(): Promise<void> {
         },
         reporter,
       )
+      if (deployment) saveDeploymentId(deployment.id)
     }
     const title = deployTitle(context, target)
     result = await push(
@@ -151,6 +153,8 @@ export async function run(): Promise<void> {
         concurrency: inputs.concurrency,
         ...(target.alias ? { alias: target.alias } : {}),
         ...(title ? { title } : {}),
+        // Saved at once: a cancelled job's post step cancels this push (post.ts).
+        onInit: savePushId,
       },
       reporter,
     )
@@ -225,6 +229,7 @@ export async function run(): Promise<void> {
       commentUrl,
       deploymentId: deployment?.id,
     })
+    markFinished()
   }
 }
 

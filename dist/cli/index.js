@@ -2,7 +2,7 @@
 import './sourcemap-register.cjs';import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /******/ var __webpack_modules__ = ({
 
-/***/ 718:
+/***/ 349:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -420,8 +420,6 @@ function resolveLink(root, absPath, relPath) {
     return target;
 }
 
-;// CONCATENATED MODULE: external "node:stream"
-const external_node_stream_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream");
 ;// CONCATENATED MODULE: ./src/format.ts
 /** Scales bytes to the largest decimal unit under 1000: `[1.234, 'MB']`. */
 function scaleBytes(bytes) {
@@ -639,6 +637,35 @@ function explain(error) {
     return error.message;
 }
 
+;// CONCATENATED MODULE: ./src/cancel.ts
+
+/** A cancelling run has seconds, not minutes: a runner kills a post step that takes too long. */
+const CANCEL_TIMEOUT_MS = 15_000;
+/**
+ * Cancels a push its run is abandoning (a cancelled or timed-out job, Ctrl-C), so it holds no
+ * deploy or bytes of the month and Netlify publishes nothing half-uploaded. Answers the push's
+ * state afterwards (`cancelled`, or what it already was), undefined when the gateway could not
+ * be asked. Never throws: an abandoned push also expires at the gateway on its own.
+ */
+async function cancelPush(client, pushId, reporter) {
+    try {
+        const record = await client.cancel(pushId, AbortSignal.timeout(CANCEL_TIMEOUT_MS));
+        reporter.info(`Push ${pushId} cancelled; its reservation is returned`);
+        return record.state;
+    }
+    catch (error) {
+        if (error instanceof GatewayError && error.code === 'invalid_state') {
+            const state = error.details?.state;
+            reporter.info(`Push ${pushId} is ${state ?? 'past uploading'}; it was not cancelled`);
+            return state;
+        }
+        reporter.warning(`Could not cancel push ${pushId}: ${getErrorMessage(error)}`);
+        return undefined;
+    }
+}
+
+;// CONCATENATED MODULE: external "node:stream"
+const external_node_stream_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream");
 ;// CONCATENATED MODULE: ./src/retry.ts
 
 const DEFAULTS = {
@@ -901,6 +928,18 @@ class GatewayClient {
         });
     }
     /**
+     * `POST /v1/push-cancel`: the push is abandoned (job cancelled, Ctrl-C); the gateway cancels
+     * its Netlify deploy and returns its reservation. A 409 says it is past uploading.
+     */
+    async cancel(pushId, signal) {
+        return this.#request({
+            method: 'POST',
+            route: 'v1/push-cancel',
+            json: { pushId },
+            signal,
+        });
+    }
+    /**
      * `GET /v1/push-status`: the push record, refreshed from Netlify while not final. With
      * `waitSeconds` (at most 60) it long-polls: the gateway answers as soon as the push is `ready`
      * or `error`, or when that many seconds pass.
@@ -1047,7 +1086,7 @@ function excerpt(text) {
 // Request and response shapes of the gateway routes the Action calls, as docs/api.md defines them.
 /** Whether a push state is final. */
 function isFinalState(state) {
-    return state === 'ready' || state === 'error';
+    return state !== 'uploading' && state !== 'finalizing';
 }
 
 ;// CONCATENATED MODULE: ./node_modules/yocto-queue/index.js
@@ -1510,6 +1549,11 @@ async function push(client, digest, options, reporter) {
     const deadline = Date.now() + options.timeoutMs;
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(new DeployTimeoutError(`Timed out after ${timeoutText}`)), options.timeoutMs);
+    const interrupt = options.signal;
+    if (interrupt?.aborted)
+        abort.abort(interrupt.reason);
+    else
+        interrupt?.addEventListener('abort', () => abort.abort(interrupt.reason), { once: true });
     let phase = 'init';
     try {
         // Step 1: announce the digest; the gateway answers which contents Netlify lacks.
@@ -1523,6 +1567,7 @@ async function push(client, digest, options, reporter) {
             ...(options.title ? { title: options.title } : {}),
         }, undefined, abort.signal);
         result.pushId = init.pushId;
+        options.onInit?.(init.pushId);
         result.deployId = init.deployId;
         result.state = init.state;
         result.filesRequired = init.required.length;
@@ -1565,6 +1610,9 @@ async function push(client, digest, options, reporter) {
         }
         if (result.state === 'error') {
             throw new Error(`Netlify could not deploy: ${result.errorMessage ?? 'no reason given'}`);
+        }
+        if (result.state === 'cancelled' || result.state === 'expired') {
+            throw new Error(`The push was ${result.state}: ${result.errorMessage ?? 'no reason given'}`);
         }
         if (result.state === 'ready') {
             reporter.info(`Deploy ready: ${result.deployUrl ?? '(no URL)'}`);
@@ -1785,6 +1833,7 @@ function sanitizeAlias(value) {
 
 
 
+
 /** What `kaixu-push --help` prints. */
 const USAGE = `Usage: kaixu-push --dir <folder> --project <id or name> --gateway-url <url> [options]
 
@@ -1887,11 +1936,15 @@ function parseCliArgs(argv, env, warn) {
         json: values.json === true,
     };
 }
-/** Runs the CLI; resolves with the exit status. */
+/**
+ * Runs the CLI; resolves with the exit status. `interrupt` aborts with the signal's name
+ * (SIGINT, SIGTERM): the push in flight is then cancelled at the gateway, and the status is
+ * 130 or 143 as a shell reports a killed command.
+ */
 async function runCli(argv, env = process.env, io = {
     out: (text) => process.stdout.write(text),
     err: (text) => process.stderr.write(text),
-}) {
+}, interrupt) {
     const reporter = {
         info: (message) => io.err(`${message}\n`),
         warning: (message) => io.err(`warning: ${message}\n`),
@@ -1912,6 +1965,8 @@ async function runCli(argv, env = process.env, io = {
         io.out(USAGE);
         return 0;
     }
+    let client;
+    let pushId;
     try {
         const started = Date.now();
         const digest = await digestDir(options.dir, {
@@ -1924,7 +1979,7 @@ async function runCli(argv, env = process.env, io = {
         }
         reporter.info(`Digest of ${options.dir}: ${digest.count} files, ${formatBytes(digest.totalBytes)} ` +
             `in ${formatDuration(Date.now() - started)}`);
-        const client = new GatewayClient({
+        client = new GatewayClient({
             baseUrl: options.gatewayUrl,
             apiKey: options.kaixuKey,
             userAgent: 'kaixu-push-cli',
@@ -1944,11 +1999,20 @@ async function runCli(argv, env = process.env, io = {
             concurrency: options.concurrency,
             ...(options.alias ? { alias: options.alias } : {}),
             ...(options.title ? { title: options.title } : {}),
+            onInit: (id) => (pushId = id),
+            ...(interrupt ? { signal: interrupt } : {}),
         }, reporter);
         io.out(options.json ? `${JSON.stringify(resultJson(result))}\n` : describeResult(result));
         return 0;
     }
     catch (error) {
+        if (interrupt?.aborted) {
+            io.err(`kaixu-push: interrupted by ${String(interrupt.reason)}\n`);
+            // A push left behind would hold a deploy of the month until the gateway expires it.
+            if (client && pushId)
+                await cancelPush(client, pushId, reporter);
+            return interrupt.reason === 'SIGTERM' ? 143 : 130;
+        }
         let message = getErrorMessage(error);
         if (error instanceof Error && error.cause instanceof DeployTimeoutError) {
             message += '. Raise --timeout-minutes to wait longer.';
@@ -2010,11 +2074,17 @@ function isSameDir(a, b) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _cli_main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(718);
+/* harmony import */ var _cli_main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(349);
 // The `kaixu-push` command (bundled to dist/cli/index.js); everything is in cli-main.ts.
 
+// Ctrl-C or a CI runner's SIGTERM: the push in flight is cancelled before the command exits.
+// Once only: a second Ctrl-C kills at once, as usual.
+const interrupt = new AbortController();
+for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.once(signal, () => interrupt.abort(signal));
+}
 /* istanbul ignore next */
-process.exitCode = await (0,_cli_main_js__WEBPACK_IMPORTED_MODULE_0__/* .runCli */ .ak)(process.argv.slice(2));
+process.exitCode = await (0,_cli_main_js__WEBPACK_IMPORTED_MODULE_0__/* .runCli */ .ak)(process.argv.slice(2), process.env, undefined, interrupt.signal);
 
 __webpack_async_result__();
 } catch(e) { __webpack_async_result__(e); } }, 1);

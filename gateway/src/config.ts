@@ -31,6 +31,7 @@ const envSchema = z.object({
   KAIXU_BATCH_FILE_MAX_BYTES: intFromEnv(0, 2 ** 32 - 1).default(1024 * 1024),
   KAIXU_NETLIFY_UPLOAD_CONCURRENCY: intFromEnv(1, 64).default(5),
   KAIXU_CHUNK_RETENTION_HOURS: intFromEnv(1, 24 * 365).default(48),
+  KAIXU_PUSH_IDLE_TIMEOUT_SECONDS: intFromEnv(1, 30 * 86_400).default(3600),
   KAIXU_JOB_ATTEMPTS: intFromEnv(1, 100).default(10),
   KAIXU_JOB_RETRY_DELAY_SECONDS: intFromEnv(1, 86_400).default(30),
   KAIXU_JOB_RETRY_CRON: z.string().min(9).default('*/5 * * * *'),
@@ -74,6 +75,11 @@ export interface Config {
   readonly jobPollSeconds: number
   /** Chunks of unfinished uploads are kept this long, then cleaned up. */
   readonly chunkRetentionHours: number
+  /**
+   * An uploading push with no init or upload for this long expires (billed if Netlify published
+   * it, else cancelled there) and gives its reservation back.
+   */
+  readonly pushIdleTimeoutSeconds: number
   /** Background jobs: attempts in all (first run included), first retry delay, sweep schedule. */
   readonly jobs: Readonly<{
     attempts: number
@@ -139,6 +145,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     netlifyUploadConcurrency: e.KAIXU_NETLIFY_UPLOAD_CONCURRENCY,
     jobPollSeconds: e.KAIXU_JOB_POLL_SECONDS,
     chunkRetentionHours: e.KAIXU_CHUNK_RETENTION_HOURS,
+    pushIdleTimeoutSeconds: e.KAIXU_PUSH_IDLE_TIMEOUT_SECONDS,
     jobs: Object.freeze({
       attempts: e.KAIXU_JOB_ATTEMPTS,
       retryDelaySeconds: e.KAIXU_JOB_RETRY_DELAY_SECONDS,

@@ -21,6 +21,7 @@ describe('crash safety (kill -9 mid-job)', () => {
   let env: Record<string, string>
   let key: string
   let project: string
+  let customerId: string
 
   const sandboxUrl = () => String(sandbox.line['url'])
   const control = (path: string, body: unknown) =>
@@ -80,15 +81,15 @@ describe('crash safety (kill -9 mid-job)', () => {
         body: JSON.stringify({ name: 'crash-site' }),
       })
     ).json()) as { id: string }
-    const customer = (await cli('customers', 'create', '--name', 'Crash'))['id']!
-    key = (await cli('keys', 'create', '--customer', customer))['key']!
-    await cli('tokens', 'set', '--customer', customer, '--token', token)
+    customerId = (await cli('customers', 'create', '--name', 'Crash'))['id']!
+    key = (await cli('keys', 'create', '--customer', customerId))['key']!
+    await cli('tokens', 'set', '--customer', customerId, '--token', token)
     project = (
       await cli(
         'projects',
         'add',
         '--customer',
-        customer,
+        customerId,
         '--site-id',
         site.id,
         '--name',
@@ -172,5 +173,57 @@ describe('crash safety (kill -9 mid-job)', () => {
     expect((await fetchSite(`${final['deploy_ssl_url']}/big.bin`)).body.equals(file)).toBe(true)
     const usage = await api(gw, key, 'GET', '/v1/usage')
     expect(usage.body['deploys']).toBe(2)
+  }, 180_000)
+
+  test('killed between admission and Netlify deploy creation: after a restart no row keeps the reservation', async () => {
+    // A short idle timeout bounds the creation lease too, so the dead init's lease passes in
+    // seconds here (in production: the longest deploy creation, about 6 minutes).
+    const admin = 'crash-admin-token-0123456789abcdef'
+    const crashEnv = { ...env, KAIXU_PUSH_IDLE_TIMEOUT_SECONDS: '2', KAIXU_ADMIN_TOKEN: admin }
+    const start = async () => {
+      gateway = await startProcess(
+        [gatewayBin, 'serve'],
+        crashEnv,
+        (j) => j['msg'] === 'gateway listening',
+      )
+      return { url: String(gateway.line['url']) }
+    }
+    await gateway?.stop() // the test before leaves its gateway running
+    let gw = await start()
+    const limits = async () =>
+      (await api(gw, key, 'GET', '/v1/usage')).body['limits']['deploys'] as {
+        used: number
+        remaining: number
+      }
+    // The cap has room for exactly one more deploy.
+    const used = (await limits()).used
+    expect(
+      (
+        await api(gw, admin, 'PUT', `/admin/api/customers/${customerId}/limits`, {
+          deploysPerMonth: used + 1,
+        })
+      ).status,
+    ).toBe(200)
+    // Netlify takes long to create the deploy: the gateway dies after admission, before it.
+    await control('/faults', [
+      { match: { method: 'POST', pathRegex: '/sites/[^/]+/deploys' }, delayMs: 60_000 },
+    ])
+    const files = { 'index.html': sha1(randomBytes(20)) }
+    void api(gw, key, 'POST', '/v1/push-init', { project, files }).catch(() => {})
+    for (let i = 0; i < 200; i++) {
+      const pending = (await (await fetch(`${sandboxUrl()}/__sandbox/faults`)).json()) as unknown[]
+      if (pending.length === 0) break
+      await sleep(25)
+    }
+    expect((await limits()).used).toBe(used + 1)
+    expect(await gateway!.stop('SIGKILL')).toBeNull()
+    await fetch(`${sandboxUrl()}/__sandbox/faults`, { method: 'DELETE' })
+
+    gw = await start()
+    await sleep(2500) // the dead init's lease (the idle timeout here) passes
+    const again = await api(gw, key, 'POST', '/v1/push-init', { project, files })
+    expect(again.status).toBe(201)
+    expect((await limits()).used).toBe(used + 1)
+    await gateway!.stop()
   }, 180_000)
 })

@@ -9,6 +9,8 @@ export interface ActionRun {
   code: number
   outputs: Record<string, string>
   summary: string
+  /** What the step saved for its post step (`core.saveState`), by name. */
+  state: Record<string, string>
   stdout: string
   stderr: string
 }
@@ -25,21 +27,27 @@ export async function runAction(
     event?: unknown
     /** Called with the Action's process once it runs (benchmarks sample its memory). */
     onSpawn?: (child: ChildProcess) => void
+    /** Run as the post step: the state an earlier run saved comes back as STATE_* variables. */
+    state?: Record<string, string>
   } = {},
 ): Promise<ActionRun> {
   const work = await mkdtemp(join(tmpdir(), 'kaixu-runner-'))
   const outputFile = join(work, 'output')
   const summaryFile = join(work, 'summary.md')
+  const stateFile = join(work, 'state')
   await writeFile(outputFile, '')
   await writeFile(summaryFile, '')
+  await writeFile(stateFile, '')
   const env: Record<string, string> = {
     PATH: process.env['PATH'] ?? '',
     HOME: process.env['HOME'] ?? work,
     RUNNER_TEMP: work,
     GITHUB_OUTPUT: outputFile,
     GITHUB_STEP_SUMMARY: summaryFile,
+    GITHUB_STATE: stateFile,
     ...options.env,
   }
+  for (const [name, value] of Object.entries(options.state ?? {})) env[`STATE_${name}`] = value
   if (options.event !== undefined) {
     env['GITHUB_EVENT_PATH'] = join(work, 'event.json')
     await writeFile(env['GITHUB_EVENT_PATH'], JSON.stringify(options.event))
@@ -66,6 +74,8 @@ export async function runAction(
       code,
       outputs: parseOutputs(await readFile(outputFile, 'utf8')),
       summary: await readFile(summaryFile, 'utf8'),
+      // The state file has the output file's format.
+      state: parseOutputs(await readFile(stateFile, 'utf8')),
       stdout,
       stderr,
     }

@@ -1,6 +1,9 @@
 import type { Queryable } from './db.ts'
 
-export type PushState = 'uploading' | 'finalizing' | 'ready' | 'error'
+export type PushState = 'uploading' | 'finalizing' | 'ready' | 'error' | 'cancelled' | 'expired'
+
+/** How a push that never became ready ends: failed, cancelled by its client, or expired idle. */
+export type EndState = 'error' | 'cancelled' | 'expired'
 
 export interface PushRow {
   id: string
@@ -30,6 +33,8 @@ export interface PushRow {
   reservation: 'held' | 'settled' | 'released'
   created_at: Date
   updated_at: Date
+  /** The client's last init or upload for this push: idle pushes expire from here. */
+  active_at: Date
   completed_at: Date | null
   finished_at: Date | null
 }
@@ -46,6 +51,8 @@ export interface NewPush {
   filesTotal: number
   /** `YYYY-MM-01`: the month whose caps this push counts against and whose invoice bills it. */
   billingMonth: string
+  /** Now, on the gateway's clock: the push's first activity. */
+  activeAt: Date
 }
 
 export interface DeployUrls {
@@ -68,8 +75,8 @@ const PUSH_SELECT = `
 export const insertPush = (db: Queryable, p: NewPush) =>
   db.query(
     `INSERT INTO pushes (id, customer_id, project_id, api_key_id, site_id, state, draft, alias,
-                         title, files_total, billing_month)
-     VALUES ($1, $2, $3, $4, $5, 'uploading', $6, $7, $8, $9, $10)`,
+                         title, files_total, billing_month, active_at)
+     VALUES ($1, $2, $3, $4, $5, 'uploading', $6, $7, $8, $9, $10, $11)`,
     [
       p.id,
       p.customerId,
@@ -81,6 +88,7 @@ export const insertPush = (db: Queryable, p: NewPush) =>
       p.title ?? null,
       p.filesTotal,
       p.billingMonth,
+      p.activeAt,
     ],
   )
 
@@ -96,20 +104,28 @@ export const insertPushFiles = (
     [pushId, files.paths, files.shas, files.sizes],
   )
 
-/** Stores what Netlify answered at creation: its deploy id and which SHA-1s it needs. */
-export const setDeployCreated = (
+/**
+ * Stores what Netlify answered at creation: its deploy id and which SHA-1s it needs. False when
+ * the push ended meanwhile (expired while Netlify took too long): the deploy is then unwanted.
+ */
+export const setDeployCreated = async (
   db: Queryable,
   pushId: string,
   deploy: { deployId: string; netlifyState: string; required: string[] },
 ) =>
-  db.query(
-    `WITH flagged AS (
-       UPDATE push_files SET required = true WHERE push_id = $1 AND sha1 = ANY($4::text[]) RETURNING sha1)
-     UPDATE pushes SET deploy_id = $2, netlify_state = $3,
-            files_required = (SELECT count(DISTINCT sha1) FROM flagged), updated_at = now()
-      WHERE id = $1`,
-    [pushId, deploy.deployId, deploy.netlifyState, deploy.required],
-  )
+  (
+    await db.query(
+      `WITH target AS (
+         SELECT id FROM pushes WHERE id = $1 AND state = 'uploading' AND deploy_id IS NULL),
+       flagged AS (
+         UPDATE push_files SET required = true
+          WHERE push_id IN (SELECT id FROM target) AND sha1 = ANY($4::text[]) RETURNING sha1)
+       UPDATE pushes SET deploy_id = $2, netlify_state = $3,
+              files_required = (SELECT count(DISTINCT sha1) FROM flagged), updated_at = now()
+        WHERE id IN (SELECT id FROM target) RETURNING id`,
+      [pushId, deploy.deployId, deploy.netlifyState, deploy.required],
+    )
+  ).length > 0
 
 /** The push as its owner sees it; another customer's push is not found. */
 export const findPush = async (db: Queryable, customerId: string, pushId: string) =>
@@ -269,7 +285,10 @@ export const updateNetlifyState = (db: Queryable, pushId: string, urls: DeployUr
     ],
   )
 
-/** finalizing → ready; false when another worker got there first. */
+/**
+ * uploading or finalizing → ready; false when another worker got there first. Netlify publishes
+ * a deploy once its last file arrives, `push-complete` or not, so an uploading push can be ready.
+ */
 export const markReady = async (db: Queryable, pushId: string, urls: DeployUrls) =>
   (
     await db.query(
@@ -277,7 +296,7 @@ export const markReady = async (db: Queryable, pushId: string, urls: DeployUrls)
               url = coalesce($3, url), ssl_url = coalesce($4, ssl_url),
               deploy_url = coalesce($5, deploy_url), deploy_ssl_url = coalesce($6, deploy_ssl_url),
               finished_at = now(), updated_at = now()
-        WHERE id = $1 AND state = 'finalizing' RETURNING id`,
+        WHERE id = $1 AND state IN ('uploading', 'finalizing') RETURNING id`,
       [
         pushId,
         urls.netlifyState,
@@ -289,20 +308,64 @@ export const markReady = async (db: Queryable, pushId: string, urls: DeployUrls)
     )
   ).length > 0
 
-export const markError = async (
+/**
+ * Ends a push that did not become ready: `error` from uploading or finalizing; `cancelled` and
+ * `expired` only from uploading (a finalizing push is Netlify's to finish). False when it had
+ * already moved on.
+ */
+export const markEnded = async (
   db: Queryable,
   pushId: string,
+  to: EndState,
   message: string,
   netlifyState?: string,
 ) =>
   (
     await db.query(
-      `UPDATE pushes SET state = 'error', error_message = $2, netlify_state = coalesce($3, netlify_state),
+      `UPDATE pushes SET state = $4, error_message = $2, netlify_state = coalesce($3, netlify_state),
               finished_at = now(), updated_at = now()
-        WHERE id = $1 AND state IN ('uploading', 'finalizing') RETURNING id`,
-      [pushId, message, netlifyState ?? null],
+        WHERE id = $1 AND (state = 'uploading' OR (state = 'finalizing' AND $4 = 'error'))
+        RETURNING id`,
+      [pushId, message, netlifyState ?? null, to],
     )
   ).length > 0
+
+/** An upload for this push landed: its idle clock starts again (never backwards). */
+export const touchPush = (db: Queryable, pushId: string, at: Date) =>
+  db.query(
+    `UPDATE pushes SET active_at = greatest(active_at, $2) WHERE id = $1 AND state = 'uploading'`,
+    [pushId, at],
+  )
+
+/**
+ * Uploading pushes idle since before `before`, or still without a Netlify deploy since before
+ * `creatingBefore` (the process creating it died), oldest first; one customer's with `customerId`.
+ */
+export const idlePushes = (
+  db: Queryable,
+  o: { before: Date; creatingBefore: Date; customerId?: string | undefined; limit: number },
+) =>
+  db.query<PushRow>(
+    `${PUSH_SELECT}
+      WHERE p.state = 'uploading' AND ($3::text IS NULL OR p.customer_id = $3)
+        AND (p.active_at < $1 OR (p.deploy_id IS NULL AND p.active_at < $2))
+      ORDER BY p.active_at LIMIT $4`,
+    [o.before, o.creatingBefore, o.customerId ?? null, o.limit],
+  )
+
+/**
+ * Uploading pushes whose every required file is in: Netlify publishes those by itself, so the
+ * sweep asks it whether they are ready (and bills them) even if their client never completes.
+ */
+export const fullyUploadedPushes = (db: Queryable, limit: number) =>
+  db.query<PushRow>(
+    `${PUSH_SELECT}
+      WHERE p.state = 'uploading' AND p.deploy_id IS NOT NULL
+        AND NOT EXISTS (SELECT 1 FROM push_files f
+                         WHERE f.push_id = p.id AND f.required AND f.uploaded_at IS NULL)
+      ORDER BY p.active_at LIMIT $1`,
+    [limit],
+  )
 
 /**
  * At init, when the manifest carries sizes: reserves each required SHA-1's size on the one path

@@ -136,6 +136,8 @@ export const completeBodySchema = z
   .object({ pushId: pushIdQuery.shape.pushId, wait: z.boolean().optional() })
   .strict()
 
+export const cancelBodySchema = z.object({ pushId: pushIdQuery.shape.pushId }).strict()
+
 export const idempotencyHeader = z.object({
   idempotencyKey: z
     .string()

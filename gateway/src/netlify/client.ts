@@ -26,6 +26,12 @@ export interface NetlifySite {
   ssl_url?: string
 }
 
+/**
+ * The longest createDeploy waits for Netlify's diff. A push still without a deploy id this long
+ * after its init is taken to belong to a process that died mid-creation (see push-lifecycle).
+ */
+export const CREATE_DEPLOY_TIMEOUT_MS = 5 * 60_000
+
 export interface CreateDeployInput {
   files: Record<string, string>
   draft: boolean
@@ -199,7 +205,7 @@ export function createNetlifyClient(options: NetlifyClientOptions) {
       )
       // Short first intervals: a small diff is done in milliseconds, and every wasted interval
       // is time the customer's CI sits idle.
-      const deadline = Date.now() + 5 * 60_000
+      const deadline = Date.now() + CREATE_DEPLOY_TIMEOUT_MS
       for (let delay = 25; !isDiffDone(deploy.state); delay = Math.min(delay * 2, 1_000)) {
         if (deploy.state === 'error') break
         if (Date.now() > deadline) {

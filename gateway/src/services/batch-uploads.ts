@@ -109,10 +109,7 @@ export function createBatchUploads(deps: PushServiceDeps, ctx: PushContext) {
       body: AsyncIterable<Buffer>,
       contentLength?: number,
     ) {
-      const push = await ctx.loadPush(caller, pushId)
-      if (push.state !== 'uploading') {
-        throw ERRORS.invalidState(`Push is ${push.state}; uploads are closed.`, push.state)
-      }
+      const push = await ctx.openForUpload(caller, pushId)
       const reader = new ByteReader(body)
       let entries: BatchEntry[]
       try {
@@ -215,7 +212,10 @@ export function createBatchUploads(deps: PushServiceDeps, ctx: PushContext) {
       const failure =
         readError ?? firstFailure(failed.filter((f) => f !== bug)) ?? (bug && internal())
       await db.transaction(async (tx) => {
-        if (sent.length) await repo.markUploadedMany(tx, pushId, sent)
+        if (sent.length) {
+          await repo.markUploadedMany(tx, pushId, sent)
+          await ctx.noteActivity(tx, pushId)
+        }
         await ctx.audit(
           {
             ...ctx.callerAudit(caller),

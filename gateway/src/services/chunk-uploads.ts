@@ -327,10 +327,7 @@ export function createChunkUploads(
   return {
     /** Stores one chunk. Re-sending a stored chunk is a no-op; a different body there is 409. */
     async put(caller: Caller, pushId: string, h: ChunkHeaders, body: Readable) {
-      const push = await ctx.loadPush(caller, pushId)
-      if (push.state !== 'uploading') {
-        throw ERRORS.invalidState(`Push is ${push.state}; uploads are closed.`, push.state)
-      }
+      const push = await ctx.openForUpload(caller, pushId)
       if (h.index >= h.count) {
         throw ERRORS.invalidRequest(
           `X-Chunk-Index ${h.index} is not below X-Chunk-Count ${h.count}.`,
@@ -424,6 +421,7 @@ export function createChunkUploads(
         ) {
           await queueAssembly()
         }
+        await ctx.noteActivity(tx, pushId)
         await ctx.audit(
           {
             ...ctx.callerAudit(caller),

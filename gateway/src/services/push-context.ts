@@ -29,7 +29,7 @@ export interface InitInput {
 
 export const FINALIZE_QUEUE = 'push-finalize'
 
-const TERMINAL = new Set<repo.PushState>(['ready', 'error'])
+const TERMINAL = new Set<repo.PushState>(['ready', 'error', 'cancelled', 'expired'])
 
 export interface PushServiceDeps {
   db: Db
@@ -78,13 +78,32 @@ export function createPushContext(deps: PushServiceDeps) {
     return push
   }
 
+  /** The caller's push for an upload of any kind (inline, batch, chunk): 409 unless uploading. */
+  async function openForUpload(caller: Caller, pushId: string): Promise<repo.PushRow> {
+    const push = await loadPush(caller, pushId)
+    if (push.state !== 'uploading') {
+      throw ERRORS.invalidState(`Push is ${push.state}; uploads are closed.`, push.state)
+    }
+    return push
+  }
+
+  /**
+   * An upload of any kind landed (a file, a batch, a chunk): the push's idle clock starts again.
+   * Called in the transaction that records it, so a refused upload is no activity: a client
+   * cannot keep a push alive with bad requests, and a refused request changes nothing.
+   */
+  const noteActivity = (tx: Queryable, pushId: string) => repo.touchPush(tx, pushId, clock.now())
+
   /**
    * Settles a push from a fresh Netlify deploy object: ready writes the usage event in the same
-   * transaction (once, by the unique push id), error records Netlify's message.
+   * transaction (once, by the unique push id), error records Netlify's message. Ready bills an
+   * uploading push too: Netlify publishes once the last file is in, whether or not the client
+   * ever calls `push-complete`, so every path that sees `ready` (status, long-poll, sweep,
+   * finalize) bills it.
    */
   async function settle(push: repo.PushRow, deploy: NetlifyDeploy): Promise<void> {
     const urls = deployUrls(deploy)
-    if (deploy.state === 'ready' && push.state === 'finalizing') {
+    if (deploy.state === 'ready' && (push.state === 'uploading' || push.state === 'finalizing')) {
       await db.transaction(async (tx) => {
         if (!(await repo.markReady(tx, push.id, urls))) return
         // Keep the bytes actually uploaded; give back any reserved but not needed.
@@ -116,10 +135,23 @@ export function createPushContext(deps: PushServiceDeps) {
     }
   }
 
-  async function failPush(push: repo.PushRow, message: string, netlifyState?: string) {
-    await db.transaction(async (tx) => {
-      if (!(await repo.markError(tx, push.id, message, netlifyState))) return
-      // A failed push gives its deploy and bytes back to the month's budget, once.
+  /** A push fails (Netlify's or our reason): it ends as `error` and gives its reservation back. */
+  const failPush = (push: repo.PushRow, message: string, netlifyState?: string) =>
+    endPush(push, 'error', message, { netlifyState })
+
+  /**
+   * Ends a push that will not become ready (`error`, `cancelled`, `expired`) and gives its deploy
+   * and bytes back to the month's budget, once, with an audit row in the same transaction.
+   * Answers false when the push had already moved on.
+   */
+  async function endPush(
+    push: repo.PushRow,
+    to: repo.EndState,
+    message: string,
+    options: { netlifyState?: string | undefined; by?: Caller | undefined } = {},
+  ): Promise<boolean> {
+    return db.transaction(async (tx) => {
+      if (!(await repo.markEnded(tx, push.id, to, message, options.netlifyState))) return false
       const held = await repo.endReservation(tx, push.id, 'released')
       if (held) {
         await metering.unreserve(tx, held.customer_id, held.billing_month, {
@@ -129,15 +161,20 @@ export function createPushContext(deps: PushServiceDeps) {
       }
       await audit(
         {
-          action: 'push.error',
-          status: 'error',
+          ...(options.by ? callerAudit(options.by) : {}),
+          action: `push.${to}`,
+          status: to === 'error' ? 'error' : 'ok',
           customerId: push.customer_id,
           projectId: push.project_id,
           pushId: push.id,
-          details: { message },
+          details: {
+            message,
+            ...(held ? { released: { deploys: 1, bytes: held.bytes_reserved } } : {}),
+          },
         },
         tx,
       )
+      return true
     })
   }
 
@@ -188,8 +225,11 @@ export function createPushContext(deps: PushServiceDeps) {
     callerAudit,
     netlifyToken,
     loadPush,
+    openForUpload,
+    noteActivity,
     settle,
     failPush,
+    endPush,
     reserveUpload,
     unreserveUpload,
     TERMINAL,

@@ -16,6 +16,7 @@ import {
   type PushContext,
   type PushServiceDeps,
 } from './push-context.ts'
+import { createPushLifecycle } from './push-lifecycle.ts'
 
 export type { Caller, InitInput, PushServiceDeps } from './push-context.ts'
 export { FINALIZE_QUEUE } from './push-context.ts'
@@ -35,12 +36,15 @@ export function createPushService(
     callerAudit,
     netlifyToken,
     loadPush,
+    openForUpload,
+    noteActivity,
     settle,
     failPush,
     reserveUpload,
     unreserveUpload,
     TERMINAL,
   } = ctx
+  const lifecycle = createPushLifecycle(deps, ctx)
 
   /** The record, refreshed from Netlify while the push is still moving. */
   async function status(caller: Caller, pushId: string) {
@@ -103,6 +107,9 @@ export function createPushService(
       const token = await netlifyToken(caller.customerId)
       const paths = Object.keys(input.files)
       const pushId = newId('push')
+      // The customer's idle pushes end before admission counts the month: an abandoned push
+      // must not hold a deploy of the cap until the next sweep.
+      await lifecycle.expireIdle(caller.customerId)
       // Pacing and the deploy cap are decided in the transaction that creates the push, so a
       // rejected init leaves nothing behind and concurrent inits cannot overshoot the cap.
       const admitted = await db.transaction(async (tx) => {
@@ -118,6 +125,7 @@ export function createPushService(
           title: input.title,
           filesTotal: paths.length,
           billingMonth: admission.month,
+          activeAt: clock.now(),
         })
         await repo.insertPushFiles(tx, pushId, {
           paths,
@@ -149,11 +157,21 @@ export function createPushService(
         throw appError
       }
       const required = [...new Set(deploy.required ?? [])]
-      await repo.setDeployCreated(db, pushId, {
+      const recorded = await repo.setDeployCreated(db, pushId, {
         deployId: deploy.id,
         netlifyState: deploy.state,
         required,
       })
+      if (!recorded) {
+        // Netlify took longer than a push may sit idle, and the sweep expired it meanwhile (its
+        // reservation is back): the deploy nobody will upload to is cancelled too.
+        await netlify.cancelDeploy(token, deploy.id).catch(() => {})
+        const push = await repo.findPushById(db, pushId)
+        throw ERRORS.invalidState(
+          `Push is ${push?.state ?? 'gone'}; start a new one.`,
+          push?.state ?? 'expired',
+        )
+      }
       try {
         await db.transaction(async (tx) => {
           // With sizes in the manifest, the bytes Netlify asked for are checked now.
@@ -212,10 +230,7 @@ export function createPushService(
       body: Readable,
       contentLength?: number,
     ) {
-      const push = await loadPush(caller, pushId)
-      if (push.state !== 'uploading') {
-        throw ERRORS.invalidState(`Push is ${push.state}; uploads are closed.`, push.state)
-      }
+      const push = await openForUpload(caller, pushId)
       const target = await repo.findUploadTarget(db, pushId, sha1)
       if (!target) throw ERRORS.shaNotInPush(sha1)
       if (!target.required || target.uploaded) {
@@ -270,6 +285,7 @@ export function createPushService(
       }
       await db.transaction(async (tx) => {
         await repo.markUploaded(tx, pushId, sha1, gate.bytes)
+        await noteActivity(tx, pushId)
         await audit(
           {
             ...callerAudit(caller),
@@ -330,6 +346,11 @@ export function createPushService(
     },
 
     status,
+
+    cancel: lifecycle.cancel,
+
+    /** The minute sweep (a job): bill what Netlify published, expire what sits idle. */
+    sweep: lifecycle.sweep,
 
     /**
      * The long-poll of `push-status`: answers as soon as the push is final, or when `timeoutMs`

@@ -12,6 +12,7 @@ import { assembleFileJob } from '../jobs/assemble-file.ts'
 import { cleanupJob } from '../jobs/cleanup.ts'
 import { finalizePushJob } from '../jobs/finalize-push.ts'
 import { pushJobRetryJob } from '../jobs/push-job-retry.ts'
+import { pushSweepJob } from '../jobs/push-sweep.ts'
 import { startJobQueue, type JobDefinition, type JobQueue } from '../jobs/queue.ts'
 import { createNetlifyClient, type NetlifyClient } from '../netlify/client.ts'
 import { createNetlifySandbox, type NetlifySandbox } from '../netlify/sandbox/index.ts'
@@ -100,6 +101,7 @@ export async function openServices(
     finalizePushJob(pushes, config),
     assembleFileJob(chunked, config),
     cleanupJob(db, chunked, clock),
+    pushSweepJob(pushes),
     pushJobRetryJob(db, jobs, config),
     finalizeInvoicesJob(billing),
   ] as JobDefinition<object>[]

@@ -52,7 +52,7 @@ const id = z.string().regex(/^[\w.:-]{1,128}$/, 'is not a valid id')
 /** Empty form fields mean "no filter". */
 const opt = <T extends z.ZodType>(s: T) =>
   z.preprocess((v) => (v === '' ? undefined : v), s.optional())
-const PUSH_STATES = ['uploading', 'finalizing', 'ready', 'error'] as const
+const PUSH_STATES = ['uploading', 'finalizing', 'ready', 'error', 'cancelled', 'expired'] as const
 const JOB_STATES = {
   pending: 'created',
   failed: 'retry',

@@ -10,6 +10,7 @@ import type { BatchUploads } from '../../services/batch-uploads.ts'
 import { BATCH_CONTENT_TYPE } from '../../lib/batch-frames.ts'
 import {
   batchHeaders,
+  cancelBodySchema,
   chunkHeaders,
   chunkStatusQuery,
   completeBodySchema,
@@ -24,7 +25,7 @@ import { parse } from '../validate.ts'
 /** How long `push-status?waitFor=ready` holds the answer when no `timeout` is given. */
 const DEFAULT_STATUS_WAIT_SECONDS = 30
 
-/** The push flow's four routes: thin wrappers that validate, call the service and render. */
+/** The push flow's routes: thin wrappers that validate, call the service and render. */
 export function pushRoutes(
   pushes: PushService,
   chunked: ChunkUploads,
@@ -127,8 +128,14 @@ export function pushRoutes(
   router.post('/push-complete', smallJson, async (req, res) => {
     const body = parse(completeBodySchema, req.body ?? {}, 'body')
     const push = await pushes.complete(req.caller!, body.pushId, body.wait ?? false)
-    const final = push.state === 'ready' || push.state === 'error'
+    const final = push.state !== 'uploading' && push.state !== 'finalizing'
     res.status(body.wait && final ? 200 : 202).json(renderPush(push))
+  })
+
+  // Idempotent: a cancelled push answers 200 again; one past uploading answers 409.
+  router.post('/push-cancel', smallJson, async (req, res) => {
+    const body = parse(cancelBodySchema, req.body ?? {}, 'body')
+    res.json(renderPush(await pushes.cancel(req.caller!, body.pushId)))
   })
 
   router.get('/push-status', async (req, res) => {
