@@ -125,6 +125,7 @@ export async function openServices(
         pollSeconds: config.jobPollSeconds,
         logger,
         work,
+        maxConnections: config.dbPool.jobs,
       })
       return started
     },
@@ -208,7 +209,15 @@ export async function startGateway(
   const state = { draining: false }
   server.on('request', createApp({ ...services, sandbox: sandbox?.router, state }))
   logger.info(
-    { url, database: services.db.kind, netlify: sandbox ? 'sandbox' : config.netlifyApiUrl },
+    {
+      url,
+      database: services.db.kind,
+      // The most Postgres connections this process opens: what a connection budget counts.
+      ...(services.db.kind === 'postgres'
+        ? { connections: config.dbPool.requests + config.dbPool.jobs }
+        : {}),
+      netlify: sandbox ? 'sandbox' : config.netlifyApiUrl,
+    },
     'gateway listening',
   )
 
