@@ -47,12 +47,12 @@ export async function appliedMigrationNames(db: Queryable): Promise<string[]> {
 }
 
 /**
- * Reads every table in one snapshot (REPEATABLE READ), `batchRows` rows at a time through a
- * cursor so memory stays flat with table size. `onTable` gets the count before the rows.
+ * Reads every table in one snapshot (REPEATABLE READ), `batchRows(table)` rows at a time through
+ * a cursor so memory stays flat with table size. `onTable` gets the count before the rows.
  */
 export async function readAllTables(
   db: Db,
-  batchRows: number,
+  batchRows: (table: string) => number,
   visit: {
     onStart(migrations: string[], tables: string[]): Promise<void>
     onTable(table: string, rows: number): Promise<void>
@@ -72,7 +72,7 @@ export async function readAllTables(
         `DECLARE kaixu_export NO SCROLL CURSOR FOR SELECT row_to_json(t)::text AS row FROM ${quote(table)} t`,
       )
       for (;;) {
-        const rows = await tx.query<{ row: string }>(`FETCH ${batchRows} FROM kaixu_export`)
+        const rows = await tx.query<{ row: string }>(`FETCH ${batchRows(table)} FROM kaixu_export`)
         if (!rows.length) break
         await visit.onRows(
           table,

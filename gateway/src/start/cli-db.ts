@@ -37,6 +37,8 @@ export class TransferError extends Error {
 const FORMAT = 'kaixu-gateway-export'
 const VERSION = 1
 const BATCH_ROWS = 500
+/** Chunk rows carry megabytes each: a batch also stops at this many characters of JSON. */
+const BATCH_CHARS = 16 * 1024 * 1024
 
 interface Header {
   format: string
@@ -102,7 +104,8 @@ export async function exportDatabase(config: Config, file: string) {
     const out = (await openFile(file, 'w')).createWriteStream()
     const counts: Record<string, number> = {}
     try {
-      await readAllTables(db, BATCH_ROWS, {
+      // A chunk row holds up to KAIXU_CHUNK_BYTES: those are read one at a time.
+      await readAllTables(db, (table) => (table === 'push_chunks' ? 1 : BATCH_ROWS), {
         onStart: (migrations, tables) => {
           const header: Header = {
             format: FORMAT,
@@ -192,11 +195,15 @@ export async function importDatabase(config: Config, file: string) {
             throw new TransferError(`unexpected table entry ${JSON.stringify(line)}`)
           }
           let batch: string[] = []
+          let chars = 0
           for (let i = 0; i < rows!; i++) {
-            batch.push(await reader.next(`row ${i + 1} of ${rows} of ${table}`))
-            if (batch.length === BATCH_ROWS) {
+            const row = await reader.next(`row ${i + 1} of ${rows} of ${table}`)
+            batch.push(row)
+            chars += row.length
+            if (batch.length === BATCH_ROWS || chars >= BATCH_CHARS) {
               await insertJsonRows(tx, table, batch)
               batch = []
+              chars = 0
             }
           }
           await insertJsonRows(tx, table, batch)
