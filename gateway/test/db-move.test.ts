@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals'
@@ -123,7 +123,8 @@ describe.each(databases().slice(-1))('db export from PGlite, db import into %s',
     })
     const tables = exported['tables'] as Record<string, number>
     expect(tables).toMatchObject({ customers: 1, pushes: 2, push_usage_events: 1, push_chunks: 2 })
-    // Nothing of the token in clear: it travels sealed, the key stays behind.
+    // Nothing of the token in clear: it travels sealed, the key stays behind; owner-only file.
+    expect((await stat(exportFile)).mode & 0o777).toBe(0o600)
     const text = await readFile(exportFile, 'utf8')
     expect(text).not.toContain(t.netlifyToken)
     expect(text).not.toContain(t.key)
