@@ -11,6 +11,8 @@ const envSchema = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
     .optional(),
+  KAIXU_DB_POOL_MAX: intFromEnv(1, 1000).default(10),
+  KAIXU_JOB_POOL_MAX: intFromEnv(2, 100).default(4),
   KAIXU_DATA_DIR: z.string().min(1).default('.kaixu'),
   PORT: intFromEnv(0, 65535).default(8787),
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -47,6 +49,11 @@ const envSchema = z.object({
 export interface Config {
   /** Postgres URL; unset means embedded PGlite in `dataDir`. */
   readonly databaseUrl: string | undefined
+  /**
+   * Postgres connections per process: `requests` for the gateway's own pool, `jobs` for the job
+   * queue's. A process opens at most their sum; budget N processes × the sum against the server.
+   */
+  readonly dbPool: Readonly<{ requests: number; jobs: number }>
   readonly dataDir: string
   readonly port: number
   readonly host: string
@@ -119,6 +126,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const e = parsed.data
   return Object.freeze({
     databaseUrl: e.DATABASE_URL,
+    dbPool: Object.freeze({ requests: e.KAIXU_DB_POOL_MAX, jobs: e.KAIXU_JOB_POOL_MAX }),
     dataDir: resolve(e.KAIXU_DATA_DIR),
     port: e.PORT,
     host: e.HOST,

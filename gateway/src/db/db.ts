@@ -32,12 +32,17 @@ const parseInt8 = (value: string) => Number(value)
 export interface DbOptions {
   databaseUrl: string | undefined
   dataDir: string
+  /** The request pool's share of this process's Postgres connections (the job queue has its own). */
+  dbPool?: { requests: number }
 }
+
+/** What the gateway's own connections call themselves in `pg_stat_activity` (pg-boss's: `pgboss`). */
+export const APPLICATION_NAME = 'kaixu-gateway'
 
 /** Postgres when a URL is given (Neon in production), else embedded PGlite in `dataDir/pgdata`. */
 export async function createDb(options: DbOptions): Promise<Db> {
   return options.databaseUrl
-    ? createPostgresDb(options.databaseUrl)
+    ? createPostgresDb(options.databaseUrl, options.dbPool?.requests)
     : createPgliteDb(join(options.dataDir, 'pgdata'))
 }
 
@@ -57,10 +62,11 @@ export async function createPgliteDb(dir: string | undefined): Promise<Db> {
   }
 }
 
-export async function createPostgresDb(connectionString: string): Promise<Db> {
+export async function createPostgresDb(connectionString: string, max = 10): Promise<Db> {
   const pool = new pg.Pool({
     connectionString,
-    max: 10,
+    max,
+    application_name: APPLICATION_NAME,
     types: {
       getTypeParser: ((oid: number, format?: string) =>
         oid === INT8

@@ -47,13 +47,13 @@ export interface JobQueue {
 export async function startJobQueue(
   db: Db,
   definitions: JobDefinition<object>[],
-  options: { pollSeconds: number; logger: Logger; work: boolean },
+  options: { pollSeconds: number; logger: Logger; work: boolean; maxConnections: number },
 ): Promise<JobQueue> {
   // A process that only inspects or re-runs jobs (the CLI) neither supervises nor schedules.
   const roles = options.work ? {} : { supervise: false, schedule: false }
   const boss = db.pglite
     ? new PgBoss({ backend: 'pglite', db: fromPglite(db.pglite), ...roles })
-    : new PgBoss({ connectionString: db.connectionString!, max: 4, ...roles })
+    : new PgBoss({ connectionString: db.connectionString!, max: options.maxConnections, ...roles })
   boss.on('error', (error) => options.logger.error({ err: error }, 'job queue error'))
   await boss.start()
   for (const definition of definitions) {

@@ -117,3 +117,7 @@ export function fileChunkStore(dir: string): ChunkStore {
     },
   }
 }
+
+/** The store a database uses: its rows on Postgres, files in the data directory with PGlite. */
+export const chunkStoreFor = (db: { pglite: unknown }, dataDir: string): ChunkStore =>
+  db.pglite ? fileChunkStore(join(dataDir, 'chunks')) : databaseChunkStore

@@ -12,6 +12,7 @@ import { createLogger } from '../lib/logger.ts'
 import { startSandboxServer } from '../netlify/sandbox/index.ts'
 import { createAdminClient, type AdminClient } from './admin-client.ts'
 import { ACCOUNT_OPTIONS, ACCOUNT_USAGE, runAccountCommand } from './cli-accounts.ts'
+import { DB_OPTIONS, DB_USAGE, runDbCommand, TransferError } from './cli-db.ts'
 import { acquireDataDirLock, DataDirBusyError } from './data-dir-lock.ts'
 import { openServices, startGateway, type Services } from './gateway.ts'
 
@@ -20,6 +21,7 @@ const USAGE = `Usage: kaixu-gateway <command> [options]
 Commands:
   serve                                   run the gateway (HTTP API and job workers)
   migrate                                 apply database migrations and exit
+${DB_USAGE}
 ${ACCOUNT_USAGE}
   limits set --customer ID [--deploys-per-month N] [--bytes-per-month N] [--per-minute N] [--per-day N]
                                           override a customer's limits ('default' resets one)
@@ -66,6 +68,7 @@ const OPTIONS = {
   json: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
   ...ACCOUNT_OPTIONS,
+  ...DB_OPTIONS,
 } as const
 
 type Values = ReturnType<
@@ -380,6 +383,12 @@ async function main(argv: string[]): Promise<void> {
       return
     }
     default: {
+      const ctx = {
+        values,
+        print: (value: Record<string, unknown>, human: string) => print(values.json, value, human),
+        usageError: (message: string) => new UsageError(message),
+      }
+      if (await runDbCommand(command, config, ctx)) return
       const handled = await runAccountCommand(command, {
         values,
         print: (value, human) => print(values.json, value, human),
@@ -405,6 +414,7 @@ main(process.argv.slice(2)).catch((error: unknown) => {
   if (
     error instanceof ConfigError ||
     error instanceof DataDirBusyError ||
+    error instanceof TransferError ||
     error instanceof AppError
   ) {
     process.stderr.write(`kaixu-gateway: ${error.message}\n`)

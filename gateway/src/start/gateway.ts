@@ -19,7 +19,7 @@ import { createNetlifySandbox, type NetlifySandbox } from '../netlify/sandbox/in
 import { createAccountService, type AccountService } from '../services/accounts.ts'
 import { createChunkUploads, type ChunkUploads } from '../services/chunk-uploads.ts'
 import { createBatchUploads, type BatchUploads } from '../services/batch-uploads.ts'
-import { databaseChunkStore, fileChunkStore } from '../services/chunk-store.ts'
+import { chunkStoreFor } from '../services/chunk-store.ts'
 import { createPushContext } from '../services/push-context.ts'
 import { createPushService, type PushService } from '../services/pushes.ts'
 import { createAuditLog, type AuditLog } from '../services/audit.ts'
@@ -90,7 +90,7 @@ export async function openServices(
   const pushDeps = { db, netlify, vault, queue: jobs, config, logger, metering, clock }
   const pushContext = createPushContext(pushDeps)
   const pushes = createPushService(pushDeps, pushContext)
-  const chunkStore = db.pglite ? fileChunkStore(join(config.dataDir, 'chunks')) : databaseChunkStore
+  const chunkStore = chunkStoreFor(db, config.dataDir)
   const chunked = createChunkUploads(pushDeps, pushContext, chunkStore)
   const batch = createBatchUploads(pushDeps, pushContext)
   const billing = createBilling({ db, metering, clock })
@@ -127,6 +127,7 @@ export async function openServices(
         pollSeconds: config.jobPollSeconds,
         logger,
         work,
+        maxConnections: config.dbPool.jobs,
       })
       return started
     },
@@ -210,7 +211,15 @@ export async function startGateway(
   const state = { draining: false }
   server.on('request', createApp({ ...services, sandbox: sandbox?.router, state }))
   logger.info(
-    { url, database: services.db.kind, netlify: sandbox ? 'sandbox' : config.netlifyApiUrl },
+    {
+      url,
+      database: services.db.kind,
+      // The most Postgres connections this process opens: what a connection budget counts.
+      ...(services.db.kind === 'postgres'
+        ? { connections: config.dbPool.requests + config.dbPool.jobs }
+        : {}),
+      netlify: sandbox ? 'sandbox' : config.netlifyApiUrl,
+    },
     'gateway listening',
   )
 
