@@ -1,11 +1,11 @@
 import { spawn, spawnSync } from 'node:child_process'
-import { createRequire } from 'node:module'
 import { createHash, randomBytes } from 'node:crypto'
 import { cp, mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, dirname, isAbsolute, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals'
+import { parse as parseYaml } from 'yaml'
 import { api, fetchSite, scratchPostgres, testVaultKeys } from './helpers/gateway.ts'
 import {
   envPairs,
@@ -91,8 +91,6 @@ describe('the Dockerfile', () => {
 })
 
 describe('compose.yaml', () => {
-  // js-yaml comes with jest (via istanbul); no YAML parser is a dependency of ours.
-  const yaml = createRequire(import.meta.url)('js-yaml') as { load(text: string): unknown }
   type Service = {
     build?: string
     image?: string
@@ -104,7 +102,7 @@ describe('compose.yaml', () => {
   }
 
   test('runs Postgres and the gateway built from this Dockerfile, with an optional sandbox', async () => {
-    const compose = yaml.load(await readFile(join(root, 'compose.yaml'), 'utf8')) as {
+    const compose = parseYaml(await readFile(join(root, 'compose.yaml'), 'utf8')) as {
       services: Record<string, Service>
     }
     const { postgres, gateway } = compose.services
