@@ -2,6 +2,9 @@ import { PgBoss, fromPglite, type Job, type QueueOptions } from 'pg-boss'
 import type { Logger } from 'pino'
 import type { Db, Queryable } from '../db/db.ts'
 
+/** How long a stopping queue waits for running jobs before it gives them up to another process. */
+export const QUEUE_STOP_TIMEOUT_MS = 10_000
+
 export interface SendOptions {
   /** Enqueue inside this transaction, so the job exists exactly when the transaction commits. */
   tx?: Queryable
@@ -133,7 +136,7 @@ export async function startJobQueue(
         ...(sendOptions.singletonKey ? { singletonKey: sendOptions.singletonKey } : {}),
         ...(sendOptions.tx ? { db: adapter(sendOptions.tx) } : {}),
       }),
-    stop: () => boss.stop({ graceful: true, timeout: 10_000 }),
+    stop: () => boss.stop({ graceful: true, timeout: QUEUE_STOP_TIMEOUT_MS }),
   }
 }
 

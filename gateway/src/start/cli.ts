@@ -7,7 +7,7 @@ import { migrate } from '../db/migrate.ts'
 import { AppError } from '../errors.ts'
 import { invoicesToCsv } from '../services/billing.ts'
 import { parseMonth } from '../services/metering.ts'
-import type { JobQueue, JobState } from '../jobs/queue.ts'
+import { QUEUE_STOP_TIMEOUT_MS, type JobQueue, type JobState } from '../jobs/queue.ts'
 import { createLogger } from '../lib/logger.ts'
 import { startSandboxServer } from '../netlify/sandbox/index.ts'
 import { createAdminClient, type AdminClient } from './admin-client.ts'
@@ -187,7 +187,12 @@ async function main(argv: string[]): Promise<void> {
       const gateway = await startGateway(config, createLogger(config.logLevel))
       const stop = (signal: string) => {
         gateway.logger.info({ signal }, 'shutting down')
-        const force = setTimeout(() => process.exit(1), 25_000)
+        // The drain takes at most the grace period, then the queue's stop timeout; the forced
+        // exit comes only after both, so it never cuts a drain the settings allow.
+        const force = setTimeout(
+          () => process.exit(1),
+          config.shutdownGraceMs + QUEUE_STOP_TIMEOUT_MS + 5_000,
+        )
         force.unref()
         void gateway.close().then(() => process.exit(0))
       }
