@@ -1,0 +1,134 @@
+// Issue 17, "The Action trusts nothing it did not make": the unit-level findings. The end-to-end
+// ones (through dist/index.js against a hostile gateway) are in trust-e2e.test.ts.
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals'
+import { digestDir } from '../src/files.ts'
+import { isLoopback, parseGatewayUrl, parsePublishedUrl } from '../src/validate.ts'
+
+describe('symlinks follow the publish rules by their target', () => {
+  let root: string
+  beforeEach(async () => {
+    root = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'kaixu-trust-'))
+  })
+  afterEach(async () => {
+    await fs.promises.rm(root, { recursive: true, force: true })
+  })
+
+  it('never deploys .env, .git/config or .git through a link with an innocent name', async () => {
+    // `dir: .` after actions/checkout: credentials persisted in .git/config.
+    await fs.promises.mkdir(path.join(root, '.git'))
+    await fs.promises.writeFile(path.join(root, '.git', 'config'), 'extraheader = AUTHORIZATION')
+    await fs.promises.writeFile(path.join(root, '.env'), 'SECRET=1')
+    await fs.promises.mkdir(path.join(root, '__MACOSX'))
+    await fs.promises.writeFile(path.join(root, '__MACOSX', 'x'), 'x')
+    await fs.promises.writeFile(path.join(root, 'index.html'), '<h1>hi</h1>')
+    await fs.promises.symlink('.env', path.join(root, 'env.txt'))
+    await fs.promises.symlink('.git/config', path.join(root, 'gitconfig.txt'))
+    await fs.promises.symlink('.git', path.join(root, 'gitdir'))
+    await fs.promises.symlink('__MACOSX', path.join(root, 'mac'))
+    await fs.promises.mkdir(path.join(root, 'sub'))
+    await fs.promises.symlink('../.git/config', path.join(root, 'sub', 'deep.txt'))
+    const warnings: string[] = []
+
+    const digest = await digestDir(root, { warn: (m) => warnings.push(m) })
+
+    expect(Object.keys(digest.files)).toEqual(['index.html'])
+    expect(warnings).toEqual(
+      expect.arrayContaining([
+        expect.stringContaining(`'env.txt': a symlink to '.env'`),
+        expect.stringContaining(`'gitdir': a symlink to '.git'`),
+        expect.stringContaining(`'sub/deep.txt': a symlink to '.git/config'`),
+      ]),
+    )
+  })
+
+  it('still follows links to ordinary files, and to .well-known', async () => {
+    await fs.promises.mkdir(path.join(root, '.well-known'))
+    await fs.promises.writeFile(path.join(root, '.well-known', 'security.txt'), 'x')
+    await fs.promises.writeFile(path.join(root, 'a.html'), 'a')
+    await fs.promises.symlink('a.html', path.join(root, 'b.html'))
+    await fs.promises.symlink('.well-known/security.txt', path.join(root, 'security.txt'))
+
+    const digest = await digestDir(root)
+
+    expect(Object.keys(digest.files)).toEqual([
+      '.well-known/security.txt',
+      'a.html',
+      'b.html',
+      'security.txt',
+    ])
+  })
+
+  it('skips a link into node_modules when node_modules is skipped', async () => {
+    await fs.promises.mkdir(path.join(root, 'node_modules', 'pkg'), { recursive: true })
+    await fs.promises.writeFile(path.join(root, 'node_modules', 'pkg', 'x.js'), 'x')
+    await fs.promises.writeFile(path.join(root, 'index.html'), 'i')
+    await fs.promises.symlink('node_modules/pkg', path.join(root, 'vendor'))
+
+    expect(Object.keys((await digestDir(root, { skipNodeModules: true })).files)).toEqual([
+      'index.html',
+    ])
+    expect(Object.keys((await digestDir(root)).files)).toHaveLength(3)
+  })
+})
+
+describe('isLoopback parses the address', () => {
+  it.each(['localhost', '127.0.0.1', '127.1.2.3', '[::1]'])('%s is loopback', (host) => {
+    expect(isLoopback(host)).toBe(true)
+  })
+
+  it.each(['127.evil.com', '127.0.0.1.nip.io', 'localhost.evil.com', '128.0.0.1', '10.0.0.1'])(
+    '%s is not',
+    (host) => {
+      expect(isLoopback(host)).toBe(false)
+    },
+  )
+
+  it('warns about plain http to a host that only starts like a loopback address', () => {
+    const warnings: string[] = []
+    parseGatewayUrl('http://127.evil.com/', 'gateway-url', (m) => warnings.push(m))
+    parseGatewayUrl('http://127.0.0.1:8080/', 'gateway-url', (m) => warnings.push(m))
+    expect(warnings).toEqual(['gateway-url uses plain http: the Kaixu key travels unencrypted'])
+  })
+})
+
+describe('parsePublishedUrl', () => {
+  it.each([
+    'https://pr-7--site.netlify.app',
+    'https://site.example.com/',
+    'https://abc123--site.netlify.app/path/x.html',
+    'http://127.0.0.1:8888/sites/x/',
+    'http://localhost:3000',
+  ])('takes %s', (url) => {
+    expect(parsePublishedUrl(url, 'site_url')).toBe(url)
+  })
+
+  it.each([
+    'https://x"; echo PWNED-$GITHUB_TOKEN; echo "',
+    'https://x$(id).example.com',
+    'https://x.example.com/`id`',
+    'javascript:alert(1)',
+    'JAVASCRIPT:alert(1)',
+    'data:text/html,hi',
+    'http://site.example.com',
+    'http://127.evil.com',
+    'https://x.example.com/\n::set-output name=x::y',
+    'https://x.example.com/ a',
+    'https://x.example.com/)![i](https://evil/i.png',
+    "https://x.example.com/'",
+    'https://user:pass@x.example.com',
+    'https://x.example.com/<script>',
+    '',
+  ])('refuses %j', (url) => {
+    expect(() => parsePublishedUrl(url, 'site_url')).toThrow(/^site_url is not a URL to publish/)
+  })
+
+  it('quotes the refused value on one line', () => {
+    expect(() => parsePublishedUrl('https://a\n::add-mask::x', 'site_url')).toThrow(
+      'site_url is not a URL to publish (only letters, digits and URL punctuation are taken): ' +
+        '"https://a\\n::add-mask::x"',
+    )
+  })
+})
