@@ -5,6 +5,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals'
 import { digestDir } from '../src/files.ts'
+import { readRunContext } from '../src/run-context.ts'
+import { resolveTarget } from '../src/target.ts'
 import { isLoopback, parseGatewayUrl, parsePublishedUrl } from '../src/validate.ts'
 
 describe('symlinks follow the publish rules by their target', () => {
@@ -130,5 +132,58 @@ describe('parsePublishedUrl', () => {
       'site_url is not a URL to publish (only letters, digits and URL punctuation are taken): ' +
         '"https://a\\n::add-mask::x"',
     )
+  })
+})
+
+describe('a workflow_run deploys to production only after a push, dispatch or schedule here', () => {
+  let tmp: string
+  beforeEach(async () => {
+    tmp = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'kaixu-trust-run-'))
+  })
+  afterEach(async () => {
+    await fs.promises.rm(tmp, { recursive: true, force: true })
+  })
+
+  function upstream(event: string, headRepository: unknown = { full_name: 'acme/site' }) {
+    const file = path.join(tmp, `${event}-${String(Math.random()).slice(2)}.json`)
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        workflow_run: {
+          event,
+          head_sha: 'a'.repeat(40),
+          head_branch: 'main',
+          head_repository: headRepository,
+          pull_requests: [],
+        },
+        repository: { full_name: 'acme/site', default_branch: 'main' },
+      }),
+    )
+    const context = readRunContext({
+      GITHUB_REPOSITORY: 'acme/site',
+      GITHUB_EVENT_PATH: file,
+      GITHUB_EVENT_NAME: 'workflow_run',
+      GITHUB_REF: 'refs/heads/main',
+    })
+    return { context, target: resolveTarget({}, context) }
+  }
+
+  it.each(['push', 'workflow_dispatch', 'schedule'])('%s on main is production', (event) => {
+    expect(upstream(event).target.production).toBe(true)
+  })
+
+  it.each(['issue_comment', 'pull_request_target', 'workflow_run', 'release', ''])(
+    '%j on main is a preview',
+    (event) => {
+      const { context, target } = upstream(event)
+      expect(context.branch).toBeUndefined()
+      expect(target.production).toBe(false)
+    },
+  )
+
+  it('a deleted fork (head_repository: null) is a fork, as on pull_request', () => {
+    const { context, target } = upstream('push', null)
+    expect(context.fromFork).toBe(true)
+    expect(target.production).toBe(false)
   })
 })

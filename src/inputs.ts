@@ -1,5 +1,13 @@
 import * as core from '@actions/core'
-import { parseAlias, parseBoolean, parseDir, parseGatewayUrl, parseNumber } from './validate.ts'
+import { ACTIONS_BOT } from './pr-comment.ts'
+import {
+  parseAlias,
+  parseBoolean,
+  parseDir,
+  parseGatewayUrl,
+  parseLogin,
+  parseNumber,
+} from './validate.ts'
 
 /** The Action's inputs, parsed and checked; see `action.yml` for each one's meaning. */
 export interface ActionInputs {
@@ -25,6 +33,8 @@ export interface ActionInputs {
   /** Undefined when empty: no comment and no deployment then. */
   readonly githubToken: string | undefined
   readonly comment: boolean
+  /** The login whose marker comment is ours when the token cannot say (`GET /user`). */
+  readonly commentAuthor: string
   readonly githubDeployment: boolean
   readonly failWithoutCredentials: boolean
   readonly dryRun: boolean
@@ -69,6 +79,7 @@ export function getInputs(): ActionInputs {
     concurrency: number('concurrency', 8, { min: 1, max: 32, integer: true }),
     githubToken: githubToken || undefined,
     comment: boolean('comment', true),
+    commentAuthor: parseLogin(optional('comment-author') ?? ACTIONS_BOT, label('comment-author')),
     githubDeployment: parseDeploymentSwitch(core.getInput('github-deployment')),
     failWithoutCredentials: boolean('fail-without-credentials', false),
     dryRun: boolean('dry-run', false),

@@ -57,7 +57,6 @@ export async function run(): Promise<void> {
     target = resolveTarget(inputs, context)
     for (const warning of target.warnings) core.warning(warning)
     core.info(`Deploying to ${describeTarget(target)}: ${target.reason}`)
-    setTargetOutputs({ target })
 
     // Step 1: without a key there is nothing to deploy with; on a fork's PR that is expected.
     if (!inputs.kaixuKey) {
@@ -69,6 +68,8 @@ export async function run(): Promise<void> {
       skipped = reason
       core.notice(`Kaixu Push skipped: ${reason}`)
       core.setOutput('state', 'skipped')
+      // A 'pr-number' input is the artifact's claim, and without a token it goes unchecked.
+      if (inputs.prNumber === undefined) setTargetOutputs({ target })
       return
     }
 
@@ -86,6 +87,8 @@ export async function run(): Promise<void> {
       core.setOutput('state', 'skipped')
       return
     }
+    // Only now: the alias and environment may come from a PR number that had to be checked.
+    setTargetOutputs({ target })
     // From here on GitHub hears how the push went, failures included; a dry run writes nothing.
     reportToGitHub = !inputs.dryRun
 
@@ -198,7 +201,13 @@ export async function run(): Promise<void> {
           runUrl: context.runUrl,
         })
         try {
-          const written = await upsertComment(github, target.prNumber, inputs.project, body)
+          const written = await upsertComment(
+            github,
+            target.prNumber,
+            inputs.project,
+            body,
+            inputs.commentAuthor,
+          )
           commentUrl = written.comment.url
           commentId = written.comment.id
           core.info(

@@ -78,16 +78,21 @@ export function renderComment(report: CommentReport): string {
   ].join('\n')
 }
 
+/** The login an Actions `GITHUB_TOKEN` comments as. */
+export const ACTIONS_BOT = 'github-actions[bot]'
+
 /**
  * Whose comments count as ours: the token's own login when GitHub tells it (a personal token),
- * else any bot account. An Actions `GITHUB_TOKEN` cannot read `GET /user`; it comments as
- * `github-actions[bot]`, a GitHub App token as `<app>[bot]`, and no person can have a login
- * ending in `[bot]`, so a marker pasted by a person is never taken for ours.
+ * else `author` (the `comment-author` input, for a GitHub App token: `<app>[bot]`), else
+ * `github-actions[bot]`. An Actions `GITHUB_TOKEN` cannot read `GET /user`; any other bot on the
+ * PR (Renovate, a linter) quoting our marker must not have its comment taken for ours.
  */
-export function ownedBy(viewer: string | undefined): (login: string | undefined) => boolean {
-  return viewer === undefined
-    ? (login) => login?.endsWith('[bot]') === true
-    : (login) => login === viewer
+export function ownedBy(
+  viewer: string | undefined,
+  author: string = ACTIONS_BOT,
+): (login: string | undefined) => boolean {
+  const ours = viewer ?? author
+  return (login) => login === ours
 }
 
 /**
@@ -99,9 +104,10 @@ export async function upsertComment(
   issue: number,
   project: string,
   body: string,
+  author?: string,
 ): Promise<{ comment: IssueComment; created: boolean }> {
   const marker = commentMarker(project)
-  const ours = ownedBy(await api.viewerLogin())
+  const ours = ownedBy(await api.viewerLogin(), author)
   const existing = await api.findComment(
     issue,
     (comment) => ours(comment.login) && comment.body.includes(marker),

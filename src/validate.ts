@@ -104,6 +104,15 @@ export function parseNumber(
   return number
 }
 
+// GitHub logins: letters, digits and single hyphens, at most 39; an App's bot adds `[bot]`.
+const LOGIN_PATTERN = /^[A-Za-z0-9](?:-?[A-Za-z0-9]){0,38}(?:\[bot\])?$/
+
+/** A GitHub login such as `octocat` or `my-app[bot]`. */
+export function parseLogin(value: string, label: string): string {
+  if (LOGIN_PATTERN.test(value)) return value
+  throw new Error(`${label} must be a GitHub login such as 'my-app[bot]', got '${value}'`)
+}
+
 /** A Netlify alias: one DNS label of at most 37 characters. Suggests a fix when it is not. */
 export function parseAlias(value: string, label: string): string {
   if (value.length <= ALIAS_MAX && ALIAS_PATTERN.test(value)) return value
