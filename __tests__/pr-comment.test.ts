@@ -33,8 +33,8 @@ describe('renderComment', () => {
     })
     expect(body.split('\n')[0]).toBe(commentMarker('client-site'))
     expect(body).toContain('### ✅ Kaixu Push · `client-site` · Preview ready')
-    expect(body).toContain('| **Preview** | https://pr-3--site.netlify.app |')
-    expect(body).toContain('| **This deploy** | https://d1--site.netlify.app |')
+    expect(body).toContain('| **Preview** | <https://pr-3--site.netlify.app> |')
+    expect(body).toContain('| **This deploy** | <https://d1--site.netlify.app> |')
     expect(body).toContain('| **Commit** | `abcdef1` |')
     expect(body).toContain('| **Files** | 50 total, 2 changed, 2 uploaded (2.0 kB) |')
     expect(body).toContain(
@@ -51,7 +51,7 @@ describe('renderComment', () => {
       now,
     })
     expect(body).toContain('### ❌ Kaixu Push · `client-site` · Production deploy failed')
-    expect(body).toContain('| **Error** | Bad &lt;b&gt;thing&lt;/b&gt; \\| with a newline |')
+    expect(body).toContain('| **Error** | `Bad <b>thing</b> \\| with a newline` |')
   })
 })
 

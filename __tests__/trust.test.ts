@@ -1,9 +1,19 @@
 // Issue 17, "The Action trusts nothing it did not make": the unit-level findings. The end-to-end
 // ones (through dist/index.js against a hostile gateway) are in trust-e2e.test.ts.
 import fs from 'node:fs'
+import * as core from '@actions/core'
 import os from 'node:os'
 import path from 'node:path'
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals'
+import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals'
+import {
+  htmlLink,
+  htmlText,
+  keepSecret,
+  logLine,
+  markdownCode,
+  markdownLink,
+  redact,
+} from '../src/escape.ts'
 import { digestDir } from '../src/files.ts'
 import { readRunContext } from '../src/run-context.ts'
 import { resolveTarget } from '../src/target.ts'
@@ -77,9 +87,12 @@ describe('symlinks follow the publish rules by their target', () => {
 })
 
 describe('isLoopback parses the address', () => {
-  it.each(['localhost', '127.0.0.1', '127.1.2.3', '[::1]'])('%s is loopback', (host) => {
-    expect(isLoopback(host)).toBe(true)
-  })
+  it.each(['localhost', 'site-1.localhost', '127.0.0.1', '127.1.2.3', '[::1]'])(
+    '%s is loopback',
+    (host) => {
+      expect(isLoopback(host)).toBe(true)
+    },
+  )
 
   it.each(['127.evil.com', '127.0.0.1.nip.io', 'localhost.evil.com', '128.0.0.1', '10.0.0.1'])(
     '%s is not',
@@ -103,6 +116,7 @@ describe('parsePublishedUrl', () => {
     'https://abc123--site.netlify.app/path/x.html',
     'http://127.0.0.1:8888/sites/x/',
     'http://localhost:3000',
+    'http://abc--site-1.localhost:42597',
   ])('takes %s', (url) => {
     expect(parsePublishedUrl(url, 'site_url')).toBe(url)
   })
@@ -185,5 +199,101 @@ describe('a workflow_run deploys to production only after a push, dispatch or sc
     const { context, target } = upstream('push', null)
     expect(context.fromFork).toBe(true)
     expect(target.production).toBe(false)
+  })
+})
+
+/**
+ * The shell text of every `run:` step in a workflow: the inline value, or the indented lines of a
+ * `run: |` / `run: >` block.
+ */
+function runScripts(yaml: string): string[] {
+  const lines = yaml.split('\n')
+  const scripts: string[] = []
+  lines.forEach((line, i) => {
+    const match = /^(\s*)(?:- )?run:\s*(.*)$/.exec(line)
+    if (!match) return
+    const indent = match[1]!.length
+    const value = match[2]!
+    if (!/^[|>][-+]?$/.test(value)) return void scripts.push(value)
+    const block: string[] = []
+    for (let j = i + 1; j < lines.length; j++) {
+      const next = lines[j]!
+      if (next.trim() !== '' && next.length - next.trimStart().length <= indent) break
+      block.push(next)
+    }
+    scripts.push(block.join('\n'))
+  })
+  return scripts
+}
+
+describe('README and examples pass expressions to run: through env:', () => {
+  const root = path.resolve(import.meta.dirname, '..')
+  const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8')
+  const sources = [
+    ...[...readme.matchAll(/```ya?ml\n([\s\S]*?)```/g)].map(
+      (m, i) => [`README.md block ${i + 1}`, m[1]!] as const,
+    ),
+    ...fs
+      .readdirSync(path.join(root, 'examples', 'workflows'))
+      .map(
+        (name) =>
+          [name, fs.readFileSync(path.join(root, 'examples', 'workflows', name), 'utf8')] as const,
+      ),
+  ]
+
+  it.each(sources)('%s has no ${{ }} inside a run: step', (_name, yaml) => {
+    expect(runScripts(yaml).filter((script) => script.includes('${{'))).toEqual([])
+  })
+
+  it('the check finds an expression inline and in a block', () => {
+    expect(runScripts('      - run: echo "${{ steps.push.outputs.site-url }}"\n')).toHaveLength(1)
+    expect(
+      runScripts('      - run: |\n          echo hi\n          echo ${{ x }}\n      - uses: a\n'),
+    ).toEqual(['          echo hi\n          echo ${{ x }}'])
+  })
+})
+
+describe('escape helpers', () => {
+  it('logLine escapes %, CR and LF exactly as @actions/core escapes a command message', () => {
+    const text = 'a%b\r\n::add-mask::x\n::stop-commands::t'
+    const written: string[] = []
+    const spy = jest
+      .spyOn(process.stdout, 'write')
+      .mockImplementation((chunk: string | Uint8Array) => {
+        written.push(String(chunk))
+        return true
+      })
+    try {
+      // core.debug is a workflow command: its message goes through core's own escapeData.
+      core.debug(text)
+    } finally {
+      spy.mockRestore()
+    }
+    expect(written.join('')).toBe(`::debug::${logLine(text)}\n`)
+    expect(logLine(text)).not.toMatch(/[\r\n]/)
+  })
+
+  it('redact cuts out a registered secret and each line of a multi-line one', () => {
+    keepSecret('kx_live_aaaa\nbbbbbbbb')
+    expect(redact('Bearer kx_live_aaaa\nbbbbbbbb!')).toBe('Bearer ***!')
+    expect(redact('"Bearer kx_live_aaaa\\nbbbbbbbb"')).toBe('"Bearer ***\\n***"')
+    expect(logLine('key kx_live_aaaa')).toBe('key ***')
+    expect(htmlText('key bbbbbbbb')).toBe('key ***')
+    expect(markdownCode('key bbbbbbbb')).toBe('`key ***`')
+  })
+
+  it('markdownCode makes one code span of any text, so no Markdown in it renders', () => {
+    expect(markdownCode('@octocat `x` | [a](b)\n\n# h')).toBe("`@octocat 'x' \\| [a](b) # h`")
+  })
+
+  it('links only URLs fit to publish', () => {
+    expect(markdownLink('https://a.example')).toBe('<https://a.example>')
+    expect(markdownLink('https://a.example', 'run')).toBe('[run](https://a.example)')
+    expect(markdownLink('javascript:alert(1)')).toBe('`javascript:alert(1)`')
+    expect(htmlLink('https://a.example/?q=1')).toBe(
+      '<a href="https://a.example/?q=1">https://a.example/?q=1</a>',
+    )
+    expect(htmlLink('javascript:alert(1)')).toBe('javascript:alert(1)')
+    expect(htmlText('a\n\n<b>"x"</b>')).toBe('a &lt;b&gt;&quot;x&quot;&lt;/b&gt;')
   })
 })

@@ -8,6 +8,7 @@ import { digestDir } from './files.ts'
 import { GatewayClient } from './gateway-client.ts'
 import { DeployTimeoutError, PushError, push } from './deploy.ts'
 import { getErrorMessage } from './errors.ts'
+import { keepSecret, logLine } from './escape.ts'
 import { formatBytes, formatCents, formatDuration } from './format.ts'
 import { planPush } from './plan.ts'
 import { parseAlias, parseDir, parseGatewayUrl, parseNumber } from './validate.ts'
@@ -153,11 +154,14 @@ export async function runCli(
     err: (text) => process.stderr.write(text),
   },
 ): Promise<number> {
+  // Each message is one line (logLine): a file name or gateway text cannot forge another one,
+  // and the key never shows.
+  keepSecret(env['KAIXU_KEY'])
   const reporter: Reporter = {
-    info: (message) => io.err(`${message}\n`),
-    warning: (message) => io.err(`warning: ${message}\n`),
+    info: (message) => io.err(`${logLine(message)}\n`),
+    warning: (message) => io.err(`warning: ${logLine(message)}\n`),
     debug: (message) => {
-      if (env['KAIXU_DEBUG']) io.err(`debug: ${message}\n`)
+      if (env['KAIXU_DEBUG']) io.err(`debug: ${logLine(message)}\n`)
     },
   }
   let options: CliOptions | undefined
@@ -220,7 +224,7 @@ export async function runCli(
     io.out(options.json ? `${JSON.stringify(resultJson(result))}\n` : describeResult(result))
     return 0
   } catch (error) {
-    let message = getErrorMessage(error)
+    let message = logLine(getErrorMessage(error))
     if (error instanceof Error && error.cause instanceof DeployTimeoutError) {
       message += '. Raise --timeout-minutes to wait longer.'
     }

@@ -1,4 +1,5 @@
 import * as core from '@actions/core'
+import { keepSecret } from './escape.ts'
 import { ACTIONS_BOT } from './pr-comment.ts'
 import {
   parseAlias,
@@ -46,10 +47,13 @@ export interface ActionInputs {
  */
 export function getInputs(): ActionInputs {
   // Mask the secrets before anything else can fail and print them.
+  // keepSecret: masking covers the log only; messages published elsewhere are redacted too.
   const kaixuKey = core.getInput('kaixu-key')
   if (kaixuKey) core.setSecret(kaixuKey)
+  keepSecret(kaixuKey)
   const githubToken = core.getInput('github-token')
   if (githubToken) core.setSecret(githubToken)
+  keepSecret(githubToken)
 
   const gatewayUrl = parseGatewayUrl(required('gateway-url'), label('gateway-url'), core.warning)
   const project = required('project')

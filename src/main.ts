@@ -6,6 +6,7 @@ import { digestDir } from './files.ts'
 import { GatewayClient } from './gateway-client.ts'
 import { DeployTimeoutError, PushError, push } from './deploy.ts'
 import { getErrorMessage } from './errors.ts'
+import { logLine, redact } from './escape.ts'
 import { createGitHubApi, describeGitHubError } from './github.ts'
 import { startDeployment } from './github-deployment.ts'
 import { renderComment, upsertComment } from './pr-comment.ts'
@@ -28,10 +29,12 @@ import type { PlanResult } from './plan.ts'
 import type { RunContext } from './run-context.ts'
 import type { Target } from './target.ts'
 
+// Every line the Action logs goes through here. `core.info` writes raw, so its text is escaped
+// (logLine); `core.warning` and `core.debug` are workflow commands that core escapes itself.
 const reporter: Reporter = {
-  info: (message) => core.info(message),
-  warning: (message) => core.warning(message),
-  debug: (message) => core.debug(message),
+  info: (message) => core.info(logLine(message)),
+  warning: (message) => core.warning(redact(message)),
+  debug: (message) => core.debug(redact(message)),
 }
 
 /**
@@ -55,8 +58,8 @@ export async function run(): Promise<void> {
   try {
     inputs = getInputs()
     target = resolveTarget(inputs, context)
-    for (const warning of target.warnings) core.warning(warning)
-    core.info(`Deploying to ${describeTarget(target)}: ${target.reason}`)
+    for (const warning of target.warnings) reporter.warning(warning)
+    reporter.info(`Deploying to ${describeTarget(target)}: ${target.reason}`)
 
     // Step 1: without a key there is nothing to deploy with; on a fork's PR that is expected.
     if (!inputs.kaixuKey) {
@@ -83,7 +86,7 @@ export async function run(): Promise<void> {
     const stale = await checkPrNumber(inputs, context, github)
     if (stale) {
       skipped = stale
-      core.warning(`Kaixu Push skipped: ${stale}`)
+      reporter.warning(`Kaixu Push skipped: ${stale}`)
       core.setOutput('state', 'skipped')
       return
     }
@@ -104,7 +107,7 @@ export async function run(): Promise<void> {
         `Input 'dir': ${inputs.dir} holds no files to deploy (dotfiles and __MACOSX are skipped)`,
       )
     }
-    core.info(
+    reporter.info(
       `Digest of ${inputs.dir}: ${digest.count} files, ${formatBytes(digest.totalBytes)} ` +
         `in ${formatDuration(digestMs)}`,
     )
@@ -163,7 +166,8 @@ export async function run(): Promise<void> {
       result = caught.result
       setOutputs(result)
     }
-    error = getErrorMessage(caught)
+    // Redacted here, once: this text goes to the log, the deployment, the comment and the summary.
+    error = redact(getErrorMessage(caught))
     if (caught instanceof Error && caught.cause instanceof DeployTimeoutError) {
       error += ". Raise 'timeout-minutes' to wait longer."
     }
@@ -210,11 +214,11 @@ export async function run(): Promise<void> {
           )
           commentUrl = written.comment.url
           commentId = written.comment.id
-          core.info(
+          reporter.info(
             `${written.created ? 'Commented on' : 'Updated the comment on'} PR #${target.prNumber}`,
           )
         } catch (caught) {
-          core.warning(
+          reporter.warning(
             `Could not comment on PR #${target.prNumber}: ` +
               describeGitHubError(caught, 'pull-requests: write'),
           )

@@ -1,6 +1,7 @@
 // The sticky pull request comment: one per project and PR, found again by a hidden marker and
 // edited on every push, so a PR with ten pushes has one comment, not ten.
 import { createHash } from 'node:crypto'
+import { markdownCode, markdownLink } from './escape.ts'
 import { formatBytes } from './format.ts'
 import type { GitHubApi, IssueComment } from './github.ts'
 
@@ -45,14 +46,15 @@ export function renderComment(report: CommentReport): string {
       ? `${kind} ready`
       : state === 'error' || state === 'failed'
         ? `${kind} deploy failed`
-        : `${kind} deploy ${state}`
+        : `${kind} deploy ${markdownCode(state)}`
+  // Every value from outside (gateway, files, errors) goes through markdownCode or markdownLink.
   const rows: [string, string][] = []
-  if (report.siteUrl) rows.push([kind, report.siteUrl])
+  if (report.siteUrl) rows.push([kind, markdownLink(report.siteUrl)])
   if (report.deployUrl && report.deployUrl !== report.siteUrl) {
-    rows.push(['This deploy', report.deployUrl])
+    rows.push(['This deploy', markdownLink(report.deployUrl)])
   }
-  if (report.sha) rows.push(['Commit', `\`${report.sha.slice(0, 7)}\``])
-  rows.push(['State', `\`${cell(state)}\``])
+  if (report.sha) rows.push(['Commit', markdownCode(report.sha.slice(0, 7))])
+  rows.push(['State', markdownCode(state)])
   if (report.filesTotal !== undefined) {
     const changed = report.filesChanged === undefined ? '' : `, ${report.filesChanged} changed`
     const uploaded =
@@ -61,13 +63,13 @@ export function renderComment(report: CommentReport): string {
         : `, ${report.filesUploaded} uploaded (${formatBytes(report.bytesUploaded ?? 0)})`
     rows.push(['Files', `${report.filesTotal} total${changed}${uploaded}`])
   }
-  if (report.error) rows.push(['Error', cell(report.error)])
+  if (report.error) rows.push(['Error', markdownCode(report.error)])
 
   const when = (report.now ?? new Date()).toISOString().slice(0, 16).replace('T', ' ')
-  const run = report.runUrl ? ` by [this run](${report.runUrl})` : ''
+  const run = report.runUrl ? ` by ${markdownLink(report.runUrl, 'this run')}` : ''
   return [
     commentMarker(report.project),
-    `### ${icon} Kaixu Push · \`${cell(report.project)}\` · ${headline}`,
+    `### ${icon} Kaixu Push · ${markdownCode(report.project)} · ${headline}`,
     '',
     '| | |',
     '| --- | --- |',
@@ -114,15 +116,4 @@ export async function upsertComment(
   )
   if (existing) return { comment: await api.updateComment(existing.id, body), created: false }
   return { comment: await api.createComment(issue, body), created: true }
-}
-
-// A table cell: one line, no pipes, no markup from error messages.
-function cell(text: string): string {
-  return text
-    .replace(/\s+/g, ' ')
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/\|/g, '\\|')
-    .replace(/`/g, "'")
 }

@@ -30,11 +30,14 @@ export function parseGatewayUrl(value: string, label: string, warn: (m: string) 
 }
 
 /**
- * Whether a URL's host name (as `URL` normalises it) is this machine: `localhost`, `[::1]` or an
- * IPv4 address in 127.0.0.0/8. Parsed, not prefix-matched: `127.evil.com` is a domain.
+ * Whether a URL's host name (as `URL` normalises it) is this machine: `localhost` or a name under
+ * it (RFC 6761 keeps `*.localhost` on loopback; the Netlify sandbox serves sites there), `[::1]`
+ * or an IPv4 address in 127.0.0.0/8. Parsed, not prefix-matched: `127.evil.com` is a domain.
  */
 export function isLoopback(hostname: string): boolean {
-  if (hostname === 'localhost' || hostname === '[::1]') return true
+  if (hostname === 'localhost' || hostname.endsWith('.localhost') || hostname === '[::1]') {
+    return true
+  }
   return isIPv4(hostname) && hostname.split('.')[0] === '127'
 }
 
