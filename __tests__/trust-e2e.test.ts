@@ -1,10 +1,11 @@
 // Issue 17, end to end: the bundled Action (`node dist/index.js`, as a runner starts it) against
 // a gateway that answers what the test scripts (a hostile or compromised one), a fake GitHub, and
 // build folders a fork could have made. Unit-level findings are in trust.test.ts.
+import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals'
 import { runAction } from '../scripts/lib/run-action.ts'
 import { FakeGateway } from './fakes/gateway.ts'
@@ -268,6 +269,41 @@ describe('nothing untrusted becomes a workflow command or markup', () => {
     expect(commentOn(38)!.body).toContain('leaked *** here')
     expect(run.summary).toContain('leaked *** here')
     expect(JSON.stringify(github.deployments.at(-1))).not.toContain(TOKEN)
+  })
+})
+
+describe('the CLI writes one line per message too', () => {
+  function cli(args: string[], env: Record<string, string>) {
+    const bin = resolve(import.meta.dirname, '..', 'dist', 'cli', 'index.js')
+    const child = spawn(process.execPath, [bin, ...args], {
+      env: { PATH: process.env['PATH'] ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stderr = ''
+    child.stderr.on('data', (d: Buffer) => (stderr += d))
+    return new Promise<{ code: number; stderr: string }>((done) =>
+      child.on('close', (code) => done({ code: code ?? 1, stderr })),
+    )
+  }
+
+  test('file names and gateway text cannot forge a line on stderr, nor show the key', async () => {
+    const dir = join(work, 'cli-commands')
+    await mkdir(dir)
+    await writeFile(join(dir, 'a\n::add-mask::Cli.bin'), 'x'.repeat(10))
+    gateway.reset({
+      upload: { inlineMaxBytes: 4, chunkBytes: 65_536 },
+      record: { state: 'error', error_message: `boom ${KEY}\n::stop-commands::t` },
+    })
+
+    const run = await cli(['--dir', dir, '--project', PROJECT, '--gateway-url', gateway.url], {
+      KAIXU_KEY: KEY,
+    })
+
+    expect(run.code).toBe(1)
+    expect(run.stderr).toContain('Uploaded a%0A::add-mask::Cli.bin in 1 chunks')
+    expect(run.stderr).toContain('boom ***%0A::stop-commands::t')
+    expect(run.stderr.split('\n').filter((line) => line.startsWith('::'))).toEqual([])
+    expect(run.stderr).not.toContain(KEY)
   })
 })
 

@@ -8,7 +8,7 @@ import { digestDir } from './files.ts'
 import { GatewayClient } from './gateway-client.ts'
 import { DeployTimeoutError, PushError, push } from './deploy.ts'
 import { getErrorMessage } from './errors.ts'
-import { keepSecret, logLine } from './escape.ts'
+import { keepSecret, logLine, redact } from './escape.ts'
 import { formatBytes, formatCents, formatDuration } from './format.ts'
 import { planPush } from './plan.ts'
 import { parseAlias, parseDir, parseGatewayUrl, parseNumber } from './validate.ts'
@@ -224,11 +224,11 @@ export async function runCli(
     io.out(options.json ? `${JSON.stringify(resultJson(result))}\n` : describeResult(result))
     return 0
   } catch (error) {
-    let message = logLine(getErrorMessage(error))
+    let message = redact(getErrorMessage(error))
     if (error instanceof Error && error.cause instanceof DeployTimeoutError) {
       message += '. Raise --timeout-minutes to wait longer.'
     }
-    io.err(`kaixu-push: ${message}\n`)
+    io.err(`kaixu-push: ${logLine(message)}\n`)
     if (options.json && error instanceof PushError) {
       io.out(`${JSON.stringify({ ...resultJson(error.result), error: message })}\n`)
     }

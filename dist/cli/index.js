@@ -11747,11 +11747,11 @@ async function runCli(argv, env = process.env, io = {
         return 0;
     }
     catch (error) {
-        let message = logLine(getErrorMessage(error));
+        let message = redact(getErrorMessage(error));
         if (error instanceof Error && error.cause instanceof DeployTimeoutError) {
             message += '. Raise --timeout-minutes to wait longer.';
         }
-        io.err(`kaixu-push: ${message}\n`);
+        io.err(`kaixu-push: ${logLine(message)}\n`);
         if (options.json && error instanceof PushError) {
             io.out(`${JSON.stringify({ ...resultJson(error.result), error: message })}\n`);
         }
