@@ -112,7 +112,7 @@ describe('GatewayClient', () => {
       deployId: 'd1',
       state: 'uploading',
       required: [],
-      upload: { inlineMaxBytes: 10, chunkBytes: 10 },
+      upload: { inlineMaxBytes: 10, chunkBytes: 65536 },
     }
     replies.push({ status: 504, body: 'Gateway Timeout' }, { status: 201, body: answer })
     const request = { project: 'site', files: { 'a.txt': 'f'.repeat(40) } }

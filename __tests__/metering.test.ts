@@ -103,7 +103,7 @@ function initAnswer(extra: Record<string, unknown> = {}) {
       deployId: 'd1',
       state: 'uploading',
       required: [sha1Of('index.html')],
-      upload: { inlineMaxBytes: 1000, chunkBytes: 1000 },
+      upload: { inlineMaxBytes: 1000, chunkBytes: 65536 },
       ...extra,
     },
   }

@@ -33,8 +33,8 @@ describe('renderComment', () => {
     })
     expect(body.split('\n')[0]).toBe(commentMarker('client-site'))
     expect(body).toContain('### ✅ Kaixu Push · `client-site` · Preview ready')
-    expect(body).toContain('| **Preview** | https://pr-3--site.netlify.app |')
-    expect(body).toContain('| **This deploy** | https://d1--site.netlify.app |')
+    expect(body).toContain('| **Preview** | <https://pr-3--site.netlify.app> |')
+    expect(body).toContain('| **This deploy** | <https://d1--site.netlify.app> |')
     expect(body).toContain('| **Commit** | `abcdef1` |')
     expect(body).toContain('| **Files** | 50 total, 2 changed, 2 uploaded (2.0 kB) |')
     expect(body).toContain(
@@ -51,7 +51,7 @@ describe('renderComment', () => {
       now,
     })
     expect(body).toContain('### ❌ Kaixu Push · `client-site` · Production deploy failed')
-    expect(body).toContain('| **Error** | Bad &lt;b&gt;thing&lt;/b&gt; \\| with a newline |')
+    expect(body).toContain('| **Error** | `Bad <b>thing</b> \\| with a newline` |')
   })
 })
 
@@ -62,12 +62,22 @@ describe('ownedBy', () => {
     expect(ours('github-actions[bot]')).toBe(false)
   })
 
-  it('matches bot accounts only when the login is unknown (an installation token)', () => {
+  it('matches github-actions[bot] only when the login is unknown (an installation token)', () => {
     const ours = ownedBy(undefined)
     expect(ours('github-actions[bot]')).toBe(true)
-    expect(ours('my-app[bot]')).toBe(true)
+    // Another bot on the PR quoting our marker is not us.
+    expect(ours('renovate[bot]')).toBe(false)
+    expect(ours('my-app[bot]')).toBe(false)
     expect(ours('mallory')).toBe(false)
     expect(ours(undefined)).toBe(false)
+  })
+
+  it('matches the comment-author login instead when one is given (a GitHub App token)', () => {
+    const ours = ownedBy(undefined, 'my-app[bot]')
+    expect(ours('my-app[bot]')).toBe(true)
+    expect(ours('github-actions[bot]')).toBe(false)
+    // A token that can read its own login knows best.
+    expect(ownedBy('deploy-bot-user', 'my-app[bot]')('deploy-bot-user')).toBe(true)
   })
 })
 

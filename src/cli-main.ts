@@ -9,6 +9,7 @@ import { cancelPush } from './cancel.ts'
 import { GatewayClient } from './gateway-client.ts'
 import { DeployTimeoutError, PushError, push } from './deploy.ts'
 import { getErrorMessage } from './errors.ts'
+import { keepSecret, logLine, redact } from './escape.ts'
 import { formatBytes, formatCents, formatDuration } from './format.ts'
 import { planPush } from './plan.ts'
 import { parseAlias, parseDir, parseGatewayUrl, parseNumber } from './validate.ts'
@@ -159,11 +160,14 @@ export async function runCli(
   },
   interrupt?: AbortSignal,
 ): Promise<number> {
+  // Each message is one line (logLine): a file name or gateway text cannot forge another one,
+  // and the key never shows.
+  keepSecret(env['KAIXU_KEY'])
   const reporter: Reporter = {
-    info: (message) => io.err(`${message}\n`),
-    warning: (message) => io.err(`warning: ${message}\n`),
+    info: (message) => io.err(`${logLine(message)}\n`),
+    warning: (message) => io.err(`warning: ${logLine(message)}\n`),
     debug: (message) => {
-      if (env['KAIXU_DEBUG']) io.err(`debug: ${message}\n`)
+      if (env['KAIXU_DEBUG']) io.err(`debug: ${logLine(message)}\n`)
     },
   }
   let options: CliOptions | undefined
@@ -236,11 +240,11 @@ export async function runCli(
       if (client && pushId) await cancelPush(client, pushId, reporter)
       return interrupt.reason === 'SIGTERM' ? 143 : 130
     }
-    let message = getErrorMessage(error)
+    let message = redact(getErrorMessage(error))
     if (error instanceof Error && error.cause instanceof DeployTimeoutError) {
       message += '. Raise --timeout-minutes to wait longer.'
     }
-    io.err(`kaixu-push: ${message}\n`)
+    io.err(`kaixu-push: ${logLine(message)}\n`)
     if (options.json && error instanceof PushError) {
       io.out(`${JSON.stringify({ ...resultJson(error.result), error: message })}\n`)
     }

@@ -115,6 +115,16 @@ export function isSkipped(name: string): boolean {
   return name.startsWith('__MACOSX')
 }
 
+/**
+ * Whether a path relative to the deployed folder falls under the publish rules' skips: any part
+ * of it skipped by `isSkipped`, or `node_modules` at the top when that is skipped.
+ */
+function isSkippedPath(relPath: string, skipNodeModules: boolean): boolean {
+  const parts = relPath.split('/')
+  if (skipNodeModules && parts[0] === 'node_modules') return true
+  return parts.some((part) => part !== '' && isSkipped(part))
+}
+
 // The walk runs on this thread for at most this long between turns of its event loop.
 const SLICE_MS = 10
 
@@ -157,16 +167,25 @@ async function walk(
     // The entry's type comes with readdir on most file systems: stat only links and unknowns.
     let realPath: string | undefined
     let stat: Pick<fs.Dirent, 'isFile' | 'isDirectory'> = entry
-    if (entry.isSymbolicLink()) {
-      realPath = resolveLink(root, join(realDir, name), relPath)
-      stat = fs.statSync(realPath)
-    } else if (!entry.isFile() && !entry.isDirectory()) {
+    let isLink = entry.isSymbolicLink()
+    if (!isLink && !entry.isFile() && !entry.isDirectory()) {
       const lstat = fs.lstatSync(join(realDir, name))
       stat = lstat
-      if (lstat.isSymbolicLink()) {
-        realPath = resolveLink(root, join(realDir, name), relPath)
-        stat = fs.statSync(realPath)
+      isLink = lstat.isSymbolicLink()
+    }
+    if (isLink) {
+      realPath = resolveLink(root, join(realDir, name), relPath)
+      // The publish rules hold for what a link points to, not only for its name: `env.txt →
+      // .env` or `gitdir → .git` would otherwise publish what the rules keep back.
+      const target = path.relative(root, realPath).split(path.sep).join('/')
+      if (isSkippedPath(target, options.skipNodeModules === true)) {
+        options.warn?.(
+          `Skipping '${relPath}': a symlink to '${target}', which is never deployed ` +
+            '(dotfiles, dot-folders and __MACOSX are skipped wherever a link points to them)',
+        )
+        continue
       }
+      stat = fs.statSync(realPath)
     }
 
     let key: string

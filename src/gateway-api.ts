@@ -111,7 +111,15 @@ export interface PushUploadBatchResponse {
  * Life cycle of a push; `ready`, `error`, `cancelled` (push-cancel) and `expired` (idle past the
  * gateway's timeout) are final.
  */
-export type PushState = 'uploading' | 'finalizing' | 'ready' | 'error' | 'cancelled' | 'expired'
+export const PUSH_STATES = [
+  'uploading',
+  'finalizing',
+  'ready',
+  'error',
+  'cancelled',
+  'expired',
+] as const
+export type PushState = (typeof PUSH_STATES)[number]
 
 /** The push record, answered by `push-complete` and `push-status`. */
 export interface PushRecord {

@@ -3,19 +3,11 @@ import { randomUUID } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { GatewayError, getErrorMessage } from './errors.ts'
 import { retry } from './retry.ts'
+import * as schemas from './gateway-schemas.ts'
+import type { z } from 'zod'
 import type { RateLimitInfo } from './errors.ts'
 import type { RetryOptions } from './retry.ts'
-import type {
-  ChunkPutHeaders,
-  ChunkPutResponse,
-  ChunkStatusResponse,
-  PushInitRequest,
-  PushInitResponse,
-  PushPlanResponse,
-  PushRecord,
-  PushUploadBatchResponse,
-  PushUploadResponse,
-} from './gateway-api.ts'
+import type { ChunkPutHeaders, PushInitRequest } from './gateway-api.ts'
 
 /** One file of a batch upload: its content's SHA-1 and size, and where to read it. */
 export interface BatchFile {
@@ -76,7 +68,7 @@ export class GatewayClient {
     idempotencyKey: string = randomUUID(),
     signal?: AbortSignal,
   ) {
-    return this.#request<PushInitResponse>({
+    return this.#request(schemas.pushInitResponse, {
       method: 'POST',
       route: 'v1/push-init',
       json: request,
@@ -90,7 +82,7 @@ export class GatewayClient {
    * uploaded and what it would cost; creates no deploy, reservation or charge.
    */
   async plan(request: PushInitRequest, signal?: AbortSignal) {
-    return this.#request<PushPlanResponse>({
+    return this.#request(schemas.pushPlanResponse, {
       method: 'POST',
       route: 'v1/push-plan',
       json: request,
@@ -100,7 +92,7 @@ export class GatewayClient {
 
   /** `PUT /v1/push-upload`: streams one file; the stream is re-opened for each attempt. */
   async upload(pushId: string, sha1: string, filePath: string, size: number, signal?: AbortSignal) {
-    return this.#request<PushUploadResponse>({
+    return this.#request(schemas.pushUploadResponse, {
       method: 'PUT',
       route: 'v1/push-upload',
       query: { pushId },
@@ -145,7 +137,7 @@ export class GatewayClient {
         yield content
       }
     }
-    return this.#request<PushUploadBatchResponse>({
+    return this.#request(schemas.pushUploadBatchResponse, {
       method: 'POST',
       route: 'v1/push-upload-batch',
       query: { pushId },
@@ -161,7 +153,7 @@ export class GatewayClient {
    */
   async chunkStatus(pushId: string, sha1: string, signal?: AbortSignal) {
     try {
-      return await this.#request<ChunkStatusResponse>({
+      return await this.#request(schemas.chunkStatusResponse, {
         method: 'GET',
         route: 'v1/push-upload-chunk',
         query: { pushId, sha1 },
@@ -175,7 +167,7 @@ export class GatewayClient {
 
   /** `PUT /v1/push-upload-chunk`: one chunk of a large file (re-sending a stored one is a no-op). */
   async putChunk(pushId: string, h: ChunkPutHeaders, body: Uint8Array, signal?: AbortSignal) {
-    return this.#request<ChunkPutResponse>({
+    return this.#request(schemas.chunkPutResponse, {
       method: 'PUT',
       route: 'v1/push-upload-chunk',
       query: { pushId },
@@ -197,7 +189,7 @@ export class GatewayClient {
    * the deploy is final or its own wait (120 s) runs out; either way the answer is the push record.
    */
   async complete(pushId: string, wait: boolean, signal?: AbortSignal) {
-    return this.#request<PushRecord>({
+    return this.#request(schemas.pushRecord, {
       method: 'POST',
       route: 'v1/push-complete',
       json: { pushId, wait },
@@ -210,7 +202,7 @@ export class GatewayClient {
    * its Netlify deploy and returns its reservation. A 409 says it is past uploading.
    */
   async cancel(pushId: string, signal?: AbortSignal) {
-    return this.#request<PushRecord>({
+    return this.#request(schemas.pushRecord, {
       method: 'POST',
       route: 'v1/push-cancel',
       json: { pushId },
@@ -228,7 +220,7 @@ export class GatewayClient {
       waitSeconds === undefined
         ? {}
         : { waitFor: 'ready', timeout: String(Math.max(0, Math.min(60, Math.ceil(waitSeconds)))) }
-    return this.#request<PushRecord>({
+    return this.#request(schemas.pushRecord, {
       method: 'GET',
       route: 'v1/push-status',
       query: { pushId, ...wait },
@@ -236,7 +228,8 @@ export class GatewayClient {
     })
   }
 
-  async #request<T>(spec: RequestSpec): Promise<T> {
+  /** Sends the request with retries and answers its body once `schema` has checked it. */
+  async #request<T>(schema: z.ZodType<T>, spec: RequestSpec): Promise<T> {
     const url = new URL(spec.route, this.#base)
     for (const [name, value] of Object.entries(spec.query ?? {})) url.searchParams.set(name, value)
     const headers: Record<string, string> = {
@@ -260,7 +253,7 @@ export class GatewayClient {
           signal: spec.signal,
         } as RequestInit)
         if (!response.ok) throw await toGatewayError(response)
-        return (await readJson(response)) as T
+        return checkAnswer(schema, await readJson(response), label, response)
       },
       {
         signal: spec.signal,
@@ -272,6 +265,28 @@ export class GatewayClient {
       },
     )
   }
+}
+
+/**
+ * The answer as `schema` describes it, or a `GatewayError` (`invalid_response`, never retried)
+ * naming the first fields that are wrong: a gateway that answers nonsense stops the push here,
+ * before its answer reaches an upload plan, an output, a comment or a log.
+ */
+function checkAnswer<T>(schema: z.ZodType<T>, body: unknown, label: string, response: Response): T {
+  const parsed = schema.safeParse(body)
+  if (parsed.success) return parsed.data
+  const problems = parsed.error.issues
+    .slice(0, 3)
+    .map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`)
+    .join('; ')
+  throw new GatewayError(
+    response.status,
+    'invalid_response',
+    `The gateway's answer to ${label} is not valid, so the push stops: ${problems}`,
+    undefined,
+    undefined,
+    response.headers.get('x-request-id') ?? undefined,
+  )
 }
 
 async function readJson(response: Response): Promise<unknown> {

@@ -1,5 +1,14 @@
 import * as core from '@actions/core'
-import { parseAlias, parseBoolean, parseDir, parseGatewayUrl, parseNumber } from './validate.ts'
+import { keepSecret } from './escape.ts'
+import { ACTIONS_BOT } from './pr-comment.ts'
+import {
+  parseAlias,
+  parseBoolean,
+  parseDir,
+  parseGatewayUrl,
+  parseLogin,
+  parseNumber,
+} from './validate.ts'
 
 /** The Action's inputs, parsed and checked; see `action.yml` for each one's meaning. */
 export interface ActionInputs {
@@ -25,6 +34,8 @@ export interface ActionInputs {
   /** Undefined when empty: no comment and no deployment then. */
   readonly githubToken: string | undefined
   readonly comment: boolean
+  /** The login whose marker comment is ours when the token cannot say (`GET /user`). */
+  readonly commentAuthor: string
   readonly githubDeployment: boolean
   readonly failWithoutCredentials: boolean
   readonly dryRun: boolean
@@ -36,10 +47,13 @@ export interface ActionInputs {
  */
 export function getInputs(): ActionInputs {
   // Mask the secrets before anything else can fail and print them.
+  // keepSecret: masking covers the log only; messages published elsewhere are redacted too.
   const kaixuKey = core.getInput('kaixu-key')
   if (kaixuKey) core.setSecret(kaixuKey)
+  keepSecret(kaixuKey)
   const githubToken = core.getInput('github-token')
   if (githubToken) core.setSecret(githubToken)
+  keepSecret(githubToken)
 
   const gatewayUrl = parseGatewayUrl(required('gateway-url'), label('gateway-url'), core.warning)
   const project = required('project')
@@ -69,6 +83,7 @@ export function getInputs(): ActionInputs {
     concurrency: number('concurrency', 8, { min: 1, max: 32, integer: true }),
     githubToken: githubToken || undefined,
     comment: boolean('comment', true),
+    commentAuthor: parseLogin(optional('comment-author') ?? ACTIONS_BOT, label('comment-author')),
     githubDeployment: parseDeploymentSwitch(core.getInput('github-deployment')),
     failWithoutCredentials: boolean('fail-without-credentials', false),
     dryRun: boolean('dry-run', false),

@@ -6,6 +6,7 @@ import { digestDir } from './files.ts'
 import { GatewayClient } from './gateway-client.ts'
 import { DeployTimeoutError, PushError, push } from './deploy.ts'
 import { getErrorMessage } from './errors.ts'
+import { logLine, redact } from './escape.ts'
 import { createGitHubApi, describeGitHubError } from './github.ts'
 import { startDeployment } from './github-deployment.ts'
 import { renderComment, upsertComment } from './pr-comment.ts'
@@ -29,10 +30,12 @@ import type { PlanResult } from './plan.ts'
 import type { RunContext } from './run-context.ts'
 import type { Target } from './target.ts'
 
+// Every line the Action logs goes through here. `core.info` writes raw, so its text is escaped
+// (logLine); `core.warning` and `core.debug` are workflow commands that core escapes itself.
 const reporter: Reporter = {
-  info: (message) => core.info(message),
-  warning: (message) => core.warning(message),
-  debug: (message) => core.debug(message),
+  info: (message) => core.info(logLine(message)),
+  warning: (message) => core.warning(redact(message)),
+  debug: (message) => core.debug(redact(message)),
 }
 
 /**
@@ -56,9 +59,8 @@ export async function run(): Promise<void> {
   try {
     inputs = getInputs()
     target = resolveTarget(inputs, context)
-    for (const warning of target.warnings) core.warning(warning)
-    core.info(`Deploying to ${describeTarget(target)}: ${target.reason}`)
-    setTargetOutputs({ target })
+    for (const warning of target.warnings) reporter.warning(warning)
+    reporter.info(`Deploying to ${describeTarget(target)}: ${target.reason}`)
 
     // Step 1: without a key there is nothing to deploy with; on a fork's PR that is expected.
     if (!inputs.kaixuKey) {
@@ -70,6 +72,8 @@ export async function run(): Promise<void> {
       skipped = reason
       core.notice(`Kaixu Push skipped: ${reason}`)
       core.setOutput('state', 'skipped')
+      // A 'pr-number' input is the artifact's claim, and without a token it goes unchecked.
+      if (inputs.prNumber === undefined) setTargetOutputs({ target })
       return
     }
 
@@ -83,10 +87,12 @@ export async function run(): Promise<void> {
     const stale = await checkPrNumber(inputs, context, github)
     if (stale) {
       skipped = stale
-      core.warning(`Kaixu Push skipped: ${stale}`)
+      reporter.warning(`Kaixu Push skipped: ${stale}`)
       core.setOutput('state', 'skipped')
       return
     }
+    // Only now: the alias and environment may come from a PR number that had to be checked.
+    setTargetOutputs({ target })
     // From here on GitHub hears how the push went, failures included; a dry run writes nothing.
     reportToGitHub = !inputs.dryRun
 
@@ -102,7 +108,7 @@ export async function run(): Promise<void> {
         `Input 'dir': ${inputs.dir} holds no files to deploy (dotfiles and __MACOSX are skipped)`,
       )
     }
-    core.info(
+    reporter.info(
       `Digest of ${inputs.dir}: ${digest.count} files, ${formatBytes(digest.totalBytes)} ` +
         `in ${formatDuration(digestMs)}`,
     )
@@ -164,7 +170,8 @@ export async function run(): Promise<void> {
       result = caught.result
       setOutputs(result)
     }
-    error = getErrorMessage(caught)
+    // Redacted here, once: this text goes to the log, the deployment, the comment and the summary.
+    error = redact(getErrorMessage(caught))
     if (caught instanceof Error && caught.cause instanceof DeployTimeoutError) {
       error += ". Raise 'timeout-minutes' to wait longer."
     }
@@ -202,14 +209,20 @@ export async function run(): Promise<void> {
           runUrl: context.runUrl,
         })
         try {
-          const written = await upsertComment(github, target.prNumber, inputs.project, body)
+          const written = await upsertComment(
+            github,
+            target.prNumber,
+            inputs.project,
+            body,
+            inputs.commentAuthor,
+          )
           commentUrl = written.comment.url
           commentId = written.comment.id
-          core.info(
+          reporter.info(
             `${written.created ? 'Commented on' : 'Updated the comment on'} PR #${target.prNumber}`,
           )
         } catch (caught) {
-          core.warning(
+          reporter.warning(
             `Could not comment on PR #${target.prNumber}: ` +
               describeGitHubError(caught, 'pull-requests: write'),
           )

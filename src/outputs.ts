@@ -1,5 +1,6 @@
 import * as core from '@actions/core'
 import { getErrorMessage } from './errors.ts'
+import { htmlLink as link, htmlText as escape } from './escape.ts'
 import { formatBytes, formatCents, formatDuration } from './format.ts'
 import { formatBudget } from './metering.ts'
 import type { PushResult } from './deploy.ts'
@@ -161,18 +162,4 @@ export function describeTarget(target: Target): string {
   parts.push(`environment ${target.environment}`)
   const detail = parts.filter(Boolean).join(', ')
   return `${target.production ? 'Production' : 'Preview'} (${detail})`
-}
-
-// Summary cells are raw HTML; gateway messages and paths must not inject markup.
-function escape(text: string): string {
-  return text
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-}
-
-function link(url: string): string {
-  const safe = escape(url)
-  return /^https?:\/\//i.test(url) ? `<a href="${safe}">${safe}</a>` : safe
 }

@@ -1,6 +1,7 @@
 // The sticky pull request comment: one per project and PR, found again by a hidden marker and
 // edited on every push, so a PR with ten pushes has one comment, not ten.
 import { createHash } from 'node:crypto'
+import { markdownCode, markdownLink } from './escape.ts'
 import { formatBytes } from './format.ts'
 import type { GitHubApi, IssueComment } from './github.ts'
 
@@ -45,14 +46,15 @@ export function renderComment(report: CommentReport): string {
       ? `${kind} ready`
       : state === 'error' || state === 'failed'
         ? `${kind} deploy failed`
-        : `${kind} deploy ${state}`
+        : `${kind} deploy ${markdownCode(state)}`
+  // Every value from outside (gateway, files, errors) goes through markdownCode or markdownLink.
   const rows: [string, string][] = []
-  if (report.siteUrl) rows.push([kind, report.siteUrl])
+  if (report.siteUrl) rows.push([kind, markdownLink(report.siteUrl)])
   if (report.deployUrl && report.deployUrl !== report.siteUrl) {
-    rows.push(['This deploy', report.deployUrl])
+    rows.push(['This deploy', markdownLink(report.deployUrl)])
   }
-  if (report.sha) rows.push(['Commit', `\`${report.sha.slice(0, 7)}\``])
-  rows.push(['State', `\`${cell(state)}\``])
+  if (report.sha) rows.push(['Commit', markdownCode(report.sha.slice(0, 7))])
+  rows.push(['State', markdownCode(state)])
   if (report.filesTotal !== undefined) {
     const changed = report.filesChanged === undefined ? '' : `, ${report.filesChanged} changed`
     const uploaded =
@@ -61,13 +63,13 @@ export function renderComment(report: CommentReport): string {
         : `, ${report.filesUploaded} uploaded (${formatBytes(report.bytesUploaded ?? 0)})`
     rows.push(['Files', `${report.filesTotal} total${changed}${uploaded}`])
   }
-  if (report.error) rows.push(['Error', cell(report.error)])
+  if (report.error) rows.push(['Error', markdownCode(report.error)])
 
   const when = (report.now ?? new Date()).toISOString().slice(0, 16).replace('T', ' ')
-  const run = report.runUrl ? ` by [this run](${report.runUrl})` : ''
+  const run = report.runUrl ? ` by ${markdownLink(report.runUrl, 'this run')}` : ''
   return [
     commentMarker(report.project),
-    `### ${icon} Kaixu Push · \`${cell(report.project)}\` · ${headline}`,
+    `### ${icon} Kaixu Push · ${markdownCode(report.project)} · ${headline}`,
     '',
     '| | |',
     '| --- | --- |',
@@ -78,16 +80,21 @@ export function renderComment(report: CommentReport): string {
   ].join('\n')
 }
 
+/** The login an Actions `GITHUB_TOKEN` comments as. */
+export const ACTIONS_BOT = 'github-actions[bot]'
+
 /**
  * Whose comments count as ours: the token's own login when GitHub tells it (a personal token),
- * else any bot account. An Actions `GITHUB_TOKEN` cannot read `GET /user`; it comments as
- * `github-actions[bot]`, a GitHub App token as `<app>[bot]`, and no person can have a login
- * ending in `[bot]`, so a marker pasted by a person is never taken for ours.
+ * else `author` (the `comment-author` input, for a GitHub App token: `<app>[bot]`), else
+ * `github-actions[bot]`. An Actions `GITHUB_TOKEN` cannot read `GET /user`; any other bot on the
+ * PR (Renovate, a linter) quoting our marker must not have its comment taken for ours.
  */
-export function ownedBy(viewer: string | undefined): (login: string | undefined) => boolean {
-  return viewer === undefined
-    ? (login) => login?.endsWith('[bot]') === true
-    : (login) => login === viewer
+export function ownedBy(
+  viewer: string | undefined,
+  author: string = ACTIONS_BOT,
+): (login: string | undefined) => boolean {
+  const ours = viewer ?? author
+  return (login) => login === ours
 }
 
 /**
@@ -99,24 +106,14 @@ export async function upsertComment(
   issue: number,
   project: string,
   body: string,
+  author?: string,
 ): Promise<{ comment: IssueComment; created: boolean }> {
   const marker = commentMarker(project)
-  const ours = ownedBy(await api.viewerLogin())
+  const ours = ownedBy(await api.viewerLogin(), author)
   const existing = await api.findComment(
     issue,
     (comment) => ours(comment.login) && comment.body.includes(marker),
   )
   if (existing) return { comment: await api.updateComment(existing.id, body), created: false }
   return { comment: await api.createComment(issue, body), created: true }
-}
-
-// A table cell: one line, no pipes, no markup from error messages.
-function cell(text: string): string {
-  return text
-    .replace(/\s+/g, ' ')
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/\|/g, '\\|')
-    .replace(/`/g, "'")
 }

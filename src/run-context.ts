@@ -20,7 +20,8 @@ export interface RunContext {
   readonly sha: string | undefined
   /**
    * The branch this run deploys when it is not for a pull request: the pushed branch, or a
-   * `workflow_run`'s head branch when that run was not for a pull request nor from a fork.
+   * `workflow_run`'s head branch when that run came from a `push`, `workflow_dispatch` or
+   * `schedule` in this repository.
    * Undefined for tags, pull requests and runs without a ref.
    */
   readonly branch: string | undefined
@@ -46,6 +47,9 @@ export interface RunContext {
 }
 
 type Json = Record<string, unknown>
+
+// Upstream events of a `workflow_run` whose head branch was pushed by someone with write access.
+const BRANCH_EVENTS = new Set(['push', 'workflow_dispatch', 'schedule'])
 
 /** Reads the run context from the environment and the event payload; never throws. */
 export function readRunContext(env: NodeJS.ProcessEnv = process.env): RunContext {
@@ -87,8 +91,11 @@ export function readRunContext(env: NodeJS.ProcessEnv = process.env): RunContext
     upstreamHeadSha = text(run['head_sha'])
     sha = upstreamHeadSha ?? sha
     const headRepo = text(record(run['head_repository'])?.['full_name'])
-    fromFork = headRepo !== undefined && fullName !== undefined && headRepo !== fullName
-    forPullRequest = String(run['event'] ?? '').startsWith('pull_request')
+    // As on `pull_request`: a head repository that was deleted (`null`) or is not named is a
+    // fork's, since nothing shows it is this repository.
+    fromFork = headRepo === undefined || (fullName !== undefined && headRepo !== fullName)
+    const upstreamEvent = String(run['event'] ?? '')
+    forPullRequest = upstreamEvent.startsWith('pull_request')
     // GitHub lists the PR only when its head is in this repository; for forks the caller passes
     // `pr-number` (the fork-safe recipe in the README).
     const listed = Array.isArray(run['pull_requests']) ? run['pull_requests'] : []
@@ -101,8 +108,11 @@ export function readRunContext(env: NodeJS.ProcessEnv = process.env): RunContext
         headBranch: text(head?.['ref']),
       }
     }
-    // A fork's branch may be called `main` too: only a push in this repository is a branch here.
-    branch = forPullRequest || fromFork ? undefined : text(run['head_branch'])
+    // A fork's branch may be called `main` too, and an `issue_comment` or `pull_request_target`
+    // run on `main` runs for whoever commented or opened the PR: only a push, a manual dispatch
+    // or a schedule in this repository makes the upstream head branch this run's branch (and so
+    // possibly production). Anything else is a preview.
+    branch = fromFork || !BRANCH_EVENTS.has(upstreamEvent) ? undefined : text(run['head_branch'])
   }
 
   return {
