@@ -4,6 +4,9 @@ import { z } from 'zod'
 /** The real Netlify API; `NETLIFY_API_URL=sandbox` swaps in the built-in sandbox. */
 export const NETLIFY_API_DEFAULT = 'https://api.netlify.com/api/v1'
 
+/** The most chunks one file may come in (`X-Chunk-Count`); with `chunkBytes` it bounds a file. */
+export const MAX_CHUNK_COUNT = 10_000
+
 const intFromEnv = (min: number, max: number) => z.coerce.number().int().min(min).max(max)
 
 const envSchema = z.object({
@@ -64,6 +67,8 @@ export interface Config {
   readonly maxFiles: number
   readonly inlineMaxBytes: number
   readonly chunkBytes: number
+  /** The largest file a push may hold: `MAX_CHUNK_COUNT` chunks of `chunkBytes`. */
+  readonly maxFileBytes: number
   /**
    * push-upload-batch: files per request, bytes of files per request, and the largest file a
    * batch may carry (bigger ones go through push-upload or chunks).
@@ -126,6 +131,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxFiles: e.KAIXU_MAX_FILES,
     inlineMaxBytes: e.KAIXU_INLINE_MAX_BYTES,
     chunkBytes: e.KAIXU_CHUNK_BYTES,
+    maxFileBytes: e.KAIXU_CHUNK_BYTES * MAX_CHUNK_COUNT,
     batch: Object.freeze({
       maxFiles: e.KAIXU_BATCH_MAX_FILES,
       maxBytes: e.KAIXU_BATCH_MAX_BYTES,

@@ -352,6 +352,14 @@ export function createChunkUploads(
         await staged.discard()
         throw ERRORS.lengthRequired()
       }
+      // Claims no set of chunks could meet are refused before anything is reserved or kept.
+      if (size > config.maxFileBytes || size > h.count * config.chunkBytes) {
+        await staged.discard()
+        throw ERRORS.invalidRequest(
+          `A ${size}-byte file cannot come in ${h.count} chunks of at most ${config.chunkBytes} bytes (and no file may exceed ${config.maxFileBytes} bytes).`,
+          { fileSize: size, chunkCount: h.count, chunkBytes: config.chunkBytes },
+        )
+      }
       const opening = {
         pushId,
         sha1: h.sha1,
@@ -368,76 +376,89 @@ export function createChunkUploads(
         await staged.discard()
         throw error
       }
-      const result = await db.transaction(async (tx) => {
-        let upload = await chunks.openChunkUpload(tx, opening)
-        if (upload.state === 'failed' || upload.state === 'expired') {
-          // A failed or expired upload of this file starts over from its first chunk.
-          await chunks.deleteChunkUpload(tx, pushId, h.sha1)
-          upload = await chunks.openChunkUpload(tx, opening)
-        }
-        if (upload.chunk_count !== h.count || upload.file_size !== size) {
-          throw ERRORS.conflict(
-            `This upload was opened with ${upload.chunk_count} chunks of a ${upload.file_size}-byte file.`,
-          )
-        }
-        const inserted = await chunks.insertChunk(tx, {
-          pushId,
-          sha1: h.sha1,
-          idx: h.index,
-          chunkSha1: h.chunkSha1,
-          size: staged.size,
-          data: staged.data,
-        })
-        if (!inserted.stored) {
-          if (inserted.existingSha1 !== h.chunkSha1) {
-            await store.remove(pushId, h.sha1, { idx: h.index, chunkSha1: h.chunkSha1 })
-            throw new AppError(
-              ErrorCode.ChunkConflict,
-              409,
-              `Chunk ${h.index} is already stored with a different body (SHA-1 ${inserted.existingSha1}).`,
-              { details: { index: h.index, storedSha1: inserted.existingSha1 } },
+      // Set once this request's chunk row is in: if the transaction then fails, its bytes go too.
+      let insertedHere = false
+      const result = await db
+        .transaction(async (tx) => {
+          let upload = await chunks.openChunkUpload(tx, opening)
+          if (upload.state === 'failed' || upload.state === 'expired') {
+            // A failed or expired upload of this file starts over from its first chunk.
+            await chunks.deleteChunkUpload(tx, pushId, h.sha1)
+            upload = await chunks.openChunkUpload(tx, opening)
+          }
+          if (upload.chunk_count !== h.count || upload.file_size !== size) {
+            throw ERRORS.conflict(
+              `This upload was opened with ${upload.chunk_count} chunks of a ${upload.file_size}-byte file.`,
             )
           }
-          return { stored: false, complete: upload.state !== 'receiving' }
-        }
-        const totals = await chunks.chunkTotals(tx, pushId, h.sha1)
-        if (totals.bytes > upload.file_size) {
-          throw ERRORS.invalidRequest(
-            `The chunks add up to more than the file's ${upload.file_size} bytes.`,
-          )
-        }
-        const complete = totals.count === upload.chunk_count
-        const queueAssembly = () =>
-          deps
-            .queue()
-            .send(
-              ASSEMBLE_QUEUE,
-              { pushId, sha1: h.sha1 },
-              { tx, singletonKey: `${pushId}:${h.sha1}` },
-            )
-        // The first chunk of a file starts sending it while the rest arrive (the same job as
-        // assembly: it streams while the upload is receiving, assembles once it is complete).
-        if (upload.created && !complete) await queueAssembly()
-        if (
-          complete &&
-          (await chunks.transitionChunkUpload(tx, pushId, h.sha1, ['receiving'], 'assembling'))
-        ) {
-          await queueAssembly()
-        }
-        await ctx.audit(
-          {
-            ...ctx.callerAudit(caller),
-            action: 'push.chunk',
-            status: 'ok',
-            projectId: push.project_id,
+          const inserted = await chunks.insertChunk(tx, {
             pushId,
-            bytes: staged.size,
-            details: { sha1: h.sha1, index: h.index, count: h.count },
-          },
-          tx,
-        )
-        return { stored: true, complete }
-      })
+            sha1: h.sha1,
+            idx: h.index,
+            chunkSha1: h.chunkSha1,
+            size: staged.size,
+            data: staged.data,
+          })
+          if (!inserted.stored) {
+            if (inserted.existingSha1 !== h.chunkSha1) {
+              await store.remove(pushId, h.sha1, { idx: h.index, chunkSha1: h.chunkSha1 })
+              throw new AppError(
+                ErrorCode.ChunkConflict,
+                409,
+                `Chunk ${h.index} is already stored with a different body (SHA-1 ${inserted.existingSha1}).`,
+                { details: { index: h.index, storedSha1: inserted.existingSha1 } },
+              )
+            }
+            return { stored: false, complete: upload.state !== 'receiving' }
+          }
+          insertedHere = true
+          const totals = await chunks.chunkTotals(tx, pushId, h.sha1)
+          const complete = totals.count === upload.chunk_count
+          // Chunks must add up to exactly the declared size: a short file would otherwise reach
+          // assembly, where Netlify waits for bytes that never come.
+          if (totals.bytes > upload.file_size || (complete && totals.bytes !== upload.file_size)) {
+            throw ERRORS.invalidRequest(
+              `The chunks add up to ${totals.bytes} bytes, not the file's ${upload.file_size}; this chunk was not stored.`,
+              { declaredBytes: upload.file_size, receivedBytes: totals.bytes, index: h.index },
+            )
+          }
+          const queueAssembly = () =>
+            deps
+              .queue()
+              .send(
+                ASSEMBLE_QUEUE,
+                { pushId, sha1: h.sha1 },
+                { tx, singletonKey: `${pushId}:${h.sha1}` },
+              )
+          // The first chunk of a file starts sending it while the rest arrive (the same job as
+          // assembly: it streams while the upload is receiving, assembles once it is complete).
+          if (upload.created && !complete) await queueAssembly()
+          if (
+            complete &&
+            (await chunks.transitionChunkUpload(tx, pushId, h.sha1, ['receiving'], 'assembling'))
+          ) {
+            await queueAssembly()
+          }
+          await ctx.audit(
+            {
+              ...ctx.callerAudit(caller),
+              action: 'push.chunk',
+              status: 'ok',
+              projectId: push.project_id,
+              pushId,
+              bytes: staged.size,
+              details: { sha1: h.sha1, index: h.index, count: h.count },
+            },
+            tx,
+          )
+          return { stored: true, complete }
+        })
+        .catch(async (error: unknown) => {
+          if (insertedHere) {
+            await store.remove(pushId, h.sha1, { idx: h.index, chunkSha1: h.chunkSha1 })
+          }
+          throw error
+        })
       if (result.stored) chunkArrived(pushId, h.sha1)
       return { sha1: h.sha1, index: h.index, skipped: false, ...result }
     },

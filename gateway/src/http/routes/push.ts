@@ -35,16 +35,24 @@ export function pushRoutes(
   state?: { readonly draining: boolean },
 ): Router {
   const router = Router()
-  const initSchema = initBodySchema()
+  const initSchema = initBodySchema(config)
   // A 100 000-file manifest is ~10 MB of JSON; everything else is tiny.
   const manifestJson = jsonBody('32mb')
   const smallJson = jsonBody('16kb')
   // Counted before validation, so an oversized manifest is refused without walking it.
   const checkFileCount = (body: unknown) => {
-    const files = (body as { files?: unknown } | undefined)?.files
-    if (files && typeof files === 'object' && Object.keys(files).length > config.maxFiles) {
+    const { files, sizes } = (body ?? {}) as { files?: unknown; sizes?: unknown }
+    const count = (v: unknown) => (v && typeof v === 'object' ? Object.keys(v).length : 0)
+    if (count(files) > config.maxFiles) {
       throw ERRORS.payloadTooLarge(`A push may list at most ${config.maxFiles} files.`, {
         maxFiles: config.maxFiles,
+      })
+    }
+    // A size per file at most: a flood of sizes keys is refused before zod walks any of them.
+    if (count(sizes) > count(files)) {
+      throw ERRORS.invalidRequest('sizes has more keys than files.', {
+        files: count(files),
+        sizes: count(sizes),
       })
     }
   }
