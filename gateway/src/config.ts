@@ -38,6 +38,7 @@ const envSchema = z.object({
   KAIXU_JOB_RETRY_DELAY_SECONDS: intFromEnv(1, 86_400).default(30),
   KAIXU_JOB_RETRY_CRON: z.string().min(9).default('*/5 * * * *'),
   KAIXU_JOB_HEARTBEAT_SECONDS: intFromEnv(10, 3600).default(30),
+  KAIXU_JOB_CUSTOMER_CONCURRENCY: intFromEnv(1, 64).default(2),
   KAIXU_JOB_POLL_SECONDS: z.coerce.number().min(0.5).max(60).default(0.5),
   KAIXU_DEPLOYS_PER_MONTH: intFromEnv(0, 10_000_000).default(1000),
   KAIXU_BYTES_PER_MONTH: intFromEnv(0, Number.MAX_SAFE_INTEGER).default(50_000_000_000),
@@ -85,6 +86,11 @@ export interface Config {
     retryDelaySeconds: number
     retryCron: string
     heartbeatSeconds: number
+    /**
+     * Jobs of one customer active at once per queue, across all processes (each process runs
+     * 4 workers per queue): one customer's stuck work never holds every worker.
+     */
+    customerConcurrency: number
   }>
   /** Deployment-wide limits; customers may have their own overrides. */
   readonly defaultLimits: Readonly<{
@@ -150,6 +156,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       retryDelaySeconds: e.KAIXU_JOB_RETRY_DELAY_SECONDS,
       retryCron: e.KAIXU_JOB_RETRY_CRON,
       heartbeatSeconds: e.KAIXU_JOB_HEARTBEAT_SECONDS,
+      customerConcurrency: e.KAIXU_JOB_CUSTOMER_CONCURRENCY,
     }),
     defaultLimits: Object.freeze({
       deploysPerMonth: e.KAIXU_DEPLOYS_PER_MONTH,

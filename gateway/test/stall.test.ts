@@ -1,4 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals'
 import { snapshotAll } from './helpers/accounts.ts'
 import {
@@ -16,6 +19,21 @@ import {
  */
 const sha1 = (data: string | Buffer) => createHash('sha1').update(data).digest('hex')
 const CHUNK = 64 * 1024
+
+/** Polls `check` until it answers something truthy; fails after `ms` (a bound, not a measure). */
+async function until<T>(
+  what: string,
+  check: () => Promise<T>,
+  ms = 30_000,
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const value = await check()
+    if (value) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await sleep(50)
+  }
+}
 
 describe.each(databases())('one customer cannot stall the others on %s', (database) => {
   let gw: TestGateway
@@ -93,5 +111,166 @@ describe.each(databases())('one customer cannot stall the others on %s', (databa
       [pushId],
     )
     expect(jobs).toEqual([])
+  })
+
+  const putChunk = (
+    tenant: Tenant,
+    pushId: string,
+    file: Buffer,
+    index: number,
+    count = Math.ceil(file.length / CHUNK),
+  ) => {
+    const body = file.subarray(index * CHUNK, (index + 1) * CHUNK)
+    return api(gw, tenant.key, 'PUT', `/v1/push-upload-chunk?pushId=${pushId}`, body, {
+      'x-content-sha1': sha1(file),
+      'x-chunk-index': String(index),
+      'x-chunk-count': String(count),
+      'x-chunk-sha1': sha1(body),
+    })
+  }
+
+  const jobsOf = (queue: string, pushId: string) =>
+    gw.db.query<{ state: string; start_after: Date; group_id: string | null }>(
+      `SELECT state, start_after, group_id FROM pgboss.job
+        WHERE name = $1 AND data->>'pushId' = $2 ORDER BY created_on`,
+      [queue, pushId],
+    )
+
+  test('the finalize job re-queues itself with a delay instead of waiting on Netlify in its worker', async () => {
+    const before = gw.sandbox!.configure({})
+    // Netlify takes ten minutes to process this deploy.
+    gw.sandbox!.configure({ processingMs: 600_000 })
+    try {
+      const res = await init({ 'index.html': sha1('slow') })
+      const pushId = String(res.body['pushId'])
+      const up = await api(gw, t.key, 'PUT', `/v1/push-upload?pushId=${pushId}`, 'slow', {
+        'x-content-sha1': sha1('slow'),
+      })
+      expect(up.status).toBe(200)
+      expect((await api(gw, t.key, 'POST', '/v1/push-complete', { pushId })).status).toBe(202)
+      // The first run completes while the deploy is still processing, leaving a later look.
+      const jobs = await until('a finalize run to hand its wait back', async () => {
+        const rows = await jobsOf('push-finalize', pushId)
+        return rows.some((j) => j.state === 'completed') && rows.some((j) => j.state === 'created')
+          ? rows
+          : undefined
+      })
+      const next = jobs.find((j) => j.state === 'created')!
+      expect(next.start_after.getTime()).toBeGreaterThan(Date.now())
+      // Each look is one of this customer's jobs, bounded per customer.
+      expect(next.group_id).toBe(t.customerId)
+      const [push] = await gw.db.query('SELECT state FROM pushes WHERE id = $1', [pushId])
+      expect(push!['state']).toBe('finalizing')
+    } finally {
+      gw.sandbox!.configure({ processingMs: before.processingMs })
+    }
+  })
+
+  test('an upload that can never finish expires: assembling or receiving, its chunk bytes deleted', async () => {
+    const file = randomBytes(CHUNK * 2 + 10)
+    const other = randomBytes(CHUNK * 2 + 20)
+    const res = await init(
+      { 'a.bin': sha1(file), 'b.bin': sha1(other) },
+      { 'a.bin': file.length, 'b.bin': other.length },
+    )
+    const pushId = String(res.body['pushId'])
+    expect((await putChunk(t, pushId, file, 0)).status).toBe(201)
+    expect((await putChunk(t, pushId, other, 0)).status).toBe(201)
+    // As a crash leaves it: one upload marked assembling with no job to finish it, and the push
+    // failed meanwhile (so neither upload can ever finish).
+    await gw.db.query(
+      `UPDATE chunk_uploads SET state = 'assembling' WHERE push_id = $1 AND sha1 = $2`,
+      [pushId, sha1(file)],
+    )
+    await gw.db.query(`UPDATE pushes SET state = 'error' WHERE id = $1`, [pushId])
+    await gw.chunked.expire(new Date())
+    const uploads = await gw.db.query(
+      'SELECT sha1, state FROM chunk_uploads WHERE push_id = $1 ORDER BY sha1',
+      [pushId],
+    )
+    expect(uploads.map((u) => u['state'])).toEqual(['expired', 'expired'])
+    expect(await gw.db.query('SELECT 1 FROM push_chunks WHERE push_id = $1', [pushId])).toEqual([])
+    expect(existsSync(join(gw.dataDir, 'chunks', pushId, sha1(file)))).toBe(false)
+    expect(existsSync(join(gw.dataDir, 'chunks', pushId, sha1(other)))).toBe(false)
+  })
+
+  test('an assembling upload past its retention expires even while its push lives', async () => {
+    const file = randomBytes(CHUNK + 10)
+    const res = await init({ 'a.bin': sha1(file) }, { 'a.bin': file.length })
+    const pushId = String(res.body['pushId'])
+    expect((await putChunk(t, pushId, file, 0)).status).toBe(201)
+    await gw.db.query(
+      `UPDATE chunk_uploads SET state = 'assembling', expires_at = now() - interval '1 minute'
+        WHERE push_id = $1`,
+      [pushId],
+    )
+    await gw.chunked.expire(new Date())
+    const [upload] = await gw.db.query('SELECT state FROM chunk_uploads WHERE push_id = $1', [
+      pushId,
+    ])
+    expect(upload!['state']).toBe('expired')
+    expect(await gw.db.query('SELECT 1 FROM push_chunks WHERE push_id = $1', [pushId])).toEqual([])
+  })
+
+  test('the assembly job of a push that failed meanwhile expires the upload instead of sending it', async () => {
+    const file = randomBytes(CHUNK + 10)
+    const res = await init({ 'a.bin': sha1(file) }, { 'a.bin': file.length })
+    const pushId = String(res.body['pushId'])
+    expect((await putChunk(t, pushId, file, 0)).status).toBe(201)
+    await gw.db.query(`UPDATE chunk_uploads SET state = 'assembling' WHERE push_id = $1`, [pushId])
+    await gw.db.query(`UPDATE pushes SET state = 'error' WHERE id = $1`, [pushId])
+    await gw.chunked.assemble(pushId, sha1(file))
+    const [upload] = await gw.db.query('SELECT state FROM chunk_uploads WHERE push_id = $1', [
+      pushId,
+    ])
+    expect(upload!['state']).toBe('expired')
+    expect(await gw.db.query('SELECT 1 FROM push_chunks WHERE push_id = $1', [pushId])).toEqual([])
+  })
+
+  test("one customer's stalled jobs hold at most its own share of workers; another's push completes meanwhile", async () => {
+    const victim = await createTenant(gw, 'Victim')
+    // The hostile customer opens six chunked files and sends only their first chunk: each first
+    // chunk starts a streaming job that waits (30 s) for chunks that never come.
+    const files = Array.from({ length: 6 }, () => randomBytes(CHUNK * 3))
+    const manifest = Object.fromEntries(files.map((f, i) => [`f${i}.bin`, sha1(f)]))
+    const sizes = Object.fromEntries(files.map((f, i) => [`f${i}.bin`, f.length]))
+    const hostile = await init(manifest, sizes)
+    const hostilePush = String(hostile.body['pushId'])
+    for (const f of files) expect((await putChunk(t, hostilePush, f, 0)).status).toBe(201)
+    const activeHostile = () =>
+      gw.db.query(
+        `SELECT id FROM pgboss.job WHERE name = 'push-assemble' AND state = 'active'
+            AND data->>'pushId' = $1`,
+        [hostilePush],
+      )
+    await until('the hostile streams to hold workers', async () => (await activeHostile()).length)
+
+    // The victim pushes a chunked file and waits for the deploy.
+    const file = randomBytes(CHUNK + 100)
+    const vInit = await api(gw, victim.key, 'POST', '/v1/push-init', {
+      project: victim.projectName,
+      files: { 'v.bin': sha1(file) },
+      sizes: { 'v.bin': file.length },
+    })
+    expect(vInit.status).toBe(201)
+    const vPush = String(vInit.body['pushId'])
+    expect((await putChunk(victim, vPush, file, 0)).status).toBe(201)
+    expect((await putChunk(victim, vPush, file, 1)).status).toBe(201)
+    await until('the victim file to be assembled', async () => {
+      const rows = await gw.db.query('SELECT state FROM chunk_uploads WHERE push_id = $1', [vPush])
+      return rows[0]?.['state'] === 'uploaded'
+    })
+    const done = await api(gw, victim.key, 'POST', '/v1/push-complete', {
+      pushId: vPush,
+      wait: true,
+    })
+    expect(done.status).toBe(200)
+    expect(done.body['state']).toBe('ready')
+    // Meanwhile the hostile streams still wait, never more than the per-customer bound at once.
+    const stillActive = await activeHostile()
+    expect(stillActive.length).toBeGreaterThan(0)
+    expect(stillActive.length).toBeLessThanOrEqual(2)
+    const groups = await jobsOf('push-assemble', hostilePush)
+    expect(new Set(groups.map((j) => j.group_id))).toEqual(new Set([t.customerId]))
   })
 })

@@ -20,6 +20,11 @@ import {
 export type { Caller, InitInput, PushServiceDeps } from './push-context.ts'
 export { FINALIZE_QUEUE } from './push-context.ts'
 
+/** How long one run of the finalize job polls Netlify before it re-queues itself. */
+const FINALIZE_RUN_MS = 5_000
+/** Re-checks (2 s, 4 s, … then every 30 s) before the finalize job gives up: about 10 minutes. */
+const FINALIZE_ROUNDS = 22
+
 /** How often a `push-status` long-poll asks Netlify itself rather than our row. */
 const STATUS_REFRESH_MS = 5_000
 
@@ -305,7 +310,13 @@ export function createPushService(
         if (missing.length > 0) throw ERRORS.uploadsIncomplete(missing)
         await db.transaction(async (tx) => {
           if (!(await repo.startFinalizing(tx, pushId))) return
-          await deps.queue().send(FINALIZE_QUEUE, { pushId }, { tx, singletonKey: pushId })
+          await deps
+            .queue()
+            .send(
+              FINALIZE_QUEUE,
+              { pushId },
+              { tx, singletonKey: pushId, customerId: push.customer_id },
+            )
           await audit(
             {
               ...callerAudit(caller),
@@ -361,20 +372,26 @@ export function createPushService(
     },
 
     /**
-     * The finalize job: polls Netlify until the deploy is ready or failed. A transient failure
-     * throws, and pg-boss retries the job with backoff; a permanent one fails the push.
+     * The finalize job: polls Netlify for a few seconds until the deploy is ready or failed. A
+     * deploy still processing after that is not waited for in the worker: the answer says when
+     * to look again (round `round` of the re-checks), and the job re-queues itself for then. A
+     * transient failure throws, and pg-boss retries the job with backoff; a permanent one fails
+     * the push.
      */
-    async finalize(pushId: string) {
+    async finalize(
+      pushId: string,
+      round = 0,
+    ): Promise<{ afterSeconds: number; customerId: string } | undefined> {
       let push = await repo.findPushById(db, pushId)
-      if (!push || push.state !== 'finalizing') return
-      const deadline = Date.now() + 10 * 60_000
-      for (let delay = 25; ; delay = Math.min(delay * 2, 2_000)) {
+      if (!push || push.state !== 'finalizing') return undefined
+      const runUntil = Date.now() + FINALIZE_RUN_MS
+      for (let delay = 25; ; delay = Math.min(delay * 2, 1_000)) {
         // Read every round: a rotated token takes over mid-poll; a revoked one fails the push.
         let token: string
         try {
           token = await netlifyToken(push.customer_id, push)
         } catch (error) {
-          if (error instanceof AppError) return
+          if (error instanceof AppError) return undefined
           throw error
         }
         let deploy: NetlifyDeploy
@@ -383,19 +400,26 @@ export function createPushService(
         } catch (error) {
           if (error instanceof NetlifyApiError && !error.transient) {
             await failPush(push, toAppError(error).message)
-            return
+            return undefined
           }
           throw error
         }
         await settle(push, deploy)
         push = (await repo.findPushById(db, pushId))!
-        if (TERMINAL.has(push.state)) return
+        if (TERMINAL.has(push.state)) return undefined
         const failed = (await pendingAssemblies(db, pushId)).find((a) => a.state === 'failed')
         if (failed) {
           await failPush(push, failed.error ?? `Assembling ${failed.sha1} failed`)
-          return
+          return undefined
         }
-        if (Date.now() > deadline) throw new Error(`Deploy ${push.deploy_id} still ${deploy.state}`)
+        if (Date.now() + delay > runUntil) {
+          // Past ~10 minutes of re-checks the job fails instead, and pg-boss's retries (with
+          // their backoff, then a dead job for a person) take over.
+          if (round >= FINALIZE_ROUNDS) {
+            throw new Error(`Deploy ${push.deploy_id} still ${deploy.state}`)
+          }
+          return { afterSeconds: Math.min(2 ** (round + 1), 30), customerId: push.customer_id }
+        }
         await sleep(delay)
       }
     },

@@ -123,6 +123,7 @@ export async function openServices(
     async startJobs({ work }) {
       started ??= await startJobQueue(db, definitions, {
         pollSeconds: config.jobPollSeconds,
+        customerConcurrency: config.jobs.customerConcurrency,
         logger,
         work,
       })
