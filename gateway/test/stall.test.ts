@@ -87,6 +87,36 @@ describe.each(databases())('one customer cannot stall the others on %s', (databa
     expect(await snapshotAll(gw.db)).toEqual(before)
   })
 
+  test('big manifests are read off the request thread with the same answers: valid, flooded, malformed', async () => {
+    // ~3 000 files: past the 256 KiB below which a manifest is read on the request thread.
+    const files: Record<string, string> = {}
+    for (let i = 0; i < 3000; i++) files[`assets/some/folder/file-${i}.js`] = sha1(`file-${i}`)
+    const plan = await api(gw, t.key, 'POST', '/v1/push-plan', { project: t.projectName, files })
+    expect(plan.status).toBe(200)
+    expect(plan.body['files']).toEqual({ total: 3000, distinct: 3000 })
+    // A flood of sizes keys (50 000 for one file) is refused by count, before validation.
+    const sizes: Record<string, number> = {}
+    for (let i = 0; i < 50_000; i++) sizes[`k${i}`] = i
+    const before = await snapshotAll(gw.db)
+    const flood = await init({ a: sha1('a') }, sizes)
+    expect(flood.status).toBe(400)
+    expect(flood.body['error']).toMatchObject({
+      code: 'invalid_request',
+      details: { files: 1, sizes: 50_000 },
+    })
+    const broken = await api(
+      gw,
+      t.key,
+      'POST',
+      '/v1/push-init',
+      `{"project":"p","files":{${'"a":"b",'.repeat(40_000)}`,
+      { 'content-type': 'application/json' },
+    )
+    expect(broken.status).toBe(400)
+    expect(broken.body['error'].code).toBe('invalid_json')
+    expect(await snapshotAll(gw.db)).toEqual(before)
+  })
+
   test('chunks that add up to less than the declared size are refused when the last one lands', async () => {
     const file = randomBytes(1000)
     const res = await init({ 'big.bin': sha1(file) }, { 'big.bin': 2000 })
@@ -135,6 +165,32 @@ describe.each(databases())('one customer cannot stall the others on %s', (databa
         WHERE name = $1 AND data->>'pushId' = $2 ORDER BY created_on`,
       [queue, pushId],
     )
+
+  test('many long-poll waiters on one push cost one Netlify refresh per interval, not one each', async () => {
+    const res = await init({ 'index.html': sha1('waited') })
+    const pushId = String(res.body['pushId'])
+    const deployId = String(res.body['deployId'])
+    const deployReads = () => {
+      const stats = gw.sandbox!.stats()
+      return Object.entries(stats.requests)
+        .filter(([route]) => route.startsWith('GET /deploys/'))
+        .reduce((n, [, count]) => n + count, 0)
+    }
+    expect(deployId).toBeTruthy()
+    const before = deployReads()
+    // 20 waiters for 6 s on a push that is still uploading: nothing but them asks Netlify (this
+    // test runs before any that leaves a finalize job looking at Netlify).
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        api(gw, t.key, 'GET', `/v1/push-status?pushId=${pushId}&waitFor=ready&timeout=6`),
+      ),
+    )
+    expect(answers.map((a) => a.status)).toEqual(Array(20).fill(200))
+    // One refresh per 5-second interval: at the start and at most once more within 6 s.
+    const reads = deployReads() - before
+    expect(reads).toBeGreaterThanOrEqual(1)
+    expect(reads).toBeLessThanOrEqual(2)
+  })
 
   test('the finalize job re-queues itself with a delay instead of waiting on Netlify in its worker', async () => {
     const before = gw.sandbox!.configure({})

@@ -49,7 +49,23 @@ export function createPushService(
 
   /** The record, refreshed from Netlify while the push is still moving. */
   async function status(caller: Caller, pushId: string) {
+    return refresh(caller, await loadPush(caller, pushId))
+  }
+
+  /**
+   * The record, refreshed from Netlify only when no other status waiter (here or in another
+   * process) has done so within STATUS_REFRESH_MS: many waiters cost one Netlify call each
+   * interval, not one each.
+   */
+  async function coalescedStatus(caller: Caller, pushId: string) {
     const push = await loadPush(caller, pushId)
+    if (TERMINAL.has(push.state) || !push.deploy_id) return push
+    if (!(await repo.claimNetlifyRefresh(db, push.id, STATUS_REFRESH_MS))) return push
+    return refresh(caller, push)
+  }
+
+  async function refresh(caller: Caller, push: repo.PushRow) {
+    const pushId = push.id
     if (TERMINAL.has(push.state) || !push.deploy_id) return push
     try {
       const deploy = await netlify.getDeploy(
@@ -347,7 +363,8 @@ export function createPushService(
      * passes, `signal` aborts (the client left) or `stop()` says so (the process is draining).
      * Waits on our own row with short backoff, like `complete` with `wait`, and holds no
      * transaction meanwhile; Netlify is asked again only every few seconds, in case the finalize
-     * job is between retries, so many waiters do not spend the customer's Netlify budget.
+     * job is between retries, and then by one waiter of the push for all of them (a claim in the
+     * database), so many waiters do not spend the customer's Netlify budget.
      */
     async waitForFinal(
       caller: Caller,
@@ -356,14 +373,14 @@ export function createPushService(
     ) {
       const deadline = Date.now() + options.timeoutMs
       let refreshedAt = Date.now()
-      let current = await status(caller, pushId)
+      let current = await coalescedStatus(caller, pushId)
       for (let delay = 25; ; delay = Math.min(delay * 2, 500)) {
         const left = deadline - Date.now()
         if (TERMINAL.has(current.state) || left <= 0) return current
         if (options.signal?.aborted || options.stop?.()) return current
         await sleep(Math.min(delay, left), undefined, { signal: options.signal }).catch(() => {})
         if (Date.now() - refreshedAt >= STATUS_REFRESH_MS) {
-          current = await status(caller, pushId)
+          current = await coalescedStatus(caller, pushId)
           refreshedAt = Date.now()
         } else {
           current = await loadPush(caller, pushId)
