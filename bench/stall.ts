@@ -40,13 +40,18 @@ function flood(project: string, limit: number) {
 async function healthDuring(gw: { url: string }, key: string, path: string, body: string) {
   let worst = 0
   let polls = 0
+  const failures: string[] = []
   let done = false
   const poller = (async () => {
     while (!done) {
       const t0 = performance.now()
-      await fetch(`${gw.url}/healthz`).then((r) => r.text())
-      worst = Math.max(worst, performance.now() - t0)
-      polls++
+      try {
+        await fetch(`${gw.url}/healthz`).then((r) => r.text())
+        worst = Math.max(worst, performance.now() - t0)
+        polls++
+      } catch (error) {
+        failures.push(String((error as Error).cause ?? error))
+      }
       await new Promise((r) => setTimeout(r, 50))
     }
   })()
@@ -60,6 +65,7 @@ async function healthDuring(gw: { url: string }, key: string, path: string, body
     requestMs: Math.round(requestMs),
     worstHealthMs: Math.round(worst),
     polls,
+    failures,
   }
 }
 
@@ -70,6 +76,7 @@ async function run(database: string) {
     const limit = gw.config.maxFiles * 320
     const legit = largestManifest(t.projectName)
     const flooded = flood(t.projectName, limit)
+    console.error(`${database}: manifests built`)
     const config = loadConfig({})
     const inline = (body: string) => {
       const t0 = performance.now()
