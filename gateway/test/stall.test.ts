@@ -1,8 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
+import { Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals'
+import { createNetlifyClient, NetlifyApiError } from '../src/netlify/client.ts'
 import { snapshotAll } from './helpers/accounts.ts'
 import {
   api,
@@ -165,6 +167,30 @@ describe.each(databases())('one customer cannot stall the others on %s', (databa
         WHERE name = $1 AND data->>'pushId' = $2 ORDER BY created_on`,
       [queue, pushId],
     )
+
+  test('a body shorter than the length Netlify was told is a permanent failure, never retried', async () => {
+    const res = await init({ 'short.bin': sha1('x'.repeat(2000)) })
+    const deployId = String(res.body['deployId'])
+    const client = createNetlifyClient({ baseUrl: `${gw.url}/api/v1` })
+    try {
+      const failure = await client
+        .uploadFile(
+          t.netlifyToken,
+          deployId,
+          'short.bin',
+          Readable.from([Buffer.alloc(1000, 'x')]),
+          2000,
+        )
+        .then(
+          () => undefined,
+          (error: unknown) => error,
+        )
+      expect(failure).toBeInstanceOf(NetlifyApiError)
+      expect((failure as NetlifyApiError).transient).toBe(false)
+    } finally {
+      await client.close()
+    }
+  })
 
   test('many long-poll waiters on one push cost one Netlify refresh per interval, not one each', async () => {
     const res = await init({ 'index.html': sha1('waited') })
