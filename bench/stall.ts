@@ -102,5 +102,8 @@ async function run(database: string) {
 }
 
 const url = process.env['BENCH_DATABASE_URL'] || process.env['TEST_DATABASE_URL']
-const results = [await run('pglite'), ...(url ? [await run('postgres')] : [])]
-console.log(JSON.stringify(results, null, 2))
+// The test helpers make their scratch Postgres databases on TEST_DATABASE_URL's server.
+if (url) process.env['TEST_DATABASE_URL'] = url
+for (const database of url ? ['pglite', 'postgres'] : ['pglite']) {
+  console.log(JSON.stringify(await run(database), null, 2))
+}
