@@ -64,6 +64,7 @@ export function createPushService(
     return refresh(caller, push)
   }
 
+  /** Asks Netlify for the deploy of a push still moving, settles it, answers the fresh row. */
   async function refresh(caller: Caller, push: repo.PushRow) {
     const pushId = push.id
     if (TERMINAL.has(push.state) || !push.deploy_id) return push
