@@ -143,6 +143,24 @@ describe.each(databases())('one customer cannot stall the others on %s', (databa
       [pushId],
     )
     expect(jobs).toEqual([])
+    // A count of chunks that could never carry the declared size is refused at the first one.
+    const big = randomBytes(CHUNK * 2)
+    const two = await init({ 'two.bin': sha1(big) }, { 'two.bin': big.length })
+    const one = await api(
+      gw,
+      t.key,
+      'PUT',
+      `/v1/push-upload-chunk?pushId=${String(two.body['pushId'])}`,
+      big.subarray(0, CHUNK),
+      {
+        'x-content-sha1': sha1(big),
+        'x-chunk-index': '0',
+        'x-chunk-count': '1',
+        'x-chunk-sha1': sha1(big.subarray(0, CHUNK)),
+      },
+    )
+    expect(one.status).toBe(400)
+    expect(one.body['error'].details).toMatchObject({ fileSize: CHUNK * 2, chunkCount: 1 })
   })
 
   const putChunk = (
