@@ -4,6 +4,9 @@ import { z } from 'zod'
 /** The real Netlify API; `NETLIFY_API_URL=sandbox` swaps in the built-in sandbox. */
 export const NETLIFY_API_DEFAULT = 'https://api.netlify.com/api/v1'
 
+/** The most chunks one file may come in (`X-Chunk-Count`); with `chunkBytes` it bounds a file. */
+export const MAX_CHUNK_COUNT = 10_000
+
 const intFromEnv = (min: number, max: number) => z.coerce.number().int().min(min).max(max)
 
 const envSchema = z.object({
@@ -38,6 +41,7 @@ const envSchema = z.object({
   KAIXU_JOB_RETRY_DELAY_SECONDS: intFromEnv(1, 86_400).default(30),
   KAIXU_JOB_RETRY_CRON: z.string().min(9).default('*/5 * * * *'),
   KAIXU_JOB_HEARTBEAT_SECONDS: intFromEnv(10, 3600).default(30),
+  KAIXU_JOB_CUSTOMER_CONCURRENCY: intFromEnv(1, 64).default(2),
   KAIXU_JOB_POLL_SECONDS: z.coerce.number().min(0.5).max(60).default(0.5),
   KAIXU_DEPLOYS_PER_MONTH: intFromEnv(0, 10_000_000).default(1000),
   KAIXU_BYTES_PER_MONTH: intFromEnv(0, Number.MAX_SAFE_INTEGER).default(50_000_000_000),
@@ -72,6 +76,8 @@ export interface Config {
   readonly maxFiles: number
   readonly inlineMaxBytes: number
   readonly chunkBytes: number
+  /** The largest file a push may hold: `MAX_CHUNK_COUNT` chunks of `chunkBytes`. */
+  readonly maxFileBytes: number
   /**
    * push-upload-batch: files per request, bytes of files per request, and the largest file a
    * batch may carry (bigger ones go through push-upload or chunks).
@@ -93,6 +99,11 @@ export interface Config {
     retryDelaySeconds: number
     retryCron: string
     heartbeatSeconds: number
+    /**
+     * Jobs of one customer active at once per queue, across all processes (each process runs
+     * 4 workers per queue): one customer's stuck work never holds every worker.
+     */
+    customerConcurrency: number
   }>
   /** Deployment-wide limits; customers may have their own overrides. */
   readonly defaultLimits: Readonly<{
@@ -140,6 +151,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxFiles: e.KAIXU_MAX_FILES,
     inlineMaxBytes: e.KAIXU_INLINE_MAX_BYTES,
     chunkBytes: e.KAIXU_CHUNK_BYTES,
+    maxFileBytes: e.KAIXU_CHUNK_BYTES * MAX_CHUNK_COUNT,
     batch: Object.freeze({
       maxFiles: e.KAIXU_BATCH_MAX_FILES,
       maxBytes: e.KAIXU_BATCH_MAX_BYTES,
@@ -159,6 +171,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       retryDelaySeconds: e.KAIXU_JOB_RETRY_DELAY_SECONDS,
       retryCron: e.KAIXU_JOB_RETRY_CRON,
       heartbeatSeconds: e.KAIXU_JOB_HEARTBEAT_SECONDS,
+      customerConcurrency: e.KAIXU_JOB_CUSTOMER_CONCURRENCY,
     }),
     defaultLimits: Object.freeze({
       deploysPerMonth: e.KAIXU_DEPLOYS_PER_MONTH,

@@ -182,20 +182,25 @@ export const pendingAssemblies = async (db: Queryable, pushId: string) =>
     [pushId],
   )
 
-/** Uploads in 'assembling' (to re-queue after a crash). */
+/** Uploads in 'assembling', with their customer (to re-queue after a crash). */
 export const assemblingUploads = (db: Queryable) =>
-  db.query<{ push_id: string; sha1: string }>(
-    "SELECT push_id, sha1 FROM chunk_uploads WHERE state = 'assembling'",
+  db.query<{ push_id: string; sha1: string; customer_id: string }>(
+    `SELECT cu.push_id, cu.sha1, p.customer_id FROM chunk_uploads cu
+       JOIN pushes p ON p.id = cu.push_id WHERE cu.state = 'assembling'`,
   )
 
 /**
- * Drops the chunks of uploads past their retention that never completed, and marks them
- * expired. Answers how many uploads were expired.
+ * Marks expired, and drops the chunks of, every upload that will never complete: past its
+ * retention in any unfinished state (`assembling` included: its job died or keeps failing), or
+ * whose push no longer takes files. Answers the uploads expired.
  */
 export async function expireChunkUploads(db: Queryable, now: Date) {
   const expired = await db.query<{ push_id: string; sha1: string }>(
-    `UPDATE chunk_uploads SET state = 'expired', updated_at = now()
-      WHERE state IN ('receiving', 'failed') AND expires_at <= $1 RETURNING push_id, sha1`,
+    `UPDATE chunk_uploads cu SET state = 'expired', updated_at = now()
+       FROM pushes p
+      WHERE p.id = cu.push_id AND cu.state IN ('receiving', 'assembling', 'failed')
+        AND (cu.expires_at <= $1 OR p.state NOT IN ('uploading', 'finalizing'))
+      RETURNING cu.push_id, cu.sha1`,
     [now],
   )
   for (const u of expired) await deleteChunks(db, u.push_id, u.sha1)

@@ -268,6 +268,21 @@ export const startFinalizing = async (db: Queryable, pushId: string) =>
     )
   ).length > 0
 
+/**
+ * Claims the next Netlify refresh of a push for status waiters: true for exactly one caller per
+ * `intervalMs` (database time, so every process agrees), false for everyone else meanwhile.
+ */
+export const claimNetlifyRefresh = async (db: Queryable, pushId: string, intervalMs: number) =>
+  (
+    await db.query(
+      `UPDATE pushes SET netlify_checked_at = now()
+        WHERE id = $1 AND (netlify_checked_at IS NULL
+          OR netlify_checked_at <= now() - make_interval(secs => $2::double precision / 1000))
+        RETURNING 1`,
+      [pushId, intervalMs],
+    )
+  ).length > 0
+
 export const updateNetlifyState = (db: Queryable, pushId: string, urls: DeployUrls) =>
   db.query(
     `UPDATE pushes SET netlify_state = $2,

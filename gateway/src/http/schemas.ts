@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { MAX_CHUNK_COUNT } from '../config.ts'
 
 const SHA1 = /^[0-9a-fA-F]{40}$/
 /** Netlify's alias (branch) labels: DNS-safe, at most 37 characters. */
@@ -57,12 +58,29 @@ export function checkDeployPath(raw: string): string | undefined {
   return undefined
 }
 
-export function initBodySchema() {
+/**
+ * The manifest of push-init and push-plan. A size may not exceed the largest file a push can
+ * hold (`maxFileBytes`), and every `sizes` key must name a file: a size is a claim the byte cap
+ * is reserved from, so one for no file, or past any possible file, is refused outright.
+ */
+export function initBodySchema(limits: { maxFileBytes: number }) {
   return z
     .object({
       project: text(200),
       files: z.record(z.string(), sha1Schema),
-      sizes: z.record(z.string(), z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)).optional(),
+      sizes: z
+        .record(
+          z.string(),
+          z
+            .number()
+            .int()
+            .min(0)
+            .max(
+              limits.maxFileBytes,
+              `must be at most ${limits.maxFileBytes} bytes (the largest file a push may hold)`,
+            ),
+        )
+        .optional(),
       draft: z.boolean().optional(),
       alias: z
         .string()
@@ -74,6 +92,11 @@ export function initBodySchema() {
     .superRefine((body, ctx) => {
       if (Object.keys(body.files).length === 0) {
         ctx.addIssue({ code: 'custom', path: ['files'], message: 'must list at least one file' })
+      }
+      for (const raw of Object.keys(body.sizes ?? {})) {
+        if (!Object.hasOwn(body.files, raw)) {
+          ctx.addIssue({ code: 'custom', path: ['sizes', raw], message: 'is not a file in files' })
+        }
       }
     })
     .transform((body, ctx) => {
@@ -193,7 +216,7 @@ export const chunkHeaders = z.object({
   'x-content-sha1': sha1Schema,
   'x-chunk-sha1': sha1Schema,
   'x-chunk-index': headerInt(0, 9999),
-  'x-chunk-count': headerInt(1, 10000),
+  'x-chunk-count': headerInt(1, MAX_CHUNK_COUNT),
   'x-file-size': headerInt(1, Number.MAX_SAFE_INTEGER).optional(),
   'content-length': headerInt(0, Number.MAX_SAFE_INTEGER).optional(),
 })

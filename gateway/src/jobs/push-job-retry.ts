@@ -21,12 +21,12 @@ export function pushJobRetryJob(
     options: { retryLimit: 0 },
     schedule: config.jobs.retryCron,
     handle: async () => {
-      const finalizing = await db.query<{ id: string }>(
-        "SELECT id FROM pushes WHERE state = 'finalizing'",
+      const finalizing = await db.query<{ id: string; customer_id: string }>(
+        "SELECT id, customer_id FROM pushes WHERE state = 'finalizing'",
       )
-      for (const { id } of finalizing) {
+      for (const { id, customer_id: customerId } of finalizing) {
         if ((await queue().status(FINALIZE_QUEUE, id)) === 'none') {
-          await queue().send(FINALIZE_QUEUE, { pushId: id }, { singletonKey: id })
+          await queue().send(FINALIZE_QUEUE, { pushId: id }, { singletonKey: id, customerId })
         }
       }
       for (const u of await assemblingUploads(db)) {
@@ -35,7 +35,7 @@ export function pushJobRetryJob(
           await queue().send(
             ASSEMBLE_QUEUE,
             { pushId: u.push_id, sha1: u.sha1 },
-            { singletonKey: key },
+            { singletonKey: key, customerId: u.customer_id },
           )
         }
       }

@@ -9,6 +9,25 @@ export interface SendOptions {
   /** Enqueue inside this transaction, so the job exists exactly when the transaction commits. */
   tx?: Queryable
   singletonKey?: string
+  /**
+   * The customer the job works for: pg-boss's group, so one customer's jobs never hold more
+   * than `customerConcurrency` workers of a queue, across every process.
+   */
+  customerId?: string
+  /** Not before this many seconds from now. */
+  startAfterSeconds?: number
+}
+
+/**
+ * What a handler answers when its work is not done but waiting would only hold a worker (Netlify
+ * still processing, a Retry-After): the same job is sent again to run after `afterSeconds`, and
+ * this run completes. Workers are never parked on another system's clock.
+ */
+export interface Recheck<T extends object> {
+  afterSeconds: number
+  data: T
+  singletonKey: string
+  customerId?: string | undefined
 }
 
 export interface JobDefinition<T extends object> {
@@ -16,7 +35,7 @@ export interface JobDefinition<T extends object> {
   options: QueueOptions
   /** Cron expression (UTC) for jobs that run on a schedule. */
   schedule?: string
-  handle(data: T, job: Job<T>): Promise<void>
+  handle(data: T, job: Job<T>): Promise<void | Recheck<T>>
 }
 
 export type JobState = 'created' | 'retry' | 'active' | 'completed' | 'cancelled' | 'failed'
@@ -50,7 +69,13 @@ export interface JobQueue {
 export async function startJobQueue(
   db: Db,
   definitions: JobDefinition<object>[],
-  options: { pollSeconds: number; logger: Logger; work: boolean; maxConnections: number },
+  options: {
+    pollSeconds: number
+    logger: Logger
+    work: boolean
+    maxConnections: number
+    customerConcurrency: number
+  },
 ): Promise<JobQueue> {
   // A process that only inspects or re-runs jobs (the CLI) neither supervises nor schedules.
   const roles = options.work ? {} : { supervise: false, schedule: false }
@@ -66,12 +91,29 @@ export async function startJobQueue(
     if (!options.work) continue
     await boss.work<object>(
       definition.name,
-      { pollingIntervalSeconds: options.pollSeconds, batchSize: 1, localConcurrency: 4 },
+      {
+        pollingIntervalSeconds: options.pollSeconds,
+        batchSize: 1,
+        localConcurrency: WORKERS_PER_QUEUE,
+        // Jobs sent with a customer (a group) are claimed only while that customer holds fewer
+        // than this many active jobs of the queue; others' jobs are claimed past them.
+        groupConcurrency: options.customerConcurrency,
+      },
       async ([job]) => {
         if (!job) return
         const log = options.logger.child({ job: definition.name, jobId: job.id })
         try {
-          await definition.handle(job.data, job)
+          const recheck = await definition.handle(job.data, job)
+          if (recheck) {
+            await boss.send(
+              definition.name,
+              recheck.data,
+              sendOptions(recheck.singletonKey, {
+                customerId: recheck.customerId,
+                startAfterSeconds: recheck.afterSeconds,
+              }),
+            )
+          }
         } catch (error) {
           log.warn({ err: error }, 'job failed; pg-boss will retry it if attempts remain')
           throw error
@@ -131,12 +173,26 @@ export async function startJobQueue(
       await boss.retry(queue, id)
       return true
     },
-    send: (name, data, sendOptions = {}) =>
+    send: (name, data, options = {}) =>
       boss.send(name, data, {
-        ...(sendOptions.singletonKey ? { singletonKey: sendOptions.singletonKey } : {}),
-        ...(sendOptions.tx ? { db: adapter(sendOptions.tx) } : {}),
+        ...sendOptions(options.singletonKey, options),
+        ...(options.tx ? { db: adapter(options.tx) } : {}),
       }),
     stop: () => boss.stop({ graceful: true, timeout: QUEUE_STOP_TIMEOUT_MS }),
+  }
+}
+
+/** Workers per queue in each process. */
+const WORKERS_PER_QUEUE = 4
+
+function sendOptions(
+  singletonKey: string | undefined,
+  o: { customerId?: string | undefined; startAfterSeconds?: number | undefined },
+) {
+  return {
+    ...(singletonKey ? { singletonKey } : {}),
+    ...(o.customerId ? { group: { id: o.customerId } } : {}),
+    ...(o.startAfterSeconds ? { startAfter: Math.ceil(o.startAfterSeconds) } : {}),
   }
 }
 

@@ -301,6 +301,15 @@ function errorFromResponse(
 function toNetlifyError(error: unknown): NetlifyApiError {
   if (error instanceof NetlifyApiError) return error
   const message = error instanceof Error ? error.message : String(error)
+  // A body longer or shorter than the Content-Length we announced fails the same way every
+  // time: retrying would only hold a worker (and Netlify's upload slot) again.
+  if ((error as { code?: unknown } | null)?.code === 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH') {
+    return new NetlifyApiError(
+      0,
+      `The body's length differs from its Content-Length: ${message}`,
+      false,
+    )
+  }
   // Network-level failures (reset, refused, timeouts) are transient by nature.
   return new NetlifyApiError(0, `Network error talking to Netlify: ${message}`, true)
 }

@@ -42,6 +42,20 @@ class StreamStalledError extends Error {
   override name = 'StreamStalledError'
 }
 
+/** The stored chunks do not add up to the file's size: sending them again cannot help. */
+class ChunkBytesMismatchError extends Error {
+  override name = 'ChunkBytesMismatchError'
+}
+
+/** The longest wait between two sends of an assembled file inside one job run. */
+const LONGEST_INLINE_RETRY_MS = 2_000
+
+/** When the assembly job should run again, and for whom (the job re-queues itself). */
+export interface AssemblyRecheck {
+  afterSeconds: number
+  customerId: string
+}
+
 /**
  * Large files in chunks: each chunk is verified and stored (idempotently per index). The first
  * chunk queues a job that streams the chunks in order through SHA-1 to Netlify as they arrive,
@@ -143,6 +157,7 @@ export function createChunkUploads(
     const { push_id: pushId, sha1 } = upload
     return Readable.from(
       (async function* () {
+        let bytes = 0
         for (let i = 0; i < upload.chunk_count; i++) {
           let row = await chunks.readChunk(db, pushId, sha1, i)
           const waitingSince = clock.now().getTime()
@@ -154,8 +169,21 @@ export function createChunkUploads(
             row = await chunks.readChunk(db, pushId, sha1, i)
           }
           if (!row) throw new Error(`chunk ${i} of ${sha1} is missing`)
-          if (row.data) yield Buffer.from(row.data.buffer, row.data.byteOffset, row.data.byteLength)
-          else yield* store.open(pushId, sha1, i, row.chunk_sha1)
+          if (row.data) {
+            bytes += row.data.byteLength
+            yield Buffer.from(row.data.buffer, row.data.byteOffset, row.data.byteLength)
+          } else {
+            for await (const piece of store.open(pushId, sha1, i, row.chunk_sha1)) {
+              bytes += (piece as Buffer).length
+              yield piece as Buffer
+            }
+          }
+        }
+        // Netlify was told the file's size: a shorter body would leave it waiting for the rest.
+        if (bytes !== upload.file_size) {
+          throw new ChunkBytesMismatchError(
+            `The chunks of ${sha1} add up to ${bytes} bytes, not the declared ${upload.file_size}.`,
+          )
         }
       })(),
       { objectMode: false },
@@ -279,49 +307,81 @@ export function createChunkUploads(
 
   /**
    * Sends the stored chunks through SHA-1 to Netlify. A transient Netlify failure is retried
-   * here (the chunks can be read again), then by the job; a permanent one, or a whole-file SHA-1
-   * mismatch, fails the upload with the reason.
+   * here a few times with short waits (the chunks can be read again); a longer wait (a
+   * Retry-After) is answered as a recheck, so the job re-queues itself instead of holding its
+   * worker, and after `config.jobs.attempts` rechecks the job fails into pg-boss's retries. A
+   * permanent failure, a whole-file SHA-1 mismatch or chunks that do not add up to the file's
+   * size fail the upload with the reason, once.
    */
-  async function assembleStored(upload: chunks.ChunkUploadRow) {
+  async function assembleStored(
+    push: repo.PushRow,
+    upload: chunks.ChunkUploadRow,
+    round: number,
+  ): Promise<AssemblyRecheck | undefined> {
     const { push_id: pushId, sha1 } = upload
-    const push = await repo.findPushById(db, pushId)
-    if (!push || !['uploading', 'finalizing'].includes(push.state) || !push.deploy_id) return
     const token = await ctx.netlifyToken(push.customer_id, push)
     for (let attempt = 1; ; attempt++) {
       const gate = new Sha1Gate(sha1, upload.file_size)
       try {
-        await sendThrough(gate, token, push.deploy_id, upload)
+        await sendThrough(gate, token, push.deploy_id!, upload)
       } catch (error) {
         if (gate.mismatched || gate.bytes > upload.file_size) {
-          return failUpload(
+          await failUpload(
             push,
             upload,
             `The assembled file's SHA-1 is ${gate.actual ?? 'different'}, not ${sha1}.`,
             false,
           )
+          return undefined
+        }
+        if (gate.errored instanceof ChunkBytesMismatchError) {
+          await failUpload(push, upload, gate.errored.message, false)
+          return undefined
         }
         if (error instanceof NetlifyApiError && !error.transient) {
-          return failUpload(
-            push,
-            upload,
-            `Netlify answered ${error.status}: ${error.message}`,
-            true,
-          )
+          await failUpload(push, upload, `Netlify answered ${error.status}: ${error.message}`, true)
+          return undefined
         }
-        if (attempt >= SEND_ATTEMPTS) throw error
         const waitMs =
           error instanceof NetlifyApiError && error.retryAfter
-            ? Math.min(error.retryAfter * 1000, 60_000)
+            ? error.retryAfter * 1000
             : 250 * 2 ** attempt
         logger.warn(
-          { err: error, pushId, sha1, attempt },
+          { err: error, pushId, sha1, attempt, round },
           'sending an assembled file failed; retrying',
         )
-        await sleep(waitMs)
-        continue
+        if (attempt < SEND_ATTEMPTS && waitMs <= LONGEST_INLINE_RETRY_MS) {
+          await sleep(waitMs)
+          continue
+        }
+        if (round + 1 >= config.jobs.attempts) throw error
+        return { afterSeconds: Math.max(1, waitMs / 1000), customerId: push.customer_id }
       }
-      return markAssembled(push, pushId, sha1, gate.bytes)
+      await markAssembled(push, pushId, sha1, gate.bytes)
+      return undefined
     }
+  }
+
+  /**
+   * An upload whose push can no longer take files (failed, cancelled, expired, done) can never
+   * finish: it ends `expired` and its chunk bytes go now, not at the end of their retention.
+   */
+  async function expireOrphan(upload: chunks.ChunkUploadRow) {
+    await db.transaction(async (tx) => {
+      if (
+        !(await chunks.transitionChunkUpload(
+          tx,
+          upload.push_id,
+          upload.sha1,
+          ['receiving', 'assembling'],
+          'expired',
+          'the push no longer takes files',
+        ))
+      )
+        return
+      await chunks.deleteChunks(tx, upload.push_id, upload.sha1)
+      await store.remove(upload.push_id, upload.sha1)
+    })
   }
 
   return {
@@ -349,6 +409,14 @@ export function createChunkUploads(
         await staged.discard()
         throw ERRORS.lengthRequired()
       }
+      // Claims no set of chunks could meet are refused before anything is reserved or kept.
+      if (size > config.maxFileBytes || size > h.count * config.chunkBytes) {
+        await staged.discard()
+        throw ERRORS.invalidRequest(
+          `A ${size}-byte file cannot come in ${h.count} chunks of at most ${config.chunkBytes} bytes (and no file may exceed ${config.maxFileBytes} bytes).`,
+          { fileSize: size, chunkCount: h.count, chunkBytes: config.chunkBytes },
+        )
+      }
       const opening = {
         pushId,
         sha1: h.sha1,
@@ -365,82 +433,98 @@ export function createChunkUploads(
         await staged.discard()
         throw error
       }
-      const result = await db.transaction(async (tx) => {
-        let upload = await chunks.openChunkUpload(tx, opening)
-        if (upload.state === 'failed' || upload.state === 'expired') {
-          // A failed or expired upload of this file starts over from its first chunk.
-          await chunks.deleteChunkUpload(tx, pushId, h.sha1)
-          upload = await chunks.openChunkUpload(tx, opening)
-        }
-        if (upload.chunk_count !== h.count || upload.file_size !== size) {
-          throw ERRORS.conflict(
-            `This upload was opened with ${upload.chunk_count} chunks of a ${upload.file_size}-byte file.`,
-          )
-        }
-        const inserted = await chunks.insertChunk(tx, {
-          pushId,
-          sha1: h.sha1,
-          idx: h.index,
-          chunkSha1: h.chunkSha1,
-          size: staged.size,
-          data: staged.data,
-        })
-        if (!inserted.stored) {
-          if (inserted.existingSha1 !== h.chunkSha1) {
-            await store.remove(pushId, h.sha1, { idx: h.index, chunkSha1: h.chunkSha1 })
-            throw new AppError(
-              ErrorCode.ChunkConflict,
-              409,
-              `Chunk ${h.index} is already stored with a different body (SHA-1 ${inserted.existingSha1}).`,
-              { details: { index: h.index, storedSha1: inserted.existingSha1 } },
+      // Set once this request's chunk row is in: if the transaction then fails, its bytes go too.
+      let insertedHere = false
+      const result = await db
+        .transaction(async (tx) => {
+          let upload = await chunks.openChunkUpload(tx, opening)
+          if (upload.state === 'failed' || upload.state === 'expired') {
+            // A failed or expired upload of this file starts over from its first chunk.
+            await chunks.deleteChunkUpload(tx, pushId, h.sha1)
+            upload = await chunks.openChunkUpload(tx, opening)
+          }
+          if (upload.chunk_count !== h.count || upload.file_size !== size) {
+            throw ERRORS.conflict(
+              `This upload was opened with ${upload.chunk_count} chunks of a ${upload.file_size}-byte file.`,
             )
           }
-          return { stored: false, complete: upload.state !== 'receiving' }
-        }
-        const totals = await chunks.chunkTotals(tx, pushId, h.sha1)
-        if (totals.bytes > upload.file_size) {
-          throw ERRORS.invalidRequest(
-            `The chunks add up to more than the file's ${upload.file_size} bytes.`,
-          )
-        }
-        const complete = totals.count === upload.chunk_count
-        const queueAssembly = () =>
-          deps
-            .queue()
-            .send(
-              ASSEMBLE_QUEUE,
-              { pushId, sha1: h.sha1 },
-              { tx, singletonKey: `${pushId}:${h.sha1}` },
-            )
-        // The first chunk of a file starts sending it while the rest arrive (the same job as
-        // assembly: it streams while the upload is receiving, assembles once it is complete).
-        if (upload.created && !complete) await queueAssembly()
-        if (
-          complete &&
-          (await chunks.transitionChunkUpload(tx, pushId, h.sha1, ['receiving'], 'assembling'))
-        ) {
-          await queueAssembly()
-        }
-        await ctx.noteActivity(tx, pushId)
-        await ctx.audit(
-          {
-            ...ctx.callerAudit(caller),
-            action: 'push.chunk',
-            status: 'ok',
-            projectId: push.project_id,
+          const inserted = await chunks.insertChunk(tx, {
             pushId,
-            bytes: staged.size,
-            details: { sha1: h.sha1, index: h.index, count: h.count },
-          },
-          tx,
-        )
-        return { stored: true, complete }
-      })
+            sha1: h.sha1,
+            idx: h.index,
+            chunkSha1: h.chunkSha1,
+            size: staged.size,
+            data: staged.data,
+          })
+          if (!inserted.stored) {
+            if (inserted.existingSha1 !== h.chunkSha1) {
+              await store.remove(pushId, h.sha1, { idx: h.index, chunkSha1: h.chunkSha1 })
+              throw new AppError(
+                ErrorCode.ChunkConflict,
+                409,
+                `Chunk ${h.index} is already stored with a different body (SHA-1 ${inserted.existingSha1}).`,
+                { details: { index: h.index, storedSha1: inserted.existingSha1 } },
+              )
+            }
+            return { stored: false, complete: upload.state !== 'receiving' }
+          }
+          insertedHere = true
+          const totals = await chunks.chunkTotals(tx, pushId, h.sha1)
+          const complete = totals.count === upload.chunk_count
+          // Chunks must add up to exactly the declared size: a short file would otherwise reach
+          // assembly, where Netlify waits for bytes that never come.
+          if (totals.bytes > upload.file_size || (complete && totals.bytes !== upload.file_size)) {
+            throw ERRORS.invalidRequest(
+              `The chunks add up to ${totals.bytes} bytes, not the file's ${upload.file_size}; this chunk was not stored.`,
+              { declaredBytes: upload.file_size, receivedBytes: totals.bytes, index: h.index },
+            )
+          }
+          const queueAssembly = () =>
+            deps
+              .queue()
+              .send(
+                ASSEMBLE_QUEUE,
+                { pushId, sha1: h.sha1 },
+                { tx, singletonKey: `${pushId}:${h.sha1}`, customerId: push.customer_id },
+              )
+          // The first chunk of a file starts sending it while the rest arrive (the same job as
+          // assembly: it streams while the upload is receiving, assembles once it is complete).
+          if (upload.created && !complete) await queueAssembly()
+          if (
+            complete &&
+            (await chunks.transitionChunkUpload(tx, pushId, h.sha1, ['receiving'], 'assembling'))
+          ) {
+            await queueAssembly()
+          }
+          await ctx.noteActivity(tx, pushId)
+          await ctx.audit(
+            {
+              ...ctx.callerAudit(caller),
+              action: 'push.chunk',
+              status: 'ok',
+              projectId: push.project_id,
+              pushId,
+              bytes: staged.size,
+              details: { sha1: h.sha1, index: h.index, count: h.count },
+            },
+            tx,
+          )
+          return { stored: true, complete }
+        })
+        .catch(async (error: unknown) => {
+          if (insertedHere) {
+            await store.remove(pushId, h.sha1, { idx: h.index, chunkSha1: h.chunkSha1 })
+          }
+          throw error
+        })
       if (result.stored) chunkArrived(pushId, h.sha1)
       return { sha1: h.sha1, index: h.index, skipped: false, ...result }
     },
 
-    /** Drops the chunks of uploads whose retention has passed (the cleanup job). */
+    /**
+     * Drops the chunks of uploads whose retention has passed, and of uploads whose push can no
+     * longer take them, whatever their state (the cleanup job).
+     */
     async expire(now: Date) {
       const expired = await db.transaction((tx) => chunks.expireChunkUploads(tx, now))
       for (const u of expired) await store.remove(u.push_id, u.sha1)
@@ -459,19 +543,26 @@ export function createChunkUploads(
      * The assembly job, queued by a file's first chunk and again by its last. While the upload
      * is receiving it streams the chunks to Netlify as they arrive; once complete it sends the
      * stored chunks, after any attempt still holding the lease is done. Idempotent by row state.
+     * Answers a recheck when it should run again later (`round` counts them): the job re-queues
+     * itself rather than wait in its worker.
      */
-    async assemble(pushId: string, sha1: string) {
+    async assemble(pushId: string, sha1: string, round = 0): Promise<AssemblyRecheck | undefined> {
       const owner = randomUUID()
       for (;;) {
         const upload = await chunks.findChunkUpload(db, pushId, sha1)
-        if (upload?.state === 'receiving') {
+        if (upload?.state !== 'receiving' && upload?.state !== 'assembling') return undefined
+        const push = await repo.findPushById(db, pushId)
+        if (!push || !['uploading', 'finalizing'].includes(push.state) || !push.deploy_id) {
+          await expireOrphan(upload)
+          return undefined
+        }
+        if (upload.state === 'receiving') {
           await streamWhileReceiving(pushId, sha1, owner)
           // Still receiving: the last chunk queues the assembly. Complete: assemble below.
           const after = await chunks.findChunkUpload(db, pushId, sha1)
-          if (after?.state !== 'assembling') return
+          if (after?.state !== 'assembling') return undefined
           continue
         }
-        if (upload?.state !== 'assembling') return
         const leased = await chunks.takeAssemblyLease(
           db,
           pushId,
@@ -480,12 +571,9 @@ export function createChunkUploads(
           ['assembling'],
           tuning.leaseMs,
         )
-        if (!leased) {
-          // A streaming attempt (here or in another process) is finishing: see how it ends.
-          await sleep(250)
-          continue
-        }
-        return whileLeased(leased, owner, ['assembling'], () => assembleStored(leased))
+        // A streaming attempt (here or in another process) is finishing: look again shortly.
+        if (!leased) return { afterSeconds: 1, customerId: push.customer_id }
+        return whileLeased(leased, owner, ['assembling'], () => assembleStored(push, leased, round))
       }
     },
   }

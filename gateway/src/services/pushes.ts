@@ -21,6 +21,11 @@ import { createPushLifecycle } from './push-lifecycle.ts'
 export type { Caller, InitInput, PushServiceDeps } from './push-context.ts'
 export { FINALIZE_QUEUE } from './push-context.ts'
 
+/** How long one run of the finalize job polls Netlify before it re-queues itself. */
+const FINALIZE_RUN_MS = 5_000
+/** Re-checks (2 s, 4 s, … then every 30 s) before the finalize job gives up: about 10 minutes. */
+const FINALIZE_ROUNDS = 22
+
 /** How often a `push-status` long-poll asks Netlify itself rather than our row. */
 const STATUS_REFRESH_MS = 5_000
 
@@ -48,7 +53,24 @@ export function createPushService(
 
   /** The record, refreshed from Netlify while the push is still moving. */
   async function status(caller: Caller, pushId: string) {
+    return refresh(caller, await loadPush(caller, pushId))
+  }
+
+  /**
+   * The record, refreshed from Netlify only when no other status waiter (here or in another
+   * process) has done so within STATUS_REFRESH_MS: many waiters cost one Netlify call each
+   * interval, not one each.
+   */
+  async function coalescedStatus(caller: Caller, pushId: string) {
     const push = await loadPush(caller, pushId)
+    if (TERMINAL.has(push.state) || !push.deploy_id) return push
+    if (!(await repo.claimNetlifyRefresh(db, push.id, STATUS_REFRESH_MS))) return push
+    return refresh(caller, push)
+  }
+
+  /** Asks Netlify for the deploy of a push still moving, settles it, answers the fresh row. */
+  async function refresh(caller: Caller, push: repo.PushRow) {
+    const pushId = push.id
     if (TERMINAL.has(push.state) || !push.deploy_id) return push
     try {
       const deploy = await netlify.getDeploy(
@@ -321,7 +343,13 @@ export function createPushService(
         if (missing.length > 0) throw ERRORS.uploadsIncomplete(missing)
         await db.transaction(async (tx) => {
           if (!(await repo.startFinalizing(tx, pushId))) return
-          await deps.queue().send(FINALIZE_QUEUE, { pushId }, { tx, singletonKey: pushId })
+          await deps
+            .queue()
+            .send(
+              FINALIZE_QUEUE,
+              { pushId },
+              { tx, singletonKey: pushId, customerId: push.customer_id },
+            )
           await audit(
             {
               ...callerAudit(caller),
@@ -357,7 +385,8 @@ export function createPushService(
      * passes, `signal` aborts (the client left) or `stop()` says so (the process is draining).
      * Waits on our own row with short backoff, like `complete` with `wait`, and holds no
      * transaction meanwhile; Netlify is asked again only every few seconds, in case the finalize
-     * job is between retries, so many waiters do not spend the customer's Netlify budget.
+     * job is between retries, and then by one waiter of the push for all of them (a claim in the
+     * database), so many waiters do not spend the customer's Netlify budget.
      */
     async waitForFinal(
       caller: Caller,
@@ -366,14 +395,14 @@ export function createPushService(
     ) {
       const deadline = Date.now() + options.timeoutMs
       let refreshedAt = Date.now()
-      let current = await status(caller, pushId)
+      let current = await coalescedStatus(caller, pushId)
       for (let delay = 25; ; delay = Math.min(delay * 2, 500)) {
         const left = deadline - Date.now()
         if (TERMINAL.has(current.state) || left <= 0) return current
         if (options.signal?.aborted || options.stop?.()) return current
         await sleep(Math.min(delay, left), undefined, { signal: options.signal }).catch(() => {})
         if (Date.now() - refreshedAt >= STATUS_REFRESH_MS) {
-          current = await status(caller, pushId)
+          current = await coalescedStatus(caller, pushId)
           refreshedAt = Date.now()
         } else {
           current = await loadPush(caller, pushId)
@@ -382,20 +411,26 @@ export function createPushService(
     },
 
     /**
-     * The finalize job: polls Netlify until the deploy is ready or failed. A transient failure
-     * throws, and pg-boss retries the job with backoff; a permanent one fails the push.
+     * The finalize job: polls Netlify for a few seconds until the deploy is ready or failed. A
+     * deploy still processing after that is not waited for in the worker: the answer says when
+     * to look again (round `round` of the re-checks), and the job re-queues itself for then. A
+     * transient failure throws, and pg-boss retries the job with backoff; a permanent one fails
+     * the push.
      */
-    async finalize(pushId: string) {
+    async finalize(
+      pushId: string,
+      round = 0,
+    ): Promise<{ afterSeconds: number; customerId: string } | undefined> {
       let push = await repo.findPushById(db, pushId)
-      if (!push || push.state !== 'finalizing') return
-      const deadline = Date.now() + 10 * 60_000
-      for (let delay = 25; ; delay = Math.min(delay * 2, 2_000)) {
+      if (!push || push.state !== 'finalizing') return undefined
+      const runUntil = Date.now() + FINALIZE_RUN_MS
+      for (let delay = 25; ; delay = Math.min(delay * 2, 1_000)) {
         // Read every round: a rotated token takes over mid-poll; a revoked one fails the push.
         let token: string
         try {
           token = await netlifyToken(push.customer_id, push)
         } catch (error) {
-          if (error instanceof AppError) return
+          if (error instanceof AppError) return undefined
           throw error
         }
         let deploy: NetlifyDeploy
@@ -404,19 +439,26 @@ export function createPushService(
         } catch (error) {
           if (error instanceof NetlifyApiError && !error.transient) {
             await failPush(push, toAppError(error).message)
-            return
+            return undefined
           }
           throw error
         }
         await settle(push, deploy)
         push = (await repo.findPushById(db, pushId))!
-        if (TERMINAL.has(push.state)) return
+        if (TERMINAL.has(push.state)) return undefined
         const failed = (await pendingAssemblies(db, pushId)).find((a) => a.state === 'failed')
         if (failed) {
           await failPush(push, failed.error ?? `Assembling ${failed.sha1} failed`)
-          return
+          return undefined
         }
-        if (Date.now() > deadline) throw new Error(`Deploy ${push.deploy_id} still ${deploy.state}`)
+        if (Date.now() + delay > runUntil) {
+          // Past ~10 minutes of re-checks the job fails instead, and pg-boss's retries (with
+          // their backoff, then a dead job for a person) take over.
+          if (round >= FINALIZE_ROUNDS) {
+            throw new Error(`Deploy ${push.deploy_id} still ${deploy.state}`)
+          }
+          return { afterSeconds: Math.min(2 ** (round + 1), 30), customerId: push.customer_id }
+        }
         await sleep(delay)
       }
     },

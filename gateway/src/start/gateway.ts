@@ -125,6 +125,7 @@ export async function openServices(
     async startJobs({ work }) {
       started ??= await startJobQueue(db, definitions, {
         pollSeconds: config.jobPollSeconds,
+        customerConcurrency: config.jobs.customerConcurrency,
         logger,
         work,
         maxConnections: config.dbPool.jobs,

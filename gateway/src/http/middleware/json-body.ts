@@ -6,9 +6,29 @@ import { ERRORS } from '../../errors.ts'
  * gets 415 rather than a confusing "field required" (express.json would just skip it).
  */
 export function jsonBody(limit: string): RequestHandler {
-  const parse = express.json({ limit })
+  return refuseOtherTypes(express.json({ limit }))
+}
+
+/**
+ * The bytes of a JSON body, unparsed (up to `limit`, gzip and deflate inflated): for manifests,
+ * which are parsed off the request thread once big (see ../manifest.ts). Only UTF-8 is taken.
+ */
+export function rawJsonBody(limit: number): RequestHandler {
+  const read = express.raw({ type: 'application/json', limit })
+  const utf8: RequestHandler = (req, res, next) => {
+    const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(req.headers['content-type'] ?? '')?.[1]
+    if (charset && !/^utf-?8$/i.test(charset)) {
+      next(ERRORS.invalidRequest('Unsupported body encoding.'))
+      return
+    }
+    read(req, res, next)
+  }
+  return refuseOtherTypes(utf8)
+}
+
+function refuseOtherTypes(parse: RequestHandler): RequestHandler {
   return (req, res, next) => {
-    parse(req, res, (error?: unknown) => {
+    void parse(req, res, (error?: unknown) => {
       if (error) {
         next(error)
         return
