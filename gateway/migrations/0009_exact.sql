@@ -3,3 +3,9 @@
 -- An Idempotency-Key claim belongs to one request: the claim id lets a request that outlived its
 -- time limit see that its claim was taken over, so it never overwrites the successor's answer.
 ALTER TABLE idempotency_keys ADD COLUMN claim_id text;
+
+-- Uploads holding a file's byte reservation. A failed upload gives the reservation back only when
+-- it was the last holder, so a racing upload of the same SHA-1 never streams unreserved bytes.
+-- A size reserved at init from the manifest holds one for good (the manifest's).
+ALTER TABLE push_files ADD COLUMN reserve_holders integer NOT NULL DEFAULT 0;
+UPDATE push_files SET reserve_holders = 1 WHERE reserved_bytes IS NOT NULL;

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
+import { request, type IncomingMessage } from 'node:http'
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals'
 import {
   api,
@@ -19,6 +20,62 @@ function testClock(start: string) {
       now = new Date(iso)
     },
   }
+}
+
+/**
+ * An upload whose body the test writes piece by piece, as a hostile client would, so two uploads
+ * can be interleaved exactly.
+ */
+function openUpload(url: string, key: string, pushId: string, sha: string, length: number) {
+  const u = new URL(`${url}/v1/push-upload?pushId=${pushId}`)
+  const req = request({
+    host: u.hostname,
+    port: u.port,
+    path: u.pathname + u.search,
+    method: 'PUT',
+    headers: {
+      authorization: `Bearer ${key}`,
+      'x-content-sha1': sha,
+      'content-length': String(length),
+      'content-type': 'application/octet-stream',
+    },
+  })
+  const answer = new Promise<{ status: number; body: Record<string, any> }>((resolve, reject) => {
+    req.on('response', (res: IncomingMessage) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () =>
+        resolve({ status: res.statusCode!, body: JSON.parse(Buffer.concat(chunks).toString()) }),
+      )
+    })
+    req.on('error', reject)
+  })
+  req.flushHeaders()
+  let sent = 0
+  return {
+    /**
+     * Writes `body` in small pieces until `started` says the upload reached Netlify (the gateway
+     * holds back the last piece it got until the next arrives), keeping the last bytes back.
+     */
+    async startStreaming(body: Buffer, started: () => Promise<boolean>) {
+      while (!(await started())) {
+        if (sent + 50 >= body.length) throw new Error('the upload never reached Netlify')
+        await new Promise<void>((r) => req.write(body.subarray(sent, sent + 50), () => r()))
+        sent += 50
+      }
+    },
+    end: (body: Buffer) => {
+      req.end(body.subarray(sent))
+      return answer
+    },
+  }
+}
+
+const sandboxFilePuts = async (gw: TestGateway) => {
+  const stats = (await (await fetch(`${gw.url}/__sandbox/stats`)).json()) as {
+    requests: Record<string, number>
+  }
+  return stats.requests['PUT /deploys/:deploy_id/files/*path'] ?? 0
 }
 
 describe.each(databases())('hostile clients: exact caps and pacing on %s', (database) => {
@@ -61,5 +118,54 @@ describe.each(databases())('hostile clients: exact caps and pacing on %s', (data
     expect(replay.headers.get('idempotent-replayed')).toBe('true')
     expect(replay.body['pushId']).toBe(after.body['pushId'])
     expect(after.body['pushId']).not.toBe(first.body['pushId'])
+  })
+
+  test('the byte cap holds when a bad and a good upload of the same SHA-1 race', async () => {
+    const t = await createTenant(gw)
+    await gw.accounts.setLimits(t.customerId, { bytesPerMonth: 1000 }, 'test')
+    const good = randomBytes(1000)
+    const bad = randomBytes(1000)
+    const sha = sha1(good)
+    const init = await api(gw, t.key, 'POST', '/v1/push-init', {
+      project: t.projectName,
+      files: { 'big.bin': sha },
+    })
+    expect(init.status).toBe(201)
+    const pushId = init.body['pushId'] as string
+    const putsBefore = await sandboxFilePuts(gw)
+    // A (a wrong body) reserves the file's 1000 bytes and starts streaming to Netlify.
+    const a = openUpload(gw.url, t.key, pushId, sha, 1000)
+    await a.startStreaming(bad, async () => (await sandboxFilePuts(gw)) === putsBefore + 1)
+    // B (the right body, same SHA-1) starts while A still holds the reservation.
+    const b = openUpload(gw.url, t.key, pushId, sha, 1000)
+    await b.startStreaming(good, async () => (await sandboxFilePuts(gw)) === putsBefore + 2)
+    // A fails; what it gives back must not be the reservation B is streaming under.
+    expect((await a.end(bad)).status).toBe(422)
+    expect((await b.end(good)).status).toBe(200)
+
+    const usage = async () =>
+      (
+        await gw.db.query<{ bytes: number }>(
+          'SELECT bytes FROM usage_months WHERE customer_id = $1',
+          [t.customerId],
+        )
+      )[0]?.bytes
+    expect(Number(await usage())).toBe(1000)
+    // The cap is spent: another 1000-byte file is refused before a byte moves.
+    const other = randomBytes(1000)
+    const second = await api(gw, t.key, 'POST', '/v1/push-init', {
+      project: t.projectName,
+      files: { 'other.bin': sha1(other) },
+      sizes: { 'other.bin': 1000 },
+    })
+    expect(second.status).toBe(402)
+    const done = await api(gw, t.key, 'POST', '/v1/push-complete', { pushId, wait: true })
+    expect(done.body['state']).toBe('ready')
+    const billed = await gw.db.query<{ bytes: number }>(
+      'SELECT bytes FROM push_usage_events WHERE push_id = $1',
+      [pushId],
+    )
+    expect(Number(billed[0]?.bytes)).toBe(1000)
+    expect(Number(await usage())).toBe(1000)
   })
 })
