@@ -9,3 +9,12 @@ ALTER TABLE idempotency_keys ADD COLUMN claim_id text;
 -- A size reserved at init from the manifest holds one for good (the manifest's).
 ALTER TABLE push_files ADD COLUMN reserve_holders integer NOT NULL DEFAULT 0;
 UPDATE push_files SET reserve_holders = 1 WHERE reserved_bytes IS NOT NULL;
+
+-- Pacing is a sliding window: every admitted deploy's time, kept for a day. "N per minute"
+-- means at most N in any 60 s, not N per calendar minute (3 at :59 and 3 at :01 were 6).
+CREATE TABLE pacing_log (
+  customer_id  text NOT NULL REFERENCES customers(id),
+  admitted_at  timestamptz NOT NULL
+);
+CREATE INDEX pacing_log_customer_time ON pacing_log (customer_id, admitted_at DESC);
+DROP TABLE pacing_windows;

@@ -168,4 +168,65 @@ describe.each(databases())('hostile clients: exact caps and pacing on %s', (data
     expect(Number(billed[0]?.bytes)).toBe(1000)
     expect(Number(await usage())).toBe(1000)
   })
+
+  test('pacing is a sliding window: 3 a minute means 3 in any 60 s, across the minute boundary too', async () => {
+    const t = await createTenant(gw)
+    await gw.accounts.setLimits(t.customerId, { perMinute: 3, perDay: 100 }, 'test')
+    const init = (label: string) =>
+      api(gw, t.key, 'POST', '/v1/push-init', {
+        project: t.projectName,
+        files: { 'a.txt': sha1(`${label} ${randomBytes(4).toString('hex')}`) },
+      })
+    try {
+      // Ten at once at :59: exactly three pass, whatever process or connection each lands on.
+      clock.set('2026-01-15T12:00:59Z')
+      const burst = await Promise.all(Array.from({ length: 10 }, (_, i) => init(`b${i}`)))
+      expect(burst.filter((r) => r.status === 201)).toHaveLength(3)
+      expect(burst.filter((r) => r.status === 429)).toHaveLength(7)
+      // Two seconds later a calendar minute has begun, but the last 60 s already hold three.
+      clock.set('2026-01-15T12:01:01Z')
+      const early = await init('early')
+      expect(early.status).toBe(429)
+      expect(early.body['error']['details']).toMatchObject({ limit: 'minute', max: 3 })
+      // The headers tell the truth: the three leave the window at 12:01:59, 58 s from now.
+      expect(early.headers.get('retry-after')).toBe('58')
+      expect(early.headers.get('ratelimit')).toBe('"minute";r=0;t=58')
+      expect(early.headers.get('ratelimit-policy')).toBe('"minute";q=3;w=60, "day";q=100;w=86400')
+      clock.set('2026-01-15T12:01:58Z')
+      expect((await init('still')).status).toBe(429)
+      // Retrying when told to works, for exactly three again.
+      clock.set('2026-01-15T12:01:59Z')
+      const next = await Promise.all(Array.from({ length: 4 }, (_, i) => init(`n${i}`)))
+      expect(next.filter((r) => r.status === 201)).toHaveLength(3)
+      const paced = next.find((r) => r.status === 429)!
+      expect(paced.headers.get('retry-after')).toBe('60')
+    } finally {
+      clock.set('2026-01-15T12:00:00Z')
+    }
+  })
+
+  test('the day window slides too: Retry-After is when the oldest of the day leaves it', async () => {
+    const t = await createTenant(gw)
+    await gw.accounts.setLimits(t.customerId, { perMinute: 100, perDay: 2 }, 'test')
+    const init = (label: string) =>
+      api(gw, t.key, 'POST', '/v1/push-init', {
+        project: t.projectName,
+        files: { 'a.txt': sha1(`${label} ${randomBytes(4).toString('hex')}`) },
+      })
+    try {
+      clock.set('2026-01-15T23:59:00Z')
+      expect((await init('d1')).status).toBe(201)
+      expect((await init('d2')).status).toBe(201)
+      // Past midnight UTC a calendar day is new; the last 24 h are not.
+      clock.set('2026-01-16T00:01:00Z')
+      const third = await init('d3')
+      expect(third.status).toBe(429)
+      expect(third.body['error']['details']['limit']).toBe('day')
+      expect(third.headers.get('retry-after')).toBe(String(86_400 - 120))
+      clock.set('2026-01-16T23:59:00Z')
+      expect((await init('d4')).status).toBe(201)
+    } finally {
+      clock.set('2026-01-15T12:00:00Z')
+    }
+  })
 })
