@@ -18,3 +18,15 @@ CREATE TABLE pacing_log (
 );
 CREATE INDEX pacing_log_customer_time ON pacing_log (customer_id, admitted_at DESC);
 DROP TABLE pacing_windows;
+
+-- Issue 18, "nothing lingers". A session belongs to the admin token it was signed in with (a
+-- SHA-256 fingerprint): when KAIXU_ADMIN_TOKEN changes, every older session ends. Sessions from
+-- before this column have none, so they end too.
+ALTER TABLE admin_sessions ADD COLUMN token_hash text;
+
+-- Failed dashboard sign-ins per client address, kept for the throttling window.
+CREATE TABLE admin_sign_in_failures (
+  address    text NOT NULL,
+  failed_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX admin_sign_in_failures_address ON admin_sign_in_failures (address, failed_at DESC);

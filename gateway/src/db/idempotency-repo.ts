@@ -64,3 +64,9 @@ export const releaseClaim = (
         AND state = 'in_flight'`,
     [k.customerId, k.key, k.claimId],
   )
+
+/** Keys past the day answers are kept are dead weight (the cleanup job). */
+export const pruneIdempotencyKeys = (db: Queryable, keepHours = 24) =>
+  db.query('DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(hours => $1)', [
+    keepHours,
+  ])
