@@ -8,6 +8,7 @@ import type { Services } from '../start/gateway.ts'
 import { createMetrics } from './metrics.ts'
 import { requireAdmin } from './middleware/admin-auth.ts'
 import { requireApiKey } from './middleware/auth.ts'
+import { closeUnreadBodies } from './middleware/close-unread.ts'
 import { errorHandler, notFoundHandler } from './middleware/error-handler.ts'
 import { healthRoutes } from './routes/health.ts'
 import { accountRoutes } from './routes/account.ts'
@@ -101,6 +102,7 @@ export function createApp(deps: AppDeps): Express {
       }),
     }),
   )
+  app.use(closeUnreadBodies)
   // Every log line written while serving a request carries its id, service lines included.
   app.use((req, _res, next) => withLogContext({ reqId: String(req.id) }, next))
   if (deps.sandbox) app.use(deps.sandbox)
