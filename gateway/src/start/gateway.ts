@@ -168,6 +168,9 @@ export async function startGateway(
   const server = createServer({
     headersTimeout: config.http.headersTimeoutMs,
     requestTimeout: config.http.requestTimeoutMs,
+    // Node checks those timeouts on this period (30 s by default): check often enough that
+    // a short headers timeout means what it says.
+    connectionsCheckingInterval: Math.min(1_000, config.http.headersTimeoutMs),
   })
   server.maxConnections = config.http.maxConnections
   // Malformed HTTP gets a JSON error with a request id, like everything else.
