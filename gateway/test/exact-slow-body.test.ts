@@ -71,6 +71,13 @@ describe.each(databases())('hostile clients: slow bodies on %s', (database) => {
       // The server hangs up although the client is still sending.
       await client.closed
     }
+    // Answers to requests whose body was read keep their connection (keep-alive as usual).
+    const usual = await api(gw, t.key, 'GET', '/v1/usage')
+    expect(usual.status).toBe(200)
+    expect(usual.headers.get('connection')).not.toBe('close')
+    const refused = await api(gw, t.key, 'POST', '/v1/push-init', { project: 'nope', files: {} })
+    expect(refused.status).toBeGreaterThanOrEqual(400)
+    expect(refused.headers.get('connection')).not.toBe('close')
   }, 30_000)
 })
 
