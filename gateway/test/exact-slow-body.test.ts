@@ -59,6 +59,8 @@ describe.each(databases())('hostile clients: slow bodies on %s', (database) => {
       `PUT /v1/push-upload?pushId=push_nope HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${t.key}\r\nX-Content-Sha1: ${'a'.repeat(40)}\r\nContent-Length: 100000000\r\n\r\n`,
       // A manifest larger than the route takes: 413 from its Content-Length alone.
       `POST /v1/push-init HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${t.key}\r\nContent-Type: application/json\r\nContent-Length: 900000000\r\n\r\n{"files":`,
+      // A chunked body past a small route's 16 kB limit: 413 once the limit is passed.
+      `POST /v1/push-complete HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${t.key}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n5000\r\n${'x'.repeat(0x5000)}\r\n400\r\n`,
       // A route that does not exist (and no key).
       `POST /v1/nowhere HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 100000000\r\n\r\n`,
     ]

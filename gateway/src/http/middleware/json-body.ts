@@ -11,27 +11,44 @@ export function jsonBody(limit: string): RequestHandler {
   return (req, res, next) => {
     // Refused from its Content-Length at once: the parser would first wait for the whole body
     // to arrive (and be thrown away), which a client sending slowly can make last for ever.
+    const tooLarge = () =>
+      ERRORS.payloadTooLarge(`The body is larger than ${maxBytes} bytes.`, { limit: maxBytes })
     const declared = Number(req.headers['content-length'])
     if (Number.isFinite(declared) && declared > maxBytes) {
-      next(
-        ERRORS.payloadTooLarge(`The body is larger than ${maxBytes} bytes.`, { limit: maxBytes }),
-      )
+      next(tooLarge())
       return
+    }
+    let settled = false
+    const settle = (error?: unknown) => {
+      if (settled) return
+      settled = true
+      req.off('data', count)
+      next(error)
+    }
+    // Without a Content-Length (chunked), the same: answer as soon as the limit is passed rather
+    // than when the parser has drained the rest of the body.
+    let received = 0
+    const count = (chunk: Buffer) => {
+      received += chunk.length
+      if (received > maxBytes) settle(tooLarge())
     }
     parse(req, res, (error?: unknown) => {
       if (error) {
-        next(error)
+        settle(error)
         return
       }
       const length = req.headers['content-length']
       const hasBody =
         req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')
       if (req.body === undefined && hasBody) {
-        next(ERRORS.unsupportedMediaType('application/json'))
+        settle(ERRORS.unsupportedMediaType('application/json'))
         return
       }
-      next()
+      settle()
     })
+    // Attached after the parser's own listener (parse attaches it synchronously), so it sees
+    // every chunk the parser sees and no data is read early.
+    if (!settled && !Number.isFinite(declared)) req.on('data', count)
   }
 }
 
