@@ -26,18 +26,29 @@ function testClock(start: string) {
  * An upload whose body the test writes piece by piece, as a hostile client would, so two uploads
  * can be interleaved exactly.
  */
-function openUpload(url: string, key: string, pushId: string, sha: string, length: number) {
-  const u = new URL(`${url}/v1/push-upload?pushId=${pushId}`)
+function openUpload(
+  url: string,
+  key: string,
+  pushId: string,
+  sha: string,
+  length: number,
+  route: { path: string; method: string; type: string } = {
+    path: '/v1/push-upload',
+    method: 'PUT',
+    type: 'application/octet-stream',
+  },
+) {
+  const u = new URL(`${url}${route.path}?pushId=${pushId}`)
   const req = request({
     host: u.hostname,
     port: u.port,
     path: u.pathname + u.search,
-    method: 'PUT',
+    method: route.method,
     headers: {
       authorization: `Bearer ${key}`,
       'x-content-sha1': sha,
       'content-length': String(length),
-      'content-type': 'application/octet-stream',
+      'content-type': route.type,
     },
   })
   const answer = new Promise<{ status: number; body: Record<string, any> }>((resolve, reject) => {
@@ -53,6 +64,11 @@ function openUpload(url: string, key: string, pushId: string, sha: string, lengt
   req.flushHeaders()
   let sent = 0
   return {
+    /** Writes the first `n` bytes of `body` at once. */
+    async begin(body: Buffer, n: number) {
+      await new Promise<void>((r) => req.write(body.subarray(0, n), () => r()))
+      sent = n
+    },
     /**
      * Writes `body` in small pieces until `started` says the upload reached Netlify (the gateway
      * holds back the last piece it got until the next arrives), keeping the last bytes back.
@@ -228,5 +244,52 @@ describe.each(databases())('hostile clients: exact caps and pacing on %s', (data
     } finally {
       clock.set('2026-01-15T12:00:00Z')
     }
+  })
+
+  test('a wrong file in a batch racing a good inline upload of the same SHA-1 keeps the cap', async () => {
+    const t = await createTenant(gw)
+    await gw.accounts.setLimits(t.customerId, { bytesPerMonth: 1000 }, 'test')
+    const good = randomBytes(1000)
+    const sha = sha1(good)
+    const init = await api(gw, t.key, 'POST', '/v1/push-init', {
+      project: t.projectName,
+      files: { 'big.bin': sha },
+    })
+    expect(init.status).toBe(201)
+    const pushId = init.body['pushId'] as string
+    // A batch whose table announces the file and whose bytes are wrong.
+    const head = Buffer.alloc(8 + 24)
+    head.write('KXB1', 0, 'latin1')
+    head.writeUInt32BE(1, 4)
+    Buffer.from(sha, 'hex').copy(head, 8)
+    head.writeUInt32BE(1000, 28)
+    const batchBody = Buffer.concat([head, randomBytes(1000)])
+    const a = openUpload(gw.url, t.key, pushId, sha, batchBody.length, {
+      path: '/v1/push-upload-batch',
+      method: 'POST',
+      type: 'application/vnd.kaixu.batch',
+    })
+    // The batch reserves the file's bytes from its table, before reading them.
+    await a.begin(batchBody, 32 + 500)
+    const reserved = async () =>
+      (
+        await gw.db.query<{ reserved_bytes: number | null }>(
+          'SELECT reserved_bytes FROM push_files WHERE push_id = $1',
+          [pushId],
+        )
+      )[0]?.reserved_bytes
+    while ((await reserved()) === null) await new Promise((r) => setTimeout(r, 10))
+    // The right body starts streaming under that reservation.
+    const putsBefore = await sandboxFilePuts(gw)
+    const b = openUpload(gw.url, t.key, pushId, sha, 1000)
+    await b.startStreaming(good, async () => (await sandboxFilePuts(gw)) === putsBefore + 1)
+    // The batch's file turns out wrong; the bytes it gives back must not be the ones B uses.
+    expect((await a.end(batchBody)).status).toBe(422)
+    expect((await b.end(good)).status).toBe(200)
+    const usage = await gw.db.query<{ bytes: number }>(
+      'SELECT bytes FROM usage_months WHERE customer_id = $1',
+      [t.customerId],
+    )
+    expect(Number(usage[0]?.bytes)).toBe(1000)
   })
 })
