@@ -101,6 +101,11 @@ describe.each(databases())('hostile clients: nothing leaks into logs on %s', (da
     expect(typeof line['ms']).toBe('number')
     expect(line['bytesOut']).toBeGreaterThan(0)
     expect(Object.keys(line).filter((k) => !ACCESS_FIELDS.has(k))).toEqual([])
+    // Each key once (a request id bound twice made duplicate JSON keys).
+    const rawLine = raw.find(
+      (l) => l.includes(`"reqId":"${line['reqId']}"`) && l.includes('request completed'),
+    )!
+    expect(rawLine.split('"reqId"').length).toBe(2)
     expect(JSON.stringify(line)).not.toContain('curious-client')
   })
 

@@ -69,9 +69,13 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
       // A fresh object every time: pino merges each line's fields into what mixin returns, so
       // returning the stored context itself would let one line's fields (a raw `res`, say)
       // leak into every later line of the request.
-      mixin: () => {
+      // A request's own logger (req.log) already binds reqId: adding it again would write the
+      // key twice on one line.
+      mixin: (_line, _level, logger) => {
         const ctx = context.getStore()
-        return ctx ? { reqId: ctx.reqId } : {}
+        return ctx && (logger as Logger).bindings()['reqId'] === undefined
+          ? { reqId: ctx.reqId }
+          : {}
       },
     },
     destination ?? process.stdout,
