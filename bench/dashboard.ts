@@ -15,6 +15,7 @@ import { performance } from 'node:perf_hooks'
 import { loadConfig } from '../gateway/src/config.ts'
 import { insertSession } from '../gateway/src/db/dashboard-repo.ts'
 import { createApp } from '../gateway/src/http/app.ts'
+import { sessionTokenHash } from '../gateway/src/http/dashboard/session.ts'
 import { createLogger } from '../gateway/src/lib/logger.ts'
 import { monthOf } from '../gateway/src/services/metering.ts'
 import { openServices } from '../gateway/src/start/gateway.ts'
@@ -78,12 +79,12 @@ export async function benchDashboard(serverUrl?: string): Promise<Record<string,
   try {
     await seed(services.db)
     const sessionId = randomBytes(32).toString('base64url')
-    await insertSession(
-      services.db,
-      createHash('sha256').update(sessionId).digest('hex'),
-      'csrf',
-      new Date(Date.now() + 3600_000),
-    )
+    await insertSession(services.db, {
+      idHash: createHash('sha256').update(sessionId).digest('hex'),
+      csrf: 'csrf',
+      tokenHash: sessionTokenHash(config.adminToken!),
+      expiresAt: new Date(Date.now() + 3600_000),
+    })
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
     const month = monthOf(new Date()).slice(0, 7)

@@ -28,6 +28,9 @@ const envSchema = z.object({
   KAIXU_SHUTDOWN_GRACE_MS: intFromEnv(0, 600_000).default(20_000),
   KAIXU_VAULT_KEYS: z.string().min(1).optional(),
   KAIXU_WAIT_TIMEOUT_MS: intFromEnv(0, 3_600_000).default(120_000),
+  KAIXU_HEADERS_TIMEOUT_MS: intFromEnv(1_000, 600_000).default(20_000),
+  KAIXU_REQUEST_TIMEOUT_MS: intFromEnv(1_000, 3_600_000).default(15 * 60_000),
+  KAIXU_MAX_CONNECTIONS: intFromEnv(1, 1_000_000).default(1_000),
   KAIXU_MAX_FILES: intFromEnv(1, 1_000_000).default(100_000),
   KAIXU_INLINE_MAX_BYTES: intFromEnv(1, 2 ** 32).default(5 * 1024 * 1024),
   KAIXU_CHUNK_BYTES: intFromEnv(64 * 1024, 64 * 1024 * 1024).default(5 * 1024 * 1024),
@@ -73,6 +76,16 @@ export interface Config {
   /** Raw keyring spec (`kid:base64key,…`); parsed by the vault. */
   readonly vaultKeys: string | undefined
   readonly waitTimeoutMs: number
+  /**
+   * What one client may hold of the server: the request headers must arrive within
+   * `headersTimeoutMs`, the whole request (body included) within `requestTimeoutMs` (also how
+   * long an Idempotency-Key claim lasts), and at most `maxConnections` sockets are open at once.
+   */
+  readonly http: Readonly<{
+    headersTimeoutMs: number
+    requestTimeoutMs: number
+    maxConnections: number
+  }>
   readonly maxFiles: number
   readonly inlineMaxBytes: number
   readonly chunkBytes: number
@@ -148,6 +161,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownGraceMs: e.KAIXU_SHUTDOWN_GRACE_MS,
     vaultKeys: e.KAIXU_VAULT_KEYS,
     waitTimeoutMs: e.KAIXU_WAIT_TIMEOUT_MS,
+    http: Object.freeze({
+      // Node requires headersTimeout <= requestTimeout.
+      headersTimeoutMs: Math.min(e.KAIXU_HEADERS_TIMEOUT_MS, e.KAIXU_REQUEST_TIMEOUT_MS),
+      requestTimeoutMs: e.KAIXU_REQUEST_TIMEOUT_MS,
+      maxConnections: e.KAIXU_MAX_CONNECTIONS,
+    }),
     maxFiles: e.KAIXU_MAX_FILES,
     inlineMaxBytes: e.KAIXU_INLINE_MAX_BYTES,
     chunkBytes: e.KAIXU_CHUNK_BYTES,

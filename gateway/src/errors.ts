@@ -125,6 +125,13 @@ export const ERRORS = {
       411,
       'Send Content-Length (or list the file size in the manifest): bytes are checked against the monthly cap before any reach Netlify.',
     ),
+  signInThrottled: (retryAfterSeconds: number) =>
+    new AppError(
+      ErrorCode.RateLimited,
+      429,
+      `Too many failed sign-ins from your address; try again in ${Math.ceil(retryAfterSeconds / 60)} minute(s).`,
+      { retryAfter: retryAfterSeconds, details: { retryAfterSeconds } },
+    ),
   idempotencyKeyReused: () =>
     new AppError(
       ErrorCode.IdempotencyKeyReused,

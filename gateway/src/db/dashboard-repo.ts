@@ -10,24 +10,73 @@ export interface SessionRow {
   expires_at: Date
 }
 
-export const insertSession = (db: Queryable, idHash: string, csrf: string, expiresAt: Date) =>
-  db.query('INSERT INTO admin_sessions (id_hash, csrf_token, expires_at) VALUES ($1, $2, $3)', [
-    idHash,
-    csrf,
-    expiresAt,
-  ])
+export const insertSession = (
+  db: Queryable,
+  s: { idHash: string; csrf: string; tokenHash: string; expiresAt: Date },
+) =>
+  db.query(
+    'INSERT INTO admin_sessions (id_hash, csrf_token, token_hash, expires_at) VALUES ($1, $2, $3, $4)',
+    [s.idHash, s.csrf, s.tokenHash, s.expiresAt],
+  )
 
-export const findSession = async (db: Queryable, idHash: string) =>
+/** A live session, and only one signed in with the admin token this process has. */
+export const findSession = async (db: Queryable, idHash: string, tokenHash: string) =>
   (
     await db.query<SessionRow>(
-      'SELECT id_hash, csrf_token, expires_at FROM admin_sessions WHERE id_hash = $1 AND expires_at > now()',
-      [idHash],
+      `SELECT id_hash, csrf_token, expires_at FROM admin_sessions
+        WHERE id_hash = $1 AND token_hash = $2 AND expires_at > now()`,
+      [idHash, tokenHash],
     )
   )[0]
 
 /** Removes one session (sign-out) and, on the way, every expired one. */
 export const deleteSession = (db: Queryable, idHash: string) =>
   db.query('DELETE FROM admin_sessions WHERE id_hash = $1 OR expires_at <= now()', [idHash])
+
+/**
+ * Drops sessions that can never be used again: expired ones, and (given the current token's
+ * fingerprint) those signed in with an admin token that has since been replaced.
+ */
+export const purgeSessions = (db: Queryable, currentTokenHash?: string) =>
+  db.query(
+    `DELETE FROM admin_sessions
+      WHERE expires_at <= now() OR ($1::text IS NOT NULL AND token_hash IS DISTINCT FROM $1)`,
+    [currentTokenHash ?? null],
+  )
+
+/**
+ * Sign-in throttling for one address: answers undefined while fewer than `limit` sign-ins
+ * failed in the last `seconds`, else how many seconds until the oldest of them leaves the window.
+ */
+export async function signInBlockedFor(
+  db: Queryable,
+  address: string,
+  window: { limit: number; seconds: number },
+): Promise<number | undefined> {
+  const row = (
+    await db.query<{ wait: number }>(
+      `SELECT ceil(extract(epoch FROM failed_at + make_interval(secs => $2) - now()))::int AS wait
+         FROM admin_sign_in_failures
+        WHERE address = $1 AND failed_at > now() - make_interval(secs => $2)
+        ORDER BY failed_at DESC OFFSET $3 LIMIT 1`,
+      [address, window.seconds, window.limit - 1],
+    )
+  )[0]
+  return row ? Math.max(1, row.wait) : undefined
+}
+
+/** Records a failed sign-in, dropping failures older than the window on the way. */
+export async function recordSignInFailure(db: Queryable, address: string, windowSeconds: number) {
+  await db.query(
+    'DELETE FROM admin_sign_in_failures WHERE failed_at <= now() - make_interval(secs => $1)',
+    [windowSeconds],
+  )
+  await db.query('INSERT INTO admin_sign_in_failures (address) VALUES ($1)', [address])
+}
+
+/** A successful sign-in forgets the address's failures. */
+export const clearSignInFailures = (db: Queryable, address: string) =>
+  db.query('DELETE FROM admin_sign_in_failures WHERE address = $1', [address])
 
 /** `YYYY-MM-01` → the month's bounds in UTC, as SQL fragments on parameter `$n`. */
 const monthStart = (n: number) => `($${n}::date::timestamp AT TIME ZONE 'UTC')`

@@ -113,41 +113,39 @@ export const unreserve = (db: Queryable, customerId: string, month: string, sub:
   )
 
 /**
- * Counts one deploy in a fixed pacing window unless it is full. Answers the new count, or
- * undefined when the window is already at `limit`.
+ * Serialises a customer's admissions: holds a lock on the customer's row until the transaction
+ * ends, so concurrent inits (in any process) read and extend the pacing log one at a time. NO KEY
+ * UPDATE leaves rows that merely reference the customer free to be written meanwhile.
  */
-export async function takePacingSlot(
+export const lockCustomerPacing = (db: Queryable, customerId: string) =>
+  db.query('SELECT 1 FROM customers WHERE id = $1 FOR NO KEY UPDATE', [customerId])
+
+/**
+ * The sliding-window test: with `limit` admissions allowed in any `seconds`, answers undefined
+ * when there is room at `now`, else the instant the window has room again (when the limit-th
+ * most recent admission leaves it). Call under lockCustomerPacing.
+ */
+export async function pacingFullUntil(
   db: Queryable,
   customerId: string,
-  kind: 'minute' | 'day',
-  windowStart: Date,
-  limit: number,
-): Promise<number | undefined> {
-  if (limit <= 0) return undefined
-  return (
-    await db.query<{ count: number }>(
-      `INSERT INTO pacing_windows (customer_id, kind, window_start, count) VALUES ($1, $2, $3, 1)
-       ON CONFLICT (customer_id, kind, window_start)
-       DO UPDATE SET count = pacing_windows.count + 1 WHERE pacing_windows.count < $4
-       RETURNING count`,
-      [customerId, kind, windowStart, limit],
+  now: Date,
+  window: { limit: number; seconds: number },
+): Promise<Date | undefined> {
+  const since = new Date(now.getTime() - window.seconds * 1000)
+  if (window.limit <= 0) return new Date(now.getTime() + window.seconds * 1000)
+  const row = (
+    await db.query<{ admitted_at: Date }>(
+      `SELECT admitted_at FROM pacing_log WHERE customer_id = $1 AND admitted_at > $2
+        ORDER BY admitted_at DESC OFFSET $3 LIMIT 1`,
+      [customerId, since, window.limit - 1],
     )
-  )[0]?.count
+  )[0]
+  return row ? new Date(new Date(row.admitted_at).getTime() + window.seconds * 1000) : undefined
 }
 
-export const pacingCount = async (
-  db: Queryable,
-  customerId: string,
-  kind: 'minute' | 'day',
-  windowStart: Date,
-) =>
-  (
-    await db.query<{ count: number }>(
-      'SELECT count FROM pacing_windows WHERE customer_id = $1 AND kind = $2 AND window_start = $3',
-      [customerId, kind, windowStart],
-    )
-  )[0]?.count ?? 0
+export const logAdmission = (db: Queryable, customerId: string, at: Date) =>
+  db.query('INSERT INTO pacing_log (customer_id, admitted_at) VALUES ($1, $2)', [customerId, at])
 
-/** Old windows are dead weight; the cleanup keeps the table to the current day. */
+/** Admissions older than the longest window are dead weight; the cleanup job drops them. */
 export const prunePacingWindows = (db: Queryable, before: Date) =>
-  db.query('DELETE FROM pacing_windows WHERE window_start < $1', [before])
+  db.query('DELETE FROM pacing_log WHERE admitted_at < $1', [before])

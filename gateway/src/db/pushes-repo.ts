@@ -170,41 +170,60 @@ export async function findUploadTargets(db: Queryable, pushId: string, shas: rea
 }
 
 /**
- * reservePathBytes for many paths in one statement. Answers the paths reserved now; a path left
- * out was reserved by a concurrent upload first.
+ * Takes a hold on each path's byte reservation, reserving `bytes` where none exists yet (which
+ * the caller must then count against the monthly cap). Answers, per path, the size reserved (an
+ * earlier reservation wins: the caller refuses a body of another length) and whether it is new.
+ * A path already uploaded is left out. Rows are locked in path order, so concurrent callers
+ * cannot deadlock.
  */
-export async function reservePathsBytes(
+export async function holdPathsBytes(
   db: Queryable,
   pushId: string,
   items: readonly { path: string; bytes: number }[],
 ) {
-  const rows = await db.query<{ path: string }>(
-    `UPDATE push_files f SET reserved_bytes = x.bytes
-       FROM unnest($2::text[], $3::bigint[]) AS x(path, bytes)
-      WHERE f.push_id = $1 AND f.path = x.path AND f.reserved_bytes IS NULL
-     RETURNING f.path`,
+  const rows = await db.query<{ path: string; size: number; fresh: boolean }>(
+    `WITH x AS (SELECT * FROM unnest($2::text[], $3::bigint[]) AS x(path, bytes)),
+     old AS (
+       SELECT f.path, f.reserved_bytes FROM push_files f
+        WHERE f.push_id = $1 AND f.path IN (SELECT path FROM x) AND f.uploaded_at IS NULL
+        ORDER BY f.path FOR UPDATE)
+     UPDATE push_files f
+        SET reserved_bytes = coalesce(old.reserved_bytes, x.bytes),
+            reserve_holders = f.reserve_holders + 1
+       FROM x, old
+      WHERE f.push_id = $1 AND f.path = x.path AND old.path = x.path
+     RETURNING f.path, f.reserved_bytes AS size, old.reserved_bytes IS NULL AS fresh`,
     [pushId, items.map((i) => i.path), items.map((i) => i.bytes)],
   )
-  return new Set(rows.map((r) => r.path))
+  return new Map(rows.map((r) => [r.path, { size: Number(r.size), fresh: r.fresh }]))
 }
 
-/** unreservePathBytes for many paths in one statement; answers the bytes given back. */
-export async function unreservePathsBytes(
+/**
+ * Lets go of holdPathsBytes' holds. A path whose last holder leaves without having uploaded it
+ * has its reservation cleared; answers the bytes cleared, to give back to the month.
+ */
+export async function releasePathsBytes(
   db: Queryable,
   pushId: string,
-  items: readonly { path: string; bytes: number }[],
+  paths: readonly string[],
 ): Promise<number> {
-  const rows = await db.query<{ bytes: number }>(
-    `WITH cleared AS (
-       UPDATE push_files f SET reserved_bytes = NULL
-         FROM unnest($2::text[], $3::bigint[]) AS x(path, bytes)
-        WHERE f.push_id = $1 AND f.path = x.path AND f.reserved_bytes = x.bytes
-          AND f.uploaded_at IS NULL
-       RETURNING x.bytes)
-     UPDATE pushes SET bytes_reserved = bytes_reserved - (SELECT sum(bytes) FROM cleared)
-      WHERE id = $1 AND EXISTS (SELECT 1 FROM cleared)
-     RETURNING (SELECT sum(bytes) FROM cleared)::bigint AS bytes`,
-    [pushId, items.map((i) => i.path), items.map((i) => i.bytes)],
+  const rows = await db.query<{ bytes: number | null }>(
+    `WITH old AS (
+       SELECT path, reserved_bytes, reserve_holders FROM push_files
+        WHERE push_id = $1 AND path = ANY($2::text[]) ORDER BY path FOR UPDATE),
+     released AS (
+       UPDATE push_files f
+          SET reserve_holders = greatest(old.reserve_holders - 1, 0),
+              reserved_bytes = CASE WHEN old.reserve_holders <= 1 AND f.uploaded_at IS NULL
+                                    THEN NULL ELSE old.reserved_bytes END
+         FROM old
+        WHERE f.push_id = $1 AND f.path = old.path
+       RETURNING CASE WHEN f.reserved_bytes IS NULL THEN old.reserved_bytes ELSE 0 END AS bytes),
+     cleared AS (SELECT coalesce(sum(bytes), 0)::bigint AS bytes FROM released)
+     UPDATE pushes SET bytes_reserved = bytes_reserved - (SELECT bytes FROM cleared)
+      WHERE id = $1
+     RETURNING (SELECT bytes FROM cleared) AS bytes`,
+    [pushId, paths],
   )
   return Number(rows[0]?.bytes ?? 0)
 }
@@ -391,7 +410,7 @@ export async function reserveKnownSizes(db: Queryable, pushId: string): Promise<
     `WITH chosen AS (
        SELECT DISTINCT ON (sha1) path FROM push_files
         WHERE push_id = $1 AND required ORDER BY sha1, path)
-     UPDATE push_files f SET reserved_bytes = f.size
+     UPDATE push_files f SET reserved_bytes = f.size, reserve_holders = 1
        FROM chosen c
       WHERE f.push_id = $1 AND f.path = c.path AND f.size IS NOT NULL AND f.reserved_bytes IS NULL
      RETURNING f.size`,
@@ -401,39 +420,6 @@ export async function reserveKnownSizes(db: Queryable, pushId: string): Promise<
   if (bytes > 0) await addBytesReserved(db, pushId, bytes)
   return bytes
 }
-
-/** Reserves one upload's size on its path; false when a concurrent upload already did. */
-export const reservePathBytes = async (
-  db: Queryable,
-  pushId: string,
-  path: string,
-  bytes: number,
-) =>
-  (
-    await db.query(
-      `UPDATE push_files SET reserved_bytes = $3
-        WHERE push_id = $1 AND path = $2 AND reserved_bytes IS NULL RETURNING 1`,
-      [pushId, path, bytes],
-    )
-  ).length > 0
-
-/** Undoes reservePathBytes (after a failed upload); false when there was nothing to undo. */
-export const unreservePathBytes = async (
-  db: Queryable,
-  pushId: string,
-  path: string,
-  bytes: number,
-) =>
-  (
-    await db.query(
-      `WITH cleared AS (
-         UPDATE push_files SET reserved_bytes = NULL
-          WHERE push_id = $1 AND path = $2 AND reserved_bytes = $3 AND uploaded_at IS NULL RETURNING 1)
-       UPDATE pushes SET bytes_reserved = bytes_reserved - $3
-        WHERE id = $1 AND EXISTS (SELECT 1 FROM cleared) RETURNING 1`,
-      [pushId, path, bytes],
-    )
-  ).length > 0
 
 export const addBytesReserved = (db: Queryable, pushId: string, bytes: number) =>
   db.query('UPDATE pushes SET bytes_reserved = bytes_reserved + $2 WHERE id = $1', [pushId, bytes])

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
-import express, { type Express, type Router } from 'express'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import express, { type Express, type Request, type Router } from 'express'
 import helmet from 'helmet'
 import { pinoHttp } from 'pino-http'
 import { withLogContext } from '../lib/logger.ts'
@@ -7,6 +8,7 @@ import type { Services } from '../start/gateway.ts'
 import { createMetrics } from './metrics.ts'
 import { requireAdmin } from './middleware/admin-auth.ts'
 import { requireApiKey } from './middleware/auth.ts'
+import { closeUnreadBodies } from './middleware/close-unread.ts'
 import { errorHandler, notFoundHandler } from './middleware/error-handler.ts'
 import { healthRoutes } from './routes/health.ts'
 import { accountRoutes } from './routes/account.ts'
@@ -24,6 +26,45 @@ export interface AppDeps extends Services {
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/
 
+/** Polled by load balancers and scrapers: their access lines go at debug. */
+const POLLED = new Set(['/healthz', '/readyz', '/metrics'])
+const PUSH_ID = /^push_[A-Za-z0-9]{1,64}$/
+
+// originalUrl: routers mounted on a prefix rewrite req.url.
+const pathOf = (req: IncomingMessage) =>
+  ((req as Request).originalUrl ?? req.url ?? '/').split('?', 1)[0]!
+
+const numberOr = (value: unknown) => {
+  const n = Number(value)
+  return Number.isSafeInteger(n) && n > 0 ? n : undefined
+}
+
+/**
+ * One access line: what an operator reads (method, path without its query, status, time, the
+ * customer, key and push concerned, bytes in and out), never headers or the query string, which
+ * clients fill with whatever they like (secrets included).
+ */
+function accessLine(req: IncomingMessage, res: ServerResponse, ms: number) {
+  const r = req as Request
+  const caller = r.caller
+  const candidate =
+    (r.query as Record<string, unknown> | undefined)?.['pushId'] ??
+    (r.body as Record<string, unknown> | undefined)?.['pushId']
+  const pushId = typeof candidate === 'string' && PUSH_ID.test(candidate) ? candidate : undefined
+  const bytesIn = numberOr(req.headers['content-length'])
+  const bytesOut = numberOr(res.getHeader('content-length'))
+  return {
+    method: req.method,
+    route: pathOf(req),
+    status: res.statusCode,
+    ms,
+    ...(caller ? { customerId: caller.customerId, keyId: caller.apiKeyId } : {}),
+    ...(pushId ? { pushId } : {}),
+    ...(bytesIn ? { bytesIn } : {}),
+    ...(bytesOut ? { bytesOut } : {}),
+  }
+}
+
 /** Builds the Express app (no listen), so tests and entry points share one composition. */
 export function createApp(deps: AppDeps): Express {
   const app = express()
@@ -40,11 +81,28 @@ export function createApp(deps: AppDeps): Express {
         res.setHeader('X-Request-Id', id)
         return id
       },
-      customLogLevel: (_req, res, err) =>
-        err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
-      autoLogging: { ignore: (req) => req.url === '/healthz' },
+      // Lines written through req.log carry the request id only, not the raw request.
+      quietReqLogger: true,
+      quietResLogger: true,
+      customLogLevel: (req, res, err) =>
+        err || res.statusCode >= 500
+          ? POLLED.has(pathOf(req))
+            ? 'warn'
+            : 'error'
+          : POLLED.has(pathOf(req))
+            ? 'debug' // load balancers and scrapers poll these every few seconds
+            : res.statusCode >= 400
+              ? 'warn'
+              : 'info',
+      customSuccessObject: (req, res, val: { responseTime: number }) =>
+        accessLine(req, res, val.responseTime),
+      customErrorObject: (req, res, err, val: { responseTime: number }) => ({
+        ...accessLine(req, res, val.responseTime),
+        ...(res.statusCode >= 500 ? { err } : {}),
+      }),
     }),
   )
+  app.use(closeUnreadBodies)
   // Every log line written while serving a request carries its id, service lines included.
   app.use((req, _res, next) => withLogContext({ reqId: String(req.id) }, next))
   if (deps.sandbox) app.use(deps.sandbox)

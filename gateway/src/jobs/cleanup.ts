@@ -1,4 +1,6 @@
 import type { Db } from '../db/db.ts'
+import { purgeSessions } from '../db/dashboard-repo.ts'
+import { pruneIdempotencyKeys } from '../db/idempotency-repo.ts'
 import { prunePacingWindows } from '../db/metering-repo.ts'
 import type { ChunkUploads } from '../services/chunk-uploads.ts'
 import type { Clock } from '../services/metering.ts'
@@ -6,7 +8,7 @@ import type { JobDefinition } from './queue.ts'
 
 /**
  * Hourly housekeeping: chunks of uploads that never completed go once their retention (48 h)
- * has passed, and pacing windows older than two days are dead weight.
+ * has passed; pacing admissions older than two days and expired admin sessions are dead weight.
  */
 export function cleanupJob(db: Db, chunked: ChunkUploads, clock: Clock): JobDefinition<object> {
   return {
@@ -17,7 +19,9 @@ export function cleanupJob(db: Db, chunked: ChunkUploads, clock: Clock): JobDefi
       const now = clock.now()
       await chunked.expire(now)
       await prunePacingWindows(db, new Date(now.getTime() - 2 * 86_400_000))
-      await db.query("DELETE FROM idempotency_keys WHERE created_at < now() - interval '24 hours'")
+      await pruneIdempotencyKeys(db)
+      // Expired admin sessions go even when nobody signs in or out.
+      await purgeSessions(db)
     },
   }
 }

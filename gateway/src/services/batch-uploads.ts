@@ -123,24 +123,33 @@ export function createBatchUploads(deps: PushServiceDeps, ctx: PushContext) {
         return target.required && !target.uploaded
       })
 
-      // Sizes the manifest did not give are reserved now, all in one transaction: 402 before any
-      // byte is read when the batch would pass the month's byte cap.
-      const unreserved = wanted
-        .filter((e) => targets.get(e.sha1)!.reserved_bytes === null)
-        .map((e) => ({ path: targets.get(e.sha1)!.path, bytes: e.size }))
-      const reservedNow = unreserved.length
+      // Every file to send holds its byte reservation (sizes the manifest did not give are
+      // reserved now), all in one transaction: 402 before any byte is read when the batch would
+      // pass the month's byte cap, and no racing upload can give back what this one sends under.
+      const pathOf = (e: BatchEntry) => targets.get(e.sha1)!.path
+      const toHold = [...new Map(wanted.map((e) => [pathOf(e), e.size]))].map(([path, bytes]) => ({
+        path,
+        bytes,
+      }))
+      const held = toHold.length
         ? await db.transaction(async (tx) => {
-            const paths = await repo.reservePathsBytes(tx, pushId, unreserved)
-            const bytes = unreserved
-              .filter((u) => paths.has(u.path))
-              .reduce((n, u) => n + u.bytes, 0)
+            const holds = await repo.holdPathsBytes(tx, pushId, toHold)
+            const differs = wanted.find((e) => (holds.get(pathOf(e))?.size ?? e.size) !== e.size)
+            if (differs) {
+              throw ERRORS.invalidRequest(
+                `The batch gives ${differs.sha1} ${differs.size} bytes; ${holds.get(pathOf(differs))!.size} are reserved for it (its manifest size or a concurrent upload's).`,
+                { sha1: differs.sha1, size: differs.size },
+              )
+            }
+            const bytes = [...holds.values()].filter((h) => h.fresh).reduce((n, h) => n + h.size, 0)
             await metering.reserveBytes(tx, push.customer_id, push.billing_month, bytes)
             if (bytes > 0) await repo.addBytesReserved(tx, pushId, bytes)
-            return paths
+            return new Set(holds.keys())
           })
         : new Set<string>()
 
-      const sending = new Set(wanted.map((e) => e.sha1))
+      // A file uploaded by another request meanwhile is not sent again.
+      const sending = new Set(wanted.filter((e) => held.has(pathOf(e))).map((e) => e.sha1))
       const sent: { sha1: string; bytes: number }[] = []
       const failed: { sha1: string; error: unknown }[] = []
       const inFlight = new Set<Promise<void>>()
@@ -190,12 +199,12 @@ export function createBatchUploads(deps: PushServiceDeps, ctx: PushContext) {
 
       // Keep what made it, give back what did not, in one transaction each.
       const sentShas = new Set(sent.map((s) => s.sha1))
-      const unsent = wanted
-        .filter((e) => !sentShas.has(e.sha1) && reservedNow.has(targets.get(e.sha1)!.path))
-        .map((e) => ({ path: targets.get(e.sha1)!.path, bytes: e.size }))
+      const unsent = [
+        ...new Set(wanted.filter((e) => !sentShas.has(e.sha1) && held.has(pathOf(e))).map(pathOf)),
+      ]
       if (unsent.length) {
         await db.transaction(async (tx) => {
-          const bytes = await repo.unreservePathsBytes(tx, pushId, unsent)
+          const bytes = await repo.releasePathsBytes(tx, pushId, unsent)
           if (bytes > 0) {
             await metering.unreserve(tx, push.customer_id, push.billing_month, {
               deploys: 0,

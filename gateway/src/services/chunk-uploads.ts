@@ -404,121 +404,147 @@ export function createChunkUploads(
         return { sha1: h.sha1, index: h.index, stored: false, skipped: true }
       }
       const staged = await receive(pushId, h.sha1, body, h.chunkSha1)
-      const size = target.reserved_bytes ?? h.fileSize
-      if (size === undefined) {
-        await staged.discard()
-        throw ERRORS.lengthRequired()
-      }
       // Claims no set of chunks could meet are refused before anything is reserved or kept.
-      if (size > config.maxFileBytes || size > h.count * config.chunkBytes) {
+      const claimed = h.fileSize ?? target.reserved_bytes
+      if (
+        claimed !== null &&
+        (claimed > config.maxFileBytes || claimed > h.count * config.chunkBytes)
+      ) {
         await staged.discard()
         throw ERRORS.invalidRequest(
-          `A ${size}-byte file cannot come in ${h.count} chunks of at most ${config.chunkBytes} bytes (and no file may exceed ${config.maxFileBytes} bytes).`,
-          { fileSize: size, chunkCount: h.count, chunkBytes: config.chunkBytes },
+          `A ${claimed}-byte file cannot come in ${h.count} chunks of at most ${config.chunkBytes} bytes (and no file may exceed ${config.maxFileBytes} bytes).`,
+          { fileSize: claimed, chunkCount: h.count, chunkBytes: config.chunkBytes },
         )
       }
-      const opening = {
-        pushId,
-        sha1: h.sha1,
-        path: target.path,
-        chunkCount: h.count,
-        fileSize: size,
-        retentionHours: config.chunkRetentionHours,
-      }
-      try {
-        if (target.reserved_bytes === null) await ctx.reserveUpload(push, h.sha1, target, size)
-        // Out-of-row bytes are put in place first (under a content-addressed name), then recorded.
-        await staged.commit(h.index)
-      } catch (error) {
+      // The chunked upload holds the file's byte reservation (reserving it if needed) from its
+      // first chunk on: a failed inline upload of the same SHA-1 then cannot give it back while
+      // the chunks still need it. Every chunk takes a hold; only the one that opens the upload
+      // keeps it, so a refused chunk changes nothing.
+      const reserved = await ctx.reserveUpload(push, target, h.fileSize).catch(async (error) => {
         await staged.discard()
         throw error
+      })
+      if (!reserved) {
+        await staged.discard()
+        return { sha1: h.sha1, index: h.index, stored: false, skipped: true }
       }
-      // Set once this request's chunk row is in: if the transaction then fails, its bytes go too.
-      let insertedHere = false
-      const result = await db
-        .transaction(async (tx) => {
-          let upload = await chunks.openChunkUpload(tx, opening)
-          if (upload.state === 'failed' || upload.state === 'expired') {
-            // A failed or expired upload of this file starts over from its first chunk.
-            await chunks.deleteChunkUpload(tx, pushId, h.sha1)
-            upload = await chunks.openChunkUpload(tx, opening)
-          }
-          if (upload.chunk_count !== h.count || upload.file_size !== size) {
-            throw ERRORS.conflict(
-              `This upload was opened with ${upload.chunk_count} chunks of a ${upload.file_size}-byte file.`,
-            )
-          }
-          const inserted = await chunks.insertChunk(tx, {
-            pushId,
-            sha1: h.sha1,
-            idx: h.index,
-            chunkSha1: h.chunkSha1,
-            size: staged.size,
-            data: staged.data,
-          })
-          if (!inserted.stored) {
-            if (inserted.existingSha1 !== h.chunkSha1) {
-              await store.remove(pushId, h.sha1, { idx: h.index, chunkSha1: h.chunkSha1 })
-              throw new AppError(
-                ErrorCode.ChunkConflict,
-                409,
-                `Chunk ${h.index} is already stored with a different body (SHA-1 ${inserted.existingSha1}).`,
-                { details: { index: h.index, storedSha1: inserted.existingSha1 } },
+      const { size } = reserved
+      let opened = false
+      try {
+        const opening = {
+          pushId,
+          sha1: h.sha1,
+          path: target.path,
+          chunkCount: h.count,
+          fileSize: size,
+          retentionHours: config.chunkRetentionHours,
+        }
+        try {
+          // Out-of-row bytes are put in place first (under a content-addressed name), then recorded.
+          await staged.commit(h.index)
+        } catch (error) {
+          await staged.discard()
+          throw error
+        }
+        // Set once this request's chunk row is in: if the transaction then fails, its bytes go too.
+        let insertedHere = false
+        const result = await db
+          .transaction(async (tx) => {
+            let upload = await chunks.openChunkUpload(tx, opening)
+            if (upload.state === 'failed' || upload.state === 'expired') {
+              // A failed or expired upload of this file starts over from its first chunk.
+              await chunks.deleteChunkUpload(tx, pushId, h.sha1)
+              upload = await chunks.openChunkUpload(tx, opening)
+            }
+            if (upload.chunk_count !== h.count || upload.file_size !== size) {
+              throw ERRORS.conflict(
+                `This upload was opened with ${upload.chunk_count} chunks of a ${upload.file_size}-byte file.`,
               )
             }
-            return { stored: false, complete: upload.state !== 'receiving' }
-          }
-          insertedHere = true
-          const totals = await chunks.chunkTotals(tx, pushId, h.sha1)
-          const complete = totals.count === upload.chunk_count
-          // Chunks must add up to exactly the declared size: a short file would otherwise reach
-          // assembly, where Netlify waits for bytes that never come.
-          if (totals.bytes > upload.file_size || (complete && totals.bytes !== upload.file_size)) {
-            throw ERRORS.invalidRequest(
-              `The chunks add up to ${totals.bytes} bytes, not the file's ${upload.file_size}; this chunk was not stored.`,
-              { declaredBytes: upload.file_size, receivedBytes: totals.bytes, index: h.index },
-            )
-          }
-          const queueAssembly = () =>
-            deps
-              .queue()
-              .send(
-                ASSEMBLE_QUEUE,
-                { pushId, sha1: h.sha1 },
-                { tx, singletonKey: `${pushId}:${h.sha1}`, customerId: push.customer_id },
-              )
-          // The first chunk of a file starts sending it while the rest arrive (the same job as
-          // assembly: it streams while the upload is receiving, assembles once it is complete).
-          if (upload.created && !complete) await queueAssembly()
-          if (
-            complete &&
-            (await chunks.transitionChunkUpload(tx, pushId, h.sha1, ['receiving'], 'assembling'))
-          ) {
-            await queueAssembly()
-          }
-          await ctx.noteActivity(tx, pushId)
-          await ctx.audit(
-            {
-              ...ctx.callerAudit(caller),
-              action: 'push.chunk',
-              status: 'ok',
-              projectId: push.project_id,
+            const inserted = await chunks.insertChunk(tx, {
               pushId,
-              bytes: staged.size,
-              details: { sha1: h.sha1, index: h.index, count: h.count },
-            },
-            tx,
-          )
-          return { stored: true, complete }
-        })
-        .catch(async (error: unknown) => {
-          if (insertedHere) {
-            await store.remove(pushId, h.sha1, { idx: h.index, chunkSha1: h.chunkSha1 })
-          }
-          throw error
-        })
-      if (result.stored) chunkArrived(pushId, h.sha1)
-      return { sha1: h.sha1, index: h.index, skipped: false, ...result }
+              sha1: h.sha1,
+              idx: h.index,
+              chunkSha1: h.chunkSha1,
+              size: staged.size,
+              data: staged.data,
+            })
+            if (!inserted.stored) {
+              if (inserted.existingSha1 !== h.chunkSha1) {
+                await store.remove(pushId, h.sha1, { idx: h.index, chunkSha1: h.chunkSha1 })
+                throw new AppError(
+                  ErrorCode.ChunkConflict,
+                  409,
+                  `Chunk ${h.index} is already stored with a different body (SHA-1 ${inserted.existingSha1}).`,
+                  { details: { index: h.index, storedSha1: inserted.existingSha1 } },
+                )
+              }
+              return { stored: false, complete: upload.state !== 'receiving', opened: false }
+            }
+            insertedHere = true
+            const totals = await chunks.chunkTotals(tx, pushId, h.sha1)
+            const complete = totals.count === upload.chunk_count
+            // Chunks must add up to exactly the declared size: a short file would otherwise reach
+            // assembly, where Netlify waits for bytes that never come.
+            if (
+              totals.bytes > upload.file_size ||
+              (complete && totals.bytes !== upload.file_size)
+            ) {
+              throw ERRORS.invalidRequest(
+                `The chunks add up to ${totals.bytes} bytes, not the file's ${upload.file_size}; this chunk was not stored.`,
+                { declaredBytes: upload.file_size, receivedBytes: totals.bytes, index: h.index },
+              )
+            }
+            const queueAssembly = () =>
+              deps
+                .queue()
+                .send(
+                  ASSEMBLE_QUEUE,
+                  { pushId, sha1: h.sha1 },
+                  { tx, singletonKey: `${pushId}:${h.sha1}`, customerId: push.customer_id },
+                )
+            // The first chunk of a file starts sending it while the rest arrive (the same job as
+            // assembly: it streams while the upload is receiving, assembles once it is complete).
+            if (upload.created && !complete) await queueAssembly()
+            if (
+              complete &&
+              (await chunks.transitionChunkUpload(tx, pushId, h.sha1, ['receiving'], 'assembling'))
+            ) {
+              await queueAssembly()
+            }
+            await ctx.noteActivity(tx, pushId)
+            await ctx.audit(
+              {
+                ...ctx.callerAudit(caller),
+                action: 'push.chunk',
+                status: 'ok',
+                projectId: push.project_id,
+                pushId,
+                bytes: staged.size,
+                details: { sha1: h.sha1, index: h.index, count: h.count },
+              },
+              tx,
+            )
+            return { stored: true, complete, opened: upload.created }
+          })
+          .catch(async (error: unknown) => {
+            if (insertedHere) {
+              await store.remove(pushId, h.sha1, { idx: h.index, chunkSha1: h.chunkSha1 })
+            }
+            throw error
+          })
+        opened = result.opened === true
+        if (result.stored) chunkArrived(pushId, h.sha1)
+        return {
+          sha1: h.sha1,
+          index: h.index,
+          skipped: false,
+          stored: result.stored,
+          complete: result.complete,
+        }
+      } finally {
+        if (!opened) await ctx.releaseUpload(push, target.path)
+      }
     },
 
     /**

@@ -1,5 +1,6 @@
-import { createHash } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import type { Db } from '../db/db.ts'
+import { claimKey, findKey, releaseClaim, storeAnswer } from '../db/idempotency-repo.ts'
 import { ERRORS } from '../errors.ts'
 
 export interface IdempotentResult<T> {
@@ -9,7 +10,7 @@ export interface IdempotentResult<T> {
 }
 
 /** Keys are remembered for a day, as Stripe does; after that the same key starts afresh. */
-const TTL_HOURS = 24
+const KEEP_HOURS = 24
 
 export const requestHash = (value: unknown) =>
   createHash('sha256').update(JSON.stringify(value)).digest('hex')
@@ -19,8 +20,13 @@ export const requestHash = (value: unknown) =>
  * answers the stored response; the same key with another body is 422; a replay while the first
  * is still running is 409. Only successes are stored: a failed request frees its key, so a
  * retry runs again (it may succeed once the cause is gone).
+ *
+ * A claim lasts as long as a request may (`requestTimeoutMs`, the server's own limit): a
+ * request that died mid-flight (a crashed process never frees its claim) blocks its key for that
+ * long, not for the day answers are kept.
  */
-export function createIdempotency(db: Db) {
+export function createIdempotency(db: Db, options: { requestTimeoutMs: number }) {
+  const ttl = { claimSeconds: Math.ceil(options.requestTimeoutMs / 1000), keepHours: KEEP_HOURS }
   return {
     async run<T>(
       customerId: string,
@@ -28,23 +34,9 @@ export function createIdempotency(db: Db) {
       hash: string,
       fn: () => Promise<{ status: number; body: T }>,
     ): Promise<IdempotentResult<T>> {
-      await db.query(
-        `DELETE FROM idempotency_keys WHERE customer_id = $1 AND key = $2
-            AND created_at < now() - make_interval(hours => $3)`,
-        [customerId, key, TTL_HOURS],
-      )
-      const claimed = await db.query(
-        `INSERT INTO idempotency_keys (customer_id, key, request_hash, state) VALUES ($1, $2, $3, 'in_flight')
-         ON CONFLICT (customer_id, key) DO NOTHING RETURNING 1`,
-        [customerId, key, hash],
-      )
-      if (claimed.length === 0) {
-        const row = (
-          await db.query<{ request_hash: string; state: string; status_code: number; response: T }>(
-            'SELECT request_hash, state, status_code, response FROM idempotency_keys WHERE customer_id = $1 AND key = $2',
-            [customerId, key],
-          )
-        )[0]
+      const claim = { customerId, key, claimId: randomUUID() }
+      if (!(await claimKey(db, { ...claim, hash }, ttl))) {
+        const row = await findKey<T>(db, customerId, key)
         if (!row) return this.run(customerId, key, hash, fn)
         if (row.request_hash !== hash) throw ERRORS.idempotencyKeyReused()
         if (row.state === 'in_flight') throw ERRORS.idempotencyInFlight()
@@ -52,17 +44,10 @@ export function createIdempotency(db: Db) {
       }
       try {
         const result = await fn()
-        await db.query(
-          `UPDATE idempotency_keys SET state = 'done', status_code = $3, response = $4
-            WHERE customer_id = $1 AND key = $2`,
-          [customerId, key, result.status, JSON.stringify(result.body)],
-        )
+        await storeAnswer(db, claim, result.status, result.body)
         return { ...result, replayed: false }
       } catch (error) {
-        await db.query('DELETE FROM idempotency_keys WHERE customer_id = $1 AND key = $2', [
-          customerId,
-          key,
-        ])
+        await releaseClaim(db, claim)
         throw error
       }
     },

@@ -86,9 +86,13 @@ export function createMetering(options: { defaults: Limits; clock: Clock }) {
     },
 
     /**
-     * Admits one deploy: takes a slot in the minute and day pacing windows (429 when either is
-     * full) and reserves one deploy against the monthly cap (402). Call inside the transaction
-     * that creates the push; a rollback returns both.
+     * Admits one deploy: checks the minute and day pacing windows (429 when either is full) and
+     * reserves one deploy against the monthly cap (402). Call inside the transaction that
+     * creates the push; a rollback returns both.
+     *
+     * The windows slide: "3 per minute" is at most 3 in any 60 s, and Retry-After is the moment
+     * the window really has room again. The log is read and extended under a per-customer row
+     * lock, so every gateway process sees the same windows.
      */
     async admitDeploy(
       tx: Queryable,
@@ -97,45 +101,31 @@ export function createMetering(options: { defaults: Limits; clock: Clock }) {
       const now = clock.now()
       const limits = await limitsOf(tx, customerId)
       const windows = [
-        {
-          kind: 'minute' as const,
-          start: new Date(Math.floor(now.getTime() / 60_000) * 60_000),
-          seconds: 60,
-          limit: limits.perMinute,
-        },
-        {
-          kind: 'day' as const,
-          start: new Date(Math.floor(now.getTime() / 86_400_000) * 86_400_000),
-          seconds: 86_400,
-          limit: limits.perDay,
-        },
+        { kind: 'minute' as const, seconds: 60, limit: limits.perMinute },
+        { kind: 'day' as const, seconds: 86_400, limit: limits.perDay },
       ]
-      const remaining: Record<string, number> = {}
+      await repo.lockCustomerPacing(tx, customerId)
       for (const w of windows) {
-        const count = await repo.takePacingSlot(tx, customerId, w.kind, w.start, w.limit)
-        const resetIn = Math.max(
-          1,
-          Math.ceil((w.start.getTime() + w.seconds * 1000 - now.getTime()) / 1000),
-        )
-        if (count === undefined) {
-          throw new AppError(
-            ErrorCode.RateLimited,
-            429,
-            `Deploy pacing: at most ${w.limit} deploys per ${w.kind}; retry in ${resetIn} s.`,
-            {
-              retryAfter: resetIn,
-              details: { limit: w.kind, max: w.limit, retryAfterSeconds: resetIn },
-              headers: {
-                'RateLimit-Policy': windows
-                  .map((x) => `"${x.kind}";q=${x.limit};w=${x.seconds}`)
-                  .join(', '),
-                RateLimit: `"${w.kind}";r=0;t=${resetIn}`,
-              },
+        const until = await repo.pacingFullUntil(tx, customerId, now, w)
+        if (until === undefined) continue
+        const retryIn = Math.max(1, Math.ceil((until.getTime() - now.getTime()) / 1000))
+        throw new AppError(
+          ErrorCode.RateLimited,
+          429,
+          `Deploy pacing: at most ${w.limit} deploys in any ${w.kind}; retry in ${retryIn} s.`,
+          {
+            retryAfter: retryIn,
+            details: { limit: w.kind, max: w.limit, retryAfterSeconds: retryIn },
+            headers: {
+              'RateLimit-Policy': windows
+                .map((x) => `"${x.kind}";q=${x.limit};w=${x.seconds}`)
+                .join(', '),
+              RateLimit: `"${w.kind}";r=0;t=${retryIn}`,
             },
-          )
-        }
-        remaining[w.kind] = w.limit - count
+          },
+        )
       }
+      await repo.logAdmission(tx, customerId, now)
       const month = monthOf(now)
       const caps = { deploys: limits.deploysPerMonth, bytes: limits.bytesPerMonth }
       const usage = await repo.reserve(tx, customerId, month, { deploys: 1, bytes: 0 }, caps)

@@ -180,43 +180,46 @@ export function createPushContext(deps: PushServiceDeps) {
 
   /**
    * Reserves an upload's bytes against the monthly cap before any of them moves: the size
-   * reserved at init when the manifest carried it, else the request's Content-Length.
+   * reserved at init when the manifest carried it (or by a concurrent upload of the same
+   * content), else the request's Content-Length. The upload holds the reservation until
+   * `releaseUpload`, so a racing upload of the same SHA-1 that fails cannot give it back while
+   * this one streams under it. Answers undefined when the file was uploaded meanwhile.
    */
   async function reserveUpload(
     push: repo.PushRow,
-    sha1: string,
     target: repo.UploadTarget,
     contentLength?: number,
-  ): Promise<{ size: number; reservedNow: boolean }> {
-    if (target.reserved_bytes !== null) {
-      if (contentLength !== undefined && contentLength !== target.reserved_bytes) {
+  ): Promise<{ size: number } | undefined> {
+    const bytes = contentLength ?? target.reserved_bytes
+    if (bytes === null) throw ERRORS.lengthRequired()
+    return db.transaction(async (tx) => {
+      const held = (await repo.holdPathsBytes(tx, push.id, [{ path: target.path, bytes }])).get(
+        target.path,
+      )
+      if (!held) return undefined
+      if (held.size !== bytes) {
         throw ERRORS.invalidRequest(
-          `Content-Length ${contentLength} differs from the manifest's size ${target.reserved_bytes} for this file.`,
+          `This upload declares ${bytes} bytes, but ${held.size} are reserved for this file (its size in the manifest, or a concurrent upload's Content-Length).`,
         )
       }
-      return { size: target.reserved_bytes, reservedNow: false }
-    }
-    if (contentLength === undefined) throw ERRORS.lengthRequired()
-    const reserved = await db.transaction(async (tx) => {
-      if (!(await repo.reservePathBytes(tx, push.id, target.path, contentLength))) return false
-      await metering.reserveBytes(tx, push.customer_id, push.billing_month, contentLength)
-      await repo.addBytesReserved(tx, push.id, contentLength)
-      return true
+      if (held.fresh) {
+        await metering.reserveBytes(tx, push.customer_id, push.billing_month, held.size)
+        await repo.addBytesReserved(tx, push.id, held.size)
+      }
+      return { size: held.size }
     })
-    if (reserved) return { size: contentLength, reservedNow: true }
-    // A concurrent upload of the same content reserved it first.
-    const size = (await repo.findUploadTarget(db, push.id, sha1))?.reserved_bytes ?? contentLength
-    return { size, reservedNow: false }
   }
 
-  /** A failed upload gives back what it reserved itself, so a bad request changes nothing. */
-  async function unreserveUpload(push: repo.PushRow, path: string, size: number) {
+  /**
+   * Ends an upload's hold (after a failure): the last holder of a file that never arrived gives
+   * its bytes back, so a bad request changes nothing.
+   */
+  async function releaseUpload(push: repo.PushRow, path: string) {
     await db.transaction(async (tx) => {
-      if (!(await repo.unreservePathBytes(tx, push.id, path, size))) return
-      await metering.unreserve(tx, push.customer_id, push.billing_month, {
-        deploys: 0,
-        bytes: size,
-      })
+      const bytes = await repo.releasePathsBytes(tx, push.id, [path])
+      if (bytes > 0) {
+        await metering.unreserve(tx, push.customer_id, push.billing_month, { deploys: 0, bytes })
+      }
     })
   }
 
@@ -231,7 +234,7 @@ export function createPushContext(deps: PushServiceDeps) {
     failPush,
     endPush,
     reserveUpload,
-    unreserveUpload,
+    releaseUpload,
     TERMINAL,
   }
 }

@@ -46,7 +46,7 @@ export function createPushService(
     settle,
     failPush,
     reserveUpload,
-    unreserveUpload,
+    releaseUpload,
     TERMINAL,
   } = ctx
   const lifecycle = createPushLifecycle(deps, ctx)
@@ -266,7 +266,9 @@ export function createPushService(
           },
         )
       }
-      const { size, reservedNow } = await reserveUpload(push, sha1, target, contentLength)
+      const reserved = await reserveUpload(push, target, contentLength)
+      if (!reserved) return { sha1, bytes: 0, skipped: true }
+      const { size } = reserved
       const token = await netlifyToken(caller.customerId, push)
       // The body may not outgrow what was reserved for it: bytes past the cap never leave.
       const gate = new Sha1Gate(sha1, size)
@@ -277,7 +279,7 @@ export function createPushService(
       try {
         await netlify.uploadFile(token, push.deploy_id!, target.path, gate, contentLength)
       } catch (error) {
-        if (reservedNow) await unreserveUpload(push, target.path, size)
+        await releaseUpload(push, target.path)
         const appError = gate.mismatched
           ? ERRORS.shaMismatch(sha1, gate.actual!)
           : gate.errored instanceof BodyTooLargeError
@@ -302,7 +304,7 @@ export function createPushService(
         throw appError
       }
       if (gate.mismatched) {
-        if (reservedNow) await unreserveUpload(push, target.path, size)
+        await releaseUpload(push, target.path)
         throw ERRORS.shaMismatch(sha1, gate.actual!)
       }
       await db.transaction(async (tx) => {

@@ -94,7 +94,7 @@ export async function openServices(
   const chunked = createChunkUploads(pushDeps, pushContext, chunkStore)
   const batch = createBatchUploads(pushDeps, pushContext)
   const billing = createBilling({ db, metering, clock })
-  const idempotency = createIdempotency(db)
+  const idempotency = createIdempotency(db, { requestTimeoutMs: config.http.requestTimeoutMs })
   const vaultAdmin = createVaultAdmin({ db, vault, logger })
   const auditLog = createAuditLog(db)
   const definitions = [
@@ -167,7 +167,16 @@ export async function startGateway(
   options: { clock?: Clock } = {},
 ): Promise<RunningGateway> {
   const releaseLock = config.databaseUrl ? async () => {} : await acquireDataDirLock(config.dataDir)
-  const server = createServer({ requestTimeout: 15 * 60_000 })
+  // A client gets so long for its headers and its whole body, and so many sockets in all: past
+  // them Node answers 408 (or refuses the connection) instead of holding a slot for ever.
+  const server = createServer({
+    headersTimeout: config.http.headersTimeoutMs,
+    requestTimeout: config.http.requestTimeoutMs,
+    // Node checks those timeouts on this period (30 s by default): check often enough that
+    // a short headers timeout means what it says.
+    connectionsCheckingInterval: Math.min(1_000, config.http.headersTimeoutMs),
+  })
+  server.maxConnections = config.http.maxConnections
   // Malformed HTTP gets a JSON error with a request id, like everything else.
   server.on('clientError', handleClientError(logger))
   await new Promise<void>((resolve, reject) => {

@@ -45,6 +45,9 @@ const PAGE = 50
 const CSP =
   "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
+/** Failed dashboard sign-ins an address may make in a quarter of an hour before a 429. */
+const SIGN_IN_THROTTLE = { limit: 5, seconds: 15 * 60 }
+
 const CSS = readFileSync(join(import.meta.dirname, 'assets', 'dashboard.css'))
 
 const month = z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'must be YYYY-MM')
@@ -100,7 +103,8 @@ const toMonth = (m: string | undefined, fallback: string) => (m ? `${m}-01` : fa
  */
 export function dashboardRoutes(deps: Services): Router {
   const { db, accounts, billing, clock, auditLog, config } = deps
-  const sessions = createSessions(db)
+  // Without a token the routes below refuse everything, so no session can be made anyway.
+  const sessions = createSessions(db, config.adminToken ?? '')
   const router = Router()
   const form = express.urlencoded({ extended: false, limit: '8kb', parameterLimit: 10 })
 
@@ -154,19 +158,31 @@ export function dashboardRoutes(deps: Services): Router {
       loginPage(res, sessions.loginToken(req, res), 'The form expired; please try again.')
       return
     }
-    const ok = sameSecret(body.token, config.adminToken)
+    // Guessing is throttled per address, in the database so every process counts alike; a
+    // throttled attempt is refused before the token is even compared.
+    const address = req.ip ?? 'unknown'
+    const blockedFor = await repo.signInBlockedFor(db, address, SIGN_IN_THROTTLE)
+    const ok = blockedFor === undefined && sameSecret(body.token, config.adminToken)
     await insertAudit(db, {
       actor: 'admin',
       action: 'admin.sign_in',
-      status: ok ? 'ok' : 'refused',
+      status: ok ? 'ok' : blockedFor !== undefined ? 'throttled' : 'refused',
       requestId: String(req.id),
-      details: { via: 'dashboard', ip: req.ip },
+      details: { via: 'dashboard', ip: address },
     })
+    if (blockedFor !== undefined) {
+      const error = ERRORS.signInThrottled(blockedFor)
+      res.status(error.status).setHeader('Retry-After', String(error.retryAfter))
+      loginPage(res, sessions.loginToken(req, res), error.message)
+      return
+    }
     if (!ok) {
+      await repo.recordSignInFailure(db, address, SIGN_IN_THROTTLE.seconds)
       res.status(401)
       loginPage(res, sessions.loginToken(req, res), 'That is not the admin token.')
       return
     }
+    await repo.clearSignInFailures(db, address)
     await sessions.create(req, res)
     setCookie(req, res, LOGIN_COOKIE, '', 0)
     res.redirect(303, '/admin')

@@ -56,18 +56,27 @@ export function setCookie(
   res.append('Set-Cookie', attrs.join('; '))
 }
 
-/** Server-side admin sessions in Postgres, so every gateway process recognises them. */
-export function createSessions(db: Queryable) {
+/** The fingerprint of the admin token a session is bound to (never the token itself). */
+export const sessionTokenHash = (adminToken: string) => sha256(`kaixu-admin-session:${adminToken}`)
+
+/**
+ * Server-side admin sessions in Postgres, so every gateway process recognises them. Each is
+ * bound to the admin token it was signed in with (by a fingerprint), so replacing
+ * KAIXU_ADMIN_TOKEN ends every session made with the old one.
+ */
+export function createSessions(db: Queryable, adminToken: string) {
+  const tokenHash = sessionTokenHash(adminToken)
   return {
     async create(req: Request, res: Response): Promise<Session> {
       const id = randomToken()
       const session = { idHash: sha256(id), csrf: randomToken() }
-      await repo.insertSession(
-        db,
-        session.idHash,
-        session.csrf,
-        new Date(Date.now() + SESSION_HOURS * 3600_000),
-      )
+      // Sessions that can never be used again go now: expired, or of a replaced token.
+      await repo.purgeSessions(db, tokenHash)
+      await repo.insertSession(db, {
+        ...session,
+        tokenHash,
+        expiresAt: new Date(Date.now() + SESSION_HOURS * 3600_000),
+      })
       setCookie(req, res, SESSION_COOKIE, id, SESSION_HOURS * 3600)
       return session
     },
@@ -75,7 +84,7 @@ export function createSessions(db: Queryable) {
     async load(req: Request): Promise<Session | undefined> {
       const id = readCookie(req, SESSION_COOKIE)
       if (!id || !/^[\w-]{20,100}$/.test(id)) return undefined
-      const row = await repo.findSession(db, sha256(id))
+      const row = await repo.findSession(db, sha256(id), tokenHash)
       return row ? { idHash: row.id_hash, csrf: row.csrf_token } : undefined
     },
 
