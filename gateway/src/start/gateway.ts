@@ -12,6 +12,7 @@ import { assembleFileJob } from '../jobs/assemble-file.ts'
 import { cleanupJob } from '../jobs/cleanup.ts'
 import { finalizePushJob } from '../jobs/finalize-push.ts'
 import { pushJobRetryJob } from '../jobs/push-job-retry.ts'
+import { deliverWebhookJob } from '../jobs/deliver-webhook.ts'
 import { startJobQueue, type JobDefinition, type JobQueue } from '../jobs/queue.ts'
 import { createNetlifyClient, type NetlifyClient } from '../netlify/client.ts'
 import { createNetlifySandbox, type NetlifySandbox } from '../netlify/sandbox/index.ts'
@@ -28,6 +29,7 @@ import { createBilling, type Billing } from '../services/billing.ts'
 import { createIdempotency, type Idempotency } from '../services/idempotency.ts'
 import { createMetering, systemClock, type Clock, type Metering } from '../services/metering.ts'
 import { finalizeInvoicesJob } from '../jobs/finalize-invoices.ts'
+import { createWebhooks, type Webhooks } from '../services/webhooks.ts'
 import { acquireDataDirLock } from './data-dir-lock.ts'
 
 export interface Services {
@@ -46,6 +48,7 @@ export interface Services {
   vault: Vault
   vaultAdmin: VaultAdmin
   auditLog: AuditLog
+  webhooks: Webhooks
   /** The job queue, once `startJobs` ran. */
   jobs: () => JobQueue
   /** Starts the queues (and, with `work`, the workers and schedules) of every job. */
@@ -85,14 +88,31 @@ export async function openServices(
   }
   const clock = options.clock ?? systemClock
   const metering = createMetering({ defaults: config.defaultLimits, clock })
+  const webhooks = createWebhooks({
+    db,
+    vault,
+    queue: jobs,
+    settings: config.webhooks,
+    logger,
+    metering,
+    clock,
+  })
   const accounts = createAccountService({ db, netlify, vault, logger, metering })
-  const pushDeps = { db, netlify, vault, queue: jobs, config, logger, metering, clock }
+  const pushDeps = {
+    ...{ db, netlify, vault, queue: jobs, config, logger, metering, clock },
+    onPushEnded: webhooks.pushEnded,
+  }
   const pushContext = createPushContext(pushDeps)
   const pushes = createPushService(pushDeps, pushContext)
   const chunkStore = db.pglite ? fileChunkStore(join(config.dataDir, 'chunks')) : databaseChunkStore
   const chunked = createChunkUploads(pushDeps, pushContext, chunkStore)
   const batch = createBatchUploads(pushDeps, pushContext)
-  const billing = createBilling({ db, metering, clock })
+  const billing = createBilling({
+    db,
+    metering,
+    clock,
+    onInvoiceFinalized: webhooks.invoiceFinalized,
+  })
   const idempotency = createIdempotency(db)
   const vaultAdmin = createVaultAdmin({ db, vault, logger })
   const auditLog = createAuditLog(db)
@@ -102,6 +122,7 @@ export async function openServices(
     cleanupJob(db, chunked, clock),
     pushJobRetryJob(db, jobs, config),
     finalizeInvoicesJob(billing),
+    deliverWebhookJob(webhooks, config),
   ] as JobDefinition<object>[]
   return {
     config,
@@ -119,12 +140,14 @@ export async function openServices(
     vault,
     vaultAdmin,
     auditLog,
+    webhooks,
     jobs,
     async startJobs({ work }) {
       started ??= await startJobQueue(db, definitions, {
         pollSeconds: config.jobPollSeconds,
         logger,
         work,
+        onDead: webhooks.jobDead,
       })
       return started
     },
