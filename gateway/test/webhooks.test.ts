@@ -76,6 +76,41 @@ async function until<T>(what: string, probe: () => Promise<T | undefined> | T | 
   }
 }
 
+/** Signs in to the dashboard as a browser would (login form, CSRF, cookies); answers a client. */
+async function dashboard(gw: TestGateway) {
+  const cookieOf = (res: Response) =>
+    res.headers
+      .getSetCookie()
+      .map((c) => c.split(';')[0]!)
+      .filter((c) => !c.endsWith('='))
+      .join('; ')
+  const csrfOf = (page: string) => /name="_csrf" value="([^"]+)"/.exec(page)![1]!
+  const login = await fetch(`${gw.url}/admin/login`)
+  const form = new URLSearchParams({ token: ADMIN, _csrf: csrfOf(await login.text()) })
+  const signedIn = await fetch(`${gw.url}/admin/login`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { cookie: cookieOf(login), 'content-type': 'application/x-www-form-urlencoded' },
+    body: form,
+  })
+  const cookie = cookieOf(signedIn)
+  const get = async (path: string) => {
+    const res = await fetch(gw.url + path, { headers: { cookie } })
+    return { status: res.status, text: await res.text() }
+  }
+  const post = async (path: string, fields: Record<string, string> = {}) => {
+    const csrf = csrfOf((await get('/admin/webhooks')).text)
+    const res = await fetch(gw.url + path, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ _csrf: csrf, ...fields }),
+    })
+    return { status: res.status, text: await res.text(), location: res.headers.get('location') }
+  }
+  return { get, post }
+}
+
 async function push(gw: TestGateway, t: Tenant, content: string) {
   const init = await api(gw, t.key, 'POST', '/v1/push-init', {
     project: t.projectName,
@@ -348,6 +383,49 @@ describe.each(databases())('webhooks on %s', (database) => {
       return a.body['attempts'].length === 2 ? a.body['attempts'] : undefined
     })
     expect(attempts.map((a: { statusCode: number }) => a.statusCode)).toEqual([302, 200])
+  })
+
+  test('the dashboard lists endpoints and deliveries, adds an endpoint once-secret, resends', async () => {
+    const ui = await dashboard(gw)
+    const added = await ui.post('/admin/webhooks', {
+      url: rx.url('/from-dashboard'),
+      customerId: '',
+      events: 'invoice.finalized',
+    })
+    expect(added.status).toBe(201)
+    const secret = /whsec_[\w-]+/.exec(added.text)![0]
+    const page = await ui.get('/admin/webhooks')
+    expect(page.status).toBe(200)
+    expect(page.text).toContain(rx.url('/from-dashboard'))
+    expect(page.text).not.toContain(secret) // shown once, on the answer to the form only
+    // A delivery of its own to show, with its state.
+    await gw.db.transaction((tx) => gw.webhooks.invoiceFinalized(tx, globex.customerId, '2025-07'))
+    await until('the invoice event at /from-dashboard', () =>
+      rx.at('/from-dashboard').find((r) => r.body.customerId === globex.customerId),
+    )
+    const listed = await until('a delivered row', async () => {
+      const p = await ui.get('/admin/webhooks')
+      return /badge-delivered/.test(p.text) ? p.text : undefined
+    })
+    expect(listed).toContain('invoice.finalized')
+    // A disabled endpoint is called out at the top of the page with its reason.
+    const endpointId = /whe_\w{20}/.exec(added.text)![0]
+    await gw.db.query(
+      "UPDATE webhook_endpoints SET enabled = false, disabled_at = now(), disabled_reason = 'test: <b>x</b>' WHERE id = $1",
+      [endpointId],
+    )
+    const flagged = await ui.get('/admin/webhooks')
+    expect(flagged.text).toContain('webhook.disabled:')
+    expect(flagged.text).toContain('test: &lt;b&gt;x&lt;/b&gt;') // escaped, never markup
+    expect(flagged.text).toContain(`/admin/webhooks/${endpointId}/enable`)
+    expect((await ui.post(`/admin/webhooks/${endpointId}/enable`)).status).toBe(303)
+    const deliveryId = /\/admin\/webhook-deliveries\/(whd_\w+)\/resend/.exec(flagged.text)![1]!
+    const before = rx.received.length
+    const resent = await ui.post(`/admin/webhook-deliveries/${deliveryId}/resend`)
+    expect([resent.status, resent.location]).toEqual([303, `/admin/webhooks?resent=${deliveryId}`])
+    await until('the resent delivery', () => rx.received.length > before || undefined)
+    const bad = await ui.post('/admin/webhooks', { url: 'ftp://x', customerId: '' })
+    expect(bad.status).toBe(400)
   })
 
   test('bad endpoints are refused with 400/404, never a 500', async () => {
