@@ -10,6 +10,7 @@ import {
   type Tenant,
   type TestGateway,
 } from './helpers/gateway.ts'
+import { runCli } from './helpers/processes.ts'
 
 const ADMIN = 'admin-token-for-webhook-tests-0123456789'
 const sha1 = (data: string) => createHash('sha1').update(data).digest('hex')
@@ -427,6 +428,62 @@ describe.each(databases())('webhooks on %s', (database) => {
     const bad = await ui.post('/admin/webhooks', { url: 'ftp://x', customerId: '' })
     expect(bad.status).toBe(400)
   })
+
+  // Remote mode does not depend on the database; once is enough.
+  const onPglite = database === 'pglite' ? test : test.skip
+  onPglite(
+    'kaixu-gateway webhooks add|list|deliveries|resend|remove through the admin API',
+    async () => {
+      const env = {
+        KAIXU_DATA_DIR: gw.dataDir,
+        KAIXU_ADMIN_TOKEN: ADMIN,
+        KAIXU_GATEWAY_URL: gw.url,
+        LOG_LEVEL: 'silent',
+      }
+      const cli = async (...args: string[]) => {
+        const res = await runCli([...args, '--json'], env)
+        if (res.code !== 0) throw new Error(`kaixu-gateway ${args.join(' ')}: ${res.stderr}`)
+        return JSON.parse(res.stdout) as Record<string, any>
+      }
+      const added = await cli(
+        'webhooks',
+        'add',
+        '--url',
+        rx.url('/cli'),
+        '--customer',
+        globex.customerId,
+        '--events',
+        'invoice.finalized',
+      )
+      expect(added['secret']).toMatch(/^whsec_/)
+      const id = added['endpoint']['id']
+      const listed = await cli('webhooks', 'list', '--customer', globex.customerId)
+      expect(listed['endpoints'].map((e: { id: string }) => e.id)).toContain(id)
+      expect(JSON.stringify(listed)).not.toContain(added['secret'])
+      await gw.db.transaction((tx) =>
+        gw.webhooks.invoiceFinalized(tx, globex.customerId, '2025-08'),
+      )
+      const delivery = await until('a delivered delivery', async () => {
+        const d = (await cli('webhooks', 'deliveries', '--endpoint', id))['deliveries'][0]
+        return d?.status === 'delivered' ? d : undefined
+      })
+      const before = rx.at('/cli').length
+      await cli('webhooks', 'resend', '--id', delivery.id)
+      await until('the resent event', () => rx.at('/cli').length > before || undefined)
+      expect(
+        rx
+          .at('/cli')
+          .every((r) => verify(added['secret'], r.headers['kaixu-signature'] as string, r.raw)),
+      ).toBe(true)
+      await cli('webhooks', 'remove', '--id', id)
+      expect(
+        (await cli('webhooks', 'list'))['endpoints'].map((e: { id: string }) => e.id),
+      ).not.toContain(id)
+      const bad = await runCli(['webhooks', 'add', '--url', 'ftp://example.com'], env)
+      expect(bad.code).toBe(1)
+      expect(bad.stderr).toMatch(/http:\/\/ or https:\/\//)
+    },
+  )
 
   test('bad endpoints are refused with 400/404, never a 500', async () => {
     const bad = [
