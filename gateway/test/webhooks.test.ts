@@ -1,4 +1,7 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals'
@@ -6,6 +9,7 @@ import {
   api,
   createTenant,
   databases,
+  scratchPostgres,
   startTestGateway,
   type Tenant,
   type TestGateway,
@@ -484,6 +488,51 @@ describe.each(databases())('webhooks on %s', (database) => {
       expect(bad.stderr).toMatch(/http:\/\/ or https:\/\//)
     },
   )
+
+  test('signing secrets follow vault rotation; startup refuses a keyring without their key', async () => {
+    const ring = (...ids: string[]) => ids.map((id) => `${id}:${keys[id]}`).join(',')
+    const keys: Record<string, string> = {
+      w1: randomBytes(32).toString('base64'),
+      w2: randomBytes(32).toString('base64'),
+    }
+    const dir = await mkdtemp(join(tmpdir(), 'kaixu-webhook-vault-'))
+    const pg = database === 'postgres' ? await scratchPostgres() : undefined
+    // One database across restarts: the data dir (PGlite) or a scratch Postgres of its own.
+    const env = {
+      KAIXU_DATA_DIR: dir,
+      KAIXU_ADMIN_TOKEN: ADMIN,
+      ...(pg ? { DATABASE_URL: pg.url } : {}),
+    }
+    try {
+      let g = await startTestGateway('pglite', { ...env, KAIXU_VAULT_KEYS: ring('w1') })
+      const created = await admin(g, 'POST', '/webhooks', {
+        url: rx.url('/rotated'),
+        events: ['invoice.finalized'],
+      })
+      const secret = created.body['secret'] as string
+      const customer = await g.accounts.createCustomer('Rotated', 'test')
+      await g.stop()
+      await expect(
+        startTestGateway('pglite', { ...env, KAIXU_VAULT_KEYS: ring('w2') }),
+      ).rejects.toThrow(/lacks 'w1' \(1 webhook secret/)
+      g = await startTestGateway('pglite', { ...env, KAIXU_VAULT_KEYS: ring('w2', 'w1') })
+      const rotated = await admin(g, 'POST', '/vault/rotate')
+      expect(rotated.body).toMatchObject({ rotated: 1, failed: [], status: { pending: 0 } })
+      expect(rotated.body['status']['webhookSecretsByKey']).toEqual({ w2: 1 })
+      await g.stop()
+      g = await startTestGateway('pglite', { ...env, KAIXU_VAULT_KEYS: ring('w2') })
+      try {
+        await g.db.transaction((tx) => g.webhooks.invoiceFinalized(tx, customer.id, '2025-09'))
+        const hit = await until('the event at /rotated', () => rx.at('/rotated')[0])
+        expect(verify(secret, hit.headers['kaixu-signature'] as string, hit.raw)).toBe(true)
+      } finally {
+        await g.stop()
+      }
+    } finally {
+      await pg?.drop()
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
 
   test('bad endpoints are refused with 400/404, never a 500', async () => {
     const bad = [

@@ -279,3 +279,38 @@ export async function pushFacts(q: Queryable, pushId: string) {
   )
   return rows[0]
 }
+
+/** Signing secrets per vault key id, so rotation and startup checks cover them too. */
+export const secretKeyIds = (q: Queryable) =>
+  q.query<{ key_id: string; secrets: number }>(
+    `SELECT secret_key_id AS key_id, count(*)::int AS secrets FROM webhook_endpoints
+      GROUP BY secret_key_id ORDER BY secret_key_id`,
+  )
+
+/** The next batch of secrets not sealed with `activeKeyId`, in endpoint id order. */
+export const secretsToRewrap = (
+  q: Queryable,
+  activeKeyId: string,
+  afterId: string,
+  limit: number,
+) =>
+  q.query<{ id: string; ciphertext: string }>(
+    `SELECT id, secret_ciphertext AS ciphertext FROM webhook_endpoints
+      WHERE secret_key_id <> $1 AND id > $2 ORDER BY id LIMIT $3`,
+    [activeKeyId, afterId, limit],
+  )
+
+/** Replaces a secret's ciphertext only if it is still the one that was read. */
+export const rewrapSecret = async (
+  q: Queryable,
+  id: string,
+  previous: string,
+  next: { ciphertext: string; keyId: string },
+) =>
+  (
+    await q.query(
+      `UPDATE webhook_endpoints SET secret_ciphertext = $3, secret_key_id = $4
+        WHERE id = $1 AND secret_ciphertext = $2 RETURNING id`,
+      [id, previous, next.ciphertext, next.keyId],
+    )
+  ).length > 0

@@ -6,6 +6,7 @@ import { ConfigError, type Config } from '../config.ts'
 import { createDb, type Db } from '../db/db.ts'
 import { migrate } from '../db/migrate.ts'
 import { tokenKeyIds } from '../db/accounts-repo.ts'
+import { secretKeyIds } from '../db/webhooks-repo.ts'
 import { createApp } from '../http/app.ts'
 import { handleClientError } from '../http/client-error.ts'
 import { assembleFileJob } from '../jobs/assemble-file.ts'
@@ -159,11 +160,18 @@ export async function openServices(
 
 /** A key id still used by a stored token but missing from the keyring would strand that token. */
 async function assertKeysPresent(db: Db, keyIds: readonly string[]) {
-  const missing = (await tokenKeyIds(db)).filter((r) => !keyIds.includes(r.key_id))
+  const inUse = [
+    ...(await tokenKeyIds(db)).map((r) => ({ key_id: r.key_id, what: `${r.tokens} token(s)` })),
+    ...(await secretKeyIds(db)).map((r) => ({
+      key_id: r.key_id,
+      what: `${r.secrets} webhook secret(s)`,
+    })),
+  ]
+  const missing = inUse.filter((r) => !keyIds.includes(r.key_id))
   if (missing.length) {
-    const list = missing.map((r) => `'${r.key_id}' (${r.tokens} token(s))`).join(', ')
+    const list = missing.map((r) => `'${r.key_id}' (${r.what})`).join(', ')
     throw new ConfigError(
-      `KAIXU_VAULT_KEYS lacks ${list} that stored Netlify tokens are sealed with; add the key(s) back (new keys go first, old ones after) and run \`kaixu-gateway vault rotate\` before removing any`,
+      `KAIXU_VAULT_KEYS lacks ${list} that stored Netlify tokens or webhook secrets are sealed with; add the key(s) back (new keys go first, old ones after) and run \`kaixu-gateway vault rotate\` before removing any`,
     )
   }
 }
