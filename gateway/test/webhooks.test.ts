@@ -153,6 +153,8 @@ describe.each(databases())('webhooks on %s', (database) => {
       KAIXU_WEBHOOK_ATTEMPTS: '3',
       KAIXU_WEBHOOK_RETRY_DELAY_SECONDS: '1',
       KAIXU_WEBHOOK_DISABLE_AFTER: '3',
+      // One run per background job, so a failing job is dead at once (the job.dead test).
+      KAIXU_JOB_ATTEMPTS: '1',
     })
     acme = await createTenant(gw, 'Acme')
     globex = await createTenant(gw, 'Globex')
@@ -531,6 +533,70 @@ describe.each(databases())('webhooks on %s', (database) => {
     } finally {
       await pg?.drop()
       await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  const sandbox = (method: string, path: string, body?: unknown) =>
+    fetch(`${gw.url}/__sandbox${path}`, {
+      method,
+      headers: { 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    })
+
+  test('a token Netlify rejects sends token.rejected to the customer, without the token', async () => {
+    const umbrella = await createTenant(gw, 'Umbrella')
+    await api(gw, umbrella.key, 'POST', '/v1/webhooks', { url: rx.url('/umbrella') })
+    expect((await sandbox('POST', '/tokens/revoke', { token: umbrella.netlifyToken })).ok).toBe(
+      true,
+    )
+    const refused = await api(gw, umbrella.key, 'POST', '/v1/push-init', {
+      project: umbrella.projectName,
+      files: { 'index.html': sha1('<h1>revoked</h1>') },
+    })
+    expect(refused.body['error']['code']).toBe('netlify_token_rejected')
+    const event = await until('token.rejected at /umbrella', () =>
+      rx.at('/umbrella').find((r) => r.body.type === 'token.rejected'),
+    )
+    expect(event.body).toMatchObject({
+      customerId: umbrella.customerId,
+      data: { netlifyStatus: 401 },
+    })
+    expect(event.raw).not.toContain(umbrella.netlifyToken)
+  })
+
+  test('a job that used every attempt sends job.dead to the operator only', async () => {
+    const wayne = await createTenant(gw, 'Wayne')
+    await api(gw, wayne.key, 'POST', '/v1/webhooks', { url: rx.url('/wayne') })
+    const content = '<h1>dead job</h1>'
+    const init = await api(gw, wayne.key, 'POST', '/v1/push-init', {
+      project: wayne.projectName,
+      files: { 'index.html': sha1(content) },
+    })
+    const pushId = init.body['pushId'] as string
+    await api(gw, wayne.key, 'PUT', `/v1/push-upload?pushId=${pushId}`, content, {
+      'x-content-sha1': sha1(content),
+      'content-type': 'application/octet-stream',
+    })
+    // Netlify keeps failing the status poll: the finalize job's one attempt fails, so it is dead.
+    const faults = await sandbox('POST', '/faults', {
+      match: { method: 'GET', pathRegex: '/deploys/[^/]+$' },
+      status: 503,
+      times: 1000,
+    })
+    expect(faults.status).toBe(201)
+    try {
+      const complete = await api(gw, wayne.key, 'POST', '/v1/push-complete', { pushId })
+      expect(complete.status).toBe(202)
+      const dead = await until('job.dead at /operator', () =>
+        rx
+          .at('/operator')
+          .find((r) => r.body.type === 'job.dead' && r.body.data['queue'] === 'push-finalize'),
+      )
+      expect(dead.body.customerId).toBeNull()
+      expect(dead.body.data['jobId']).toEqual(expect.any(String))
+      expect(rx.at('/wayne').some((r) => r.body.type === 'job.dead')).toBe(false)
+    } finally {
+      await sandbox('DELETE', '/faults')
     }
   })
 
