@@ -46,6 +46,10 @@ const envSchema = z.object({
   KAIXU_JOB_HEARTBEAT_SECONDS: intFromEnv(10, 3600).default(30),
   KAIXU_JOB_CUSTOMER_CONCURRENCY: intFromEnv(1, 64).default(2),
   KAIXU_JOB_POLL_SECONDS: z.coerce.number().min(0.5).max(60).default(0.5),
+  KAIXU_WEBHOOK_ATTEMPTS: intFromEnv(1, 100).default(8),
+  KAIXU_WEBHOOK_RETRY_DELAY_SECONDS: intFromEnv(1, 86_400).default(30),
+  KAIXU_WEBHOOK_TIMEOUT_MS: intFromEnv(100, 120_000).default(10_000),
+  KAIXU_WEBHOOK_DISABLE_AFTER: intFromEnv(1, 10_000).default(50),
   KAIXU_DEPLOYS_PER_MONTH: intFromEnv(0, 10_000_000).default(1000),
   KAIXU_BYTES_PER_MONTH: intFromEnv(0, Number.MAX_SAFE_INTEGER).default(50_000_000_000),
   KAIXU_PACING_PER_MINUTE: intFromEnv(0, 1_000_000).default(3),
@@ -117,6 +121,16 @@ export interface Config {
      * 4 workers per queue): one customer's stuck work never holds every worker.
      */
     customerConcurrency: number
+  }>
+  /**
+   * Outgoing webhooks: attempts per delivery, first retry delay (doubling), per-attempt timeout,
+   * and failed attempts in a row after which an endpoint is disabled.
+   */
+  readonly webhooks: Readonly<{
+    attempts: number
+    retryDelaySeconds: number
+    timeoutMs: number
+    disableAfter: number
   }>
   /** Deployment-wide limits; customers may have their own overrides. */
   readonly defaultLimits: Readonly<{
@@ -191,6 +205,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       retryCron: e.KAIXU_JOB_RETRY_CRON,
       heartbeatSeconds: e.KAIXU_JOB_HEARTBEAT_SECONDS,
       customerConcurrency: e.KAIXU_JOB_CUSTOMER_CONCURRENCY,
+    }),
+    webhooks: Object.freeze({
+      attempts: e.KAIXU_WEBHOOK_ATTEMPTS,
+      retryDelaySeconds: e.KAIXU_WEBHOOK_RETRY_DELAY_SECONDS,
+      timeoutMs: e.KAIXU_WEBHOOK_TIMEOUT_MS,
+      disableAfter: e.KAIXU_WEBHOOK_DISABLE_AFTER,
     }),
     defaultLimits: Object.freeze({
       deploysPerMonth: e.KAIXU_DEPLOYS_PER_MONTH,

@@ -17,6 +17,7 @@ import { adminAccountRoutes } from './routes/admin-accounts.ts'
 import { pushRoutes } from './routes/push.ts'
 import { dashboardRoutes } from './dashboard/routes.ts'
 import { usageRoutes } from './routes/usage.ts'
+import { reportRefusals, webhookRoutes } from './routes/webhooks.ts'
 
 export interface AppDeps extends Services {
   /** Mounted first when the built-in Netlify sandbox serves from this process. */
@@ -128,6 +129,7 @@ export function createApp(deps: AppDeps): Express {
     requireAdmin(deps.config.adminToken),
     adminRoutes(deps),
     adminAccountRoutes(deps),
+    webhookRoutes(deps.webhooks, 'admin'),
   )
   // The operator's dashboard: HTML pages with a session cookie (the API above takes the token).
   app.use('/admin', dashboardRoutes(deps))
@@ -137,8 +139,10 @@ export function createApp(deps: AppDeps): Express {
     accountRoutes(deps.accounts),
     pushRoutes(deps.pushes, deps.chunked, deps.batch, deps.idempotency, deps.config, deps.state),
     usageRoutes(deps.billing, deps.clock),
+    webhookRoutes(deps.webhooks, 'customer'),
   )
   app.use(notFoundHandler)
+  app.use(reportRefusals(deps.webhooks))
   app.use(errorHandler)
   return app
 }

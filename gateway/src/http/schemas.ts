@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { MAX_CHUNK_COUNT } from '../config.ts'
+import { WEBHOOK_EVENTS } from '../services/webhooks.ts'
 
 const SHA1 = /^[0-9a-fA-F]{40}$/
 /** Netlify's alias (branch) labels: DNS-safe, at most 37 characters. */
@@ -306,3 +307,43 @@ export const auditQuery = monthQuery.extend({
     .transform(Number)
     .optional(),
 })
+
+// Outgoing webhooks (issue 12).
+
+/**
+ * Where events are POSTed: http or https only (plain http is allowed for receivers on a private
+ * network), no credentials in the URL (they would travel in clear and land in logs).
+ */
+export const webhookUrlSchema = z
+  .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+  .max(2048)
+  // Refinements run even when the URL check failed, so parse defensively.
+  .refine((u) => {
+    const parsed = URL.parse(u)
+    return !parsed || (!parsed.username && !parsed.password)
+  }, 'must not carry a user name or password')
+
+export const webhookBodySchema = z
+  .object({
+    url: webhookUrlSchema,
+    events: z.array(z.enum(WEBHOOK_EVENTS)).max(WEBHOOK_EVENTS.length).optional(),
+  })
+  .strict()
+
+/** The operator also says whose endpoint it is; without `customerId`, the operator's own. */
+export const adminWebhookBodySchema = webhookBodySchema
+  .extend({ customerId: customerIdSchema.optional() })
+  .strict()
+
+export const webhookParams = z.object({
+  id: z.string().regex(/^whe_[0-9A-Za-z]{20}$/, 'must be a webhook endpoint id'),
+})
+export const deliveryParams = z.object({
+  id: z.string().regex(/^whd_[0-9A-Za-z]{20}$/, 'must be a webhook delivery id'),
+})
+export const deliveryListQuery = z
+  .object({
+    endpointId: webhookParams.shape.id.optional(),
+    limit: z.coerce.number().int().min(1).max(500).default(100),
+  })
+  .strict()

@@ -75,6 +75,8 @@ export async function startJobQueue(
     work: boolean
     maxConnections: number
     customerConcurrency: number
+    /** Told when a job fails its last attempt (it is then dead until retried by hand). */
+    onDead?: (job: { queue: string; id: string; error: string }) => Promise<void>
   },
 ): Promise<JobQueue> {
   // A process that only inspects or re-runs jobs (the CLI) neither supervises nor schedules.
@@ -116,6 +118,14 @@ export async function startJobQueue(
           }
         } catch (error) {
           log.warn({ err: error }, 'job failed; pg-boss will retry it if attempts remain')
+          // pg-boss's default retry limit is 2 when a queue sets none.
+          if (job.retryCount >= (definition.options.retryLimit ?? 2)) {
+            await options.onDead?.({
+              queue: definition.name,
+              id: job.id,
+              error: error instanceof Error ? error.message : String(error),
+            })
+          }
           throw error
         }
       },

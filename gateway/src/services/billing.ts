@@ -1,7 +1,7 @@
 import * as repo from '../db/billing-repo.ts'
 import { findCustomer } from '../db/accounts-repo.ts'
 import { insertAudit } from '../db/audit-repo.ts'
-import type { Db } from '../db/db.ts'
+import type { Db, Queryable } from '../db/db.ts'
 import { AppError, ERRORS, ErrorCode } from '../errors.ts'
 import { auditActor, type ActorRef } from './audit.ts'
 import { monthOf, type Clock, type Metering } from './metering.ts'
@@ -27,7 +27,13 @@ export interface InvoiceView {
 }
 
 /** Pricing versions, monthly invoices (draft → finalized) and usage figures. */
-export function createBilling(deps: { db: Db; metering: Metering; clock: Clock }) {
+export function createBilling(deps: {
+  db: Db
+  metering: Metering
+  clock: Clock
+  /** Told inside the finalizing transaction (webhooks: `invoice.finalized`). */
+  onInvoiceFinalized?: (tx: Queryable, customerId: string, month: string) => Promise<void>
+}) {
   const { db, metering, clock } = deps
 
   async function invoices(month: string, customerId?: string): Promise<InvoiceView[]> {
@@ -93,6 +99,7 @@ export function createBilling(deps: { db: Db; metering: Metering; clock: Clock }
               customerId: id,
               details: { month: month.slice(0, 7) },
             })
+            await deps.onInvoiceFinalized?.(tx, id, month.slice(0, 7))
           }
         })
       }

@@ -40,6 +40,11 @@ export interface PushServiceDeps {
   logger: Logger
   metering: Metering
   clock: Clock
+  /**
+   * Told in the transaction that ends a push (webhooks: push.ready/failed/expired). Idempotent,
+   * so every path that ends a push calls it.
+   */
+  onPushEnded?: (tx: Queryable, pushId: string) => Promise<void>
 }
 
 /**
@@ -127,6 +132,7 @@ export function createPushContext(deps: PushServiceDeps) {
           },
           tx,
         )
+        await deps.onPushEnded?.(tx, push.id)
       })
     } else if (deploy.state === 'error') {
       await failPush(push, deploy.error_message || 'Netlify reported an error', 'error')
@@ -174,6 +180,7 @@ export function createPushContext(deps: PushServiceDeps) {
         },
         tx,
       )
+      await deps.onPushEnded?.(tx, push.id)
       return true
     })
   }

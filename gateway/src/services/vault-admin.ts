@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import { rewrapToken, tokenKeyIds, tokensToRewrap } from '../db/accounts-repo.ts'
 import { insertAudit } from '../db/audit-repo.ts'
+import { rewrapSecret, secretKeyIds, secretsToRewrap } from '../db/webhooks-repo.ts'
 import type { Db } from '../db/db.ts'
 import { auditActor, type ActorRef } from './audit.ts'
 import type { Vault } from './vault.ts'
@@ -11,7 +12,9 @@ export interface VaultStatus {
   keyIds: readonly string[]
   /** Live tokens per key id. */
   tokensByKey: Record<string, number>
-  /** Live tokens not yet sealed with the active key. */
+  /** Webhook signing secrets per key id. */
+  webhookSecretsByKey: Record<string, number>
+  /** Live tokens and webhook secrets not yet sealed with the active key. */
   pending: number
 }
 
@@ -39,11 +42,22 @@ export function createVaultAdmin(deps: { db: Db; vault: Vault; logger: Logger })
 
   async function status(): Promise<VaultStatus> {
     const rows = await tokenKeyIds(db)
+    const secrets = await secretKeyIds(db)
     const tokensByKey = Object.fromEntries(rows.map((r) => [r.key_id, r.tokens]))
-    const pending = rows
+    const webhookSecretsByKey = Object.fromEntries(secrets.map((r) => [r.key_id, r.secrets]))
+    const pending = [
+      ...rows.map((r) => ({ key_id: r.key_id, n: r.tokens })),
+      ...secrets.map((r) => ({ key_id: r.key_id, n: r.secrets })),
+    ]
       .filter((r) => r.key_id !== vault.activeKeyId)
-      .reduce((n, r) => n + r.tokens, 0)
-    return { activeKeyId: vault.activeKeyId, keyIds: vault.keyIds, tokensByKey, pending }
+      .reduce((n, r) => n + r.n, 0)
+    return {
+      activeKeyId: vault.activeKeyId,
+      keyIds: vault.keyIds,
+      tokensByKey,
+      webhookSecretsByKey,
+      pending,
+    }
   }
 
   return {
@@ -87,6 +101,29 @@ export function createVaultAdmin(deps: { db: Db; vault: Vault; logger: Logger })
             status: 'ok',
             details: { activeKeyId: vault.activeKeyId, customers: done },
           })
+        }
+      }
+      // Webhook signing secrets, the same way (the vault binds each to its endpoint id).
+      let afterEndpoint = ''
+      for (;;) {
+        const rows = await secretsToRewrap(db, vault.activeKeyId, afterEndpoint, BATCH)
+        if (rows.length === 0) break
+        for (const row of rows) {
+          afterEndpoint = row.id
+          const owner = `webhook:${row.id}`
+          let plaintext: string
+          try {
+            plaintext = vault.open(owner, row.ciphertext)
+          } catch (error) {
+            logger.error({ err: error, endpointId: row.id }, 'vault rotation: secret does not open')
+            failed.push({ customerId: owner, reason: (error as Error).message })
+            continue
+          }
+          if (await rewrapSecret(db, row.id, row.ciphertext, vault.seal(owner, plaintext))) {
+            rotated++
+          } else {
+            skipped++
+          }
         }
       }
       const result = {

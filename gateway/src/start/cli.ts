@@ -13,6 +13,7 @@ import { startSandboxServer } from '../netlify/sandbox/index.ts'
 import { createAdminClient, type AdminClient } from './admin-client.ts'
 import { ACCOUNT_OPTIONS, ACCOUNT_USAGE, runAccountCommand } from './cli-accounts.ts'
 import { DB_OPTIONS, DB_USAGE, runDbCommand, TransferError } from './cli-db.ts'
+import { runWebhookCommand, WEBHOOK_OPTIONS, WEBHOOK_USAGE } from './cli-webhooks.ts'
 import { acquireDataDirLock, DataDirBusyError } from './data-dir-lock.ts'
 import { openServices, startGateway, type Services } from './gateway.ts'
 
@@ -35,6 +36,7 @@ ${ACCOUNT_USAGE}
   jobs list [--state failed|active|created|retry|completed] [--queue Q]
                                           background jobs; failed = dead (every attempt used)
   jobs retry --queue Q --id ID            run a dead job again
+${WEBHOOK_USAGE}
   sandbox [--port P] [--host H]           run the Netlify sandbox on its own
 
 Options:
@@ -69,6 +71,7 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h', default: false },
   ...ACCOUNT_OPTIONS,
   ...DB_OPTIONS,
+  ...WEBHOOK_OPTIONS,
 } as const
 
 type Values = ReturnType<
@@ -391,16 +394,14 @@ async function main(argv: string[]): Promise<void> {
       const ctx = {
         values,
         print: (value: Record<string, unknown>, human: string) => print(values.json, value, human),
+        run: <T>(local: (s: Services) => Promise<T>, remote: (admin: AdminClient) => Promise<T>) =>
+          run(config, local, remote),
+        readStdin,
         usageError: (message: string) => new UsageError(message),
       }
       if (await runDbCommand(command, config, ctx)) return
-      const handled = await runAccountCommand(command, {
-        values,
-        print: (value, human) => print(values.json, value, human),
-        run: (local, remote) => run(config, local, remote),
-        readStdin,
-        usageError: (message) => new UsageError(message),
-      })
+      const handled =
+        (await runAccountCommand(command, ctx)) || (await runWebhookCommand(command, ctx))
       if (!handled) throw new UsageError(`unknown command '${command}'`)
     }
   }

@@ -6,6 +6,7 @@ import { ConfigError, type Config } from '../config.ts'
 import { createDb, type Db } from '../db/db.ts'
 import { migrate } from '../db/migrate.ts'
 import { tokenKeyIds } from '../db/accounts-repo.ts'
+import { secretKeyIds } from '../db/webhooks-repo.ts'
 import { createApp } from '../http/app.ts'
 import { handleClientError } from '../http/client-error.ts'
 import { assembleFileJob } from '../jobs/assemble-file.ts'
@@ -13,6 +14,7 @@ import { cleanupJob } from '../jobs/cleanup.ts'
 import { finalizePushJob } from '../jobs/finalize-push.ts'
 import { pushJobRetryJob } from '../jobs/push-job-retry.ts'
 import { pushSweepJob } from '../jobs/push-sweep.ts'
+import { deliverWebhookJob } from '../jobs/deliver-webhook.ts'
 import { startJobQueue, type JobDefinition, type JobQueue } from '../jobs/queue.ts'
 import { createNetlifyClient, type NetlifyClient } from '../netlify/client.ts'
 import { createNetlifySandbox, type NetlifySandbox } from '../netlify/sandbox/index.ts'
@@ -29,6 +31,7 @@ import { createBilling, type Billing } from '../services/billing.ts'
 import { createIdempotency, type Idempotency } from '../services/idempotency.ts'
 import { createMetering, systemClock, type Clock, type Metering } from '../services/metering.ts'
 import { finalizeInvoicesJob } from '../jobs/finalize-invoices.ts'
+import { createWebhooks, type Webhooks } from '../services/webhooks.ts'
 import { acquireDataDirLock } from './data-dir-lock.ts'
 
 export interface Services {
@@ -47,6 +50,7 @@ export interface Services {
   vault: Vault
   vaultAdmin: VaultAdmin
   auditLog: AuditLog
+  webhooks: Webhooks
   /** The job queue, once `startJobs` ran. */
   jobs: () => JobQueue
   /** Starts the queues (and, with `work`, the workers and schedules) of every job. */
@@ -86,14 +90,31 @@ export async function openServices(
   }
   const clock = options.clock ?? systemClock
   const metering = createMetering({ defaults: config.defaultLimits, clock })
+  const webhooks = createWebhooks({
+    db,
+    vault,
+    queue: jobs,
+    settings: config.webhooks,
+    logger,
+    metering,
+    clock,
+  })
   const accounts = createAccountService({ db, netlify, vault, logger, metering })
-  const pushDeps = { db, netlify, vault, queue: jobs, config, logger, metering, clock }
+  const pushDeps = {
+    ...{ db, netlify, vault, queue: jobs, config, logger, metering, clock },
+    onPushEnded: webhooks.pushEnded,
+  }
   const pushContext = createPushContext(pushDeps)
   const pushes = createPushService(pushDeps, pushContext)
   const chunkStore = chunkStoreFor(db, config.dataDir)
   const chunked = createChunkUploads(pushDeps, pushContext, chunkStore)
   const batch = createBatchUploads(pushDeps, pushContext)
-  const billing = createBilling({ db, metering, clock })
+  const billing = createBilling({
+    db,
+    metering,
+    clock,
+    onInvoiceFinalized: webhooks.invoiceFinalized,
+  })
   const idempotency = createIdempotency(db, { requestTimeoutMs: config.http.requestTimeoutMs })
   const vaultAdmin = createVaultAdmin({ db, vault, logger })
   const auditLog = createAuditLog(db)
@@ -104,6 +125,7 @@ export async function openServices(
     pushSweepJob(pushes),
     pushJobRetryJob(db, jobs, config),
     finalizeInvoicesJob(billing),
+    deliverWebhookJob(webhooks, config),
   ] as JobDefinition<object>[]
   return {
     config,
@@ -121,6 +143,7 @@ export async function openServices(
     vault,
     vaultAdmin,
     auditLog,
+    webhooks,
     jobs,
     async startJobs({ work }) {
       started ??= await startJobQueue(db, definitions, {
@@ -129,6 +152,7 @@ export async function openServices(
         logger,
         work,
         maxConnections: config.dbPool.jobs,
+        onDead: webhooks.jobDead,
       })
       return started
     },
@@ -140,11 +164,18 @@ export async function openServices(
 
 /** A key id still used by a stored token but missing from the keyring would strand that token. */
 async function assertKeysPresent(db: Db, keyIds: readonly string[]) {
-  const missing = (await tokenKeyIds(db)).filter((r) => !keyIds.includes(r.key_id))
+  const inUse = [
+    ...(await tokenKeyIds(db)).map((r) => ({ key_id: r.key_id, what: `${r.tokens} token(s)` })),
+    ...(await secretKeyIds(db)).map((r) => ({
+      key_id: r.key_id,
+      what: `${r.secrets} webhook secret(s)`,
+    })),
+  ]
+  const missing = inUse.filter((r) => !keyIds.includes(r.key_id))
   if (missing.length) {
-    const list = missing.map((r) => `'${r.key_id}' (${r.tokens} token(s))`).join(', ')
+    const list = missing.map((r) => `'${r.key_id}' (${r.what})`).join(', ')
     throw new ConfigError(
-      `KAIXU_VAULT_KEYS lacks ${list} that stored Netlify tokens are sealed with; add the key(s) back (new keys go first, old ones after) and run \`kaixu-gateway vault rotate\` before removing any`,
+      `KAIXU_VAULT_KEYS lacks ${list} that stored Netlify tokens or webhook secrets are sealed with; add the key(s) back (new keys go first, old ones after) and run \`kaixu-gateway vault rotate\` before removing any`,
     )
   }
 }

@@ -16,6 +16,7 @@ import { invoicesToCsv } from '../../services/billing.ts'
 import { monthOf } from '../../services/metering.ts'
 import type { Services } from '../../start/gateway.ts'
 import { parse } from '../validate.ts'
+import { webhookPages } from './webhooks-page.ts'
 import { fmtBytes, fmtCents, fmtDuration, fmtInt, fmtTime } from './format.ts'
 import { html, type HtmlValue } from './html.ts'
 import {
@@ -561,6 +562,8 @@ export function dashboardRoutes(deps: Services): Router {
         )}`,
     )
   })
+
+  webhookPages(router, { webhooks: deps.webhooks, page, csrf: (res) => sessionOf(res).csrf })
 
   // Background jobs (pg-boss) and chunked uploads, with a retry button on dead jobs.
   router.get('/jobs', async (req, res) => {

@@ -14,6 +14,7 @@ export function layout(opts: {
     ['pushes', '/admin/pushes', 'Deploys'],
     ['jobs', '/admin/jobs', 'Jobs'],
     ['invoices', '/admin/invoices', 'Invoices'],
+    ['webhooks', '/admin/webhooks', 'Webhooks'],
     ['audit', '/admin/audit', 'Audit'],
   ] as const
   return html`<!doctype html>
