@@ -145,17 +145,24 @@ describe.each(databases())('webhooks on %s', (database) => {
   let globex: Tenant
   let acmeSecret: string
   let operatorSecret: string
+  // The gateway's clock runs ahead by `ahead` once the expiry test moves it (the last test).
+  let ahead = 0
+  const clock = { now: () => new Date(Date.now() + ahead) }
 
   beforeAll(async () => {
     rx = await startReceiver()
-    gw = await startTestGateway(database, {
-      KAIXU_ADMIN_TOKEN: ADMIN,
-      KAIXU_WEBHOOK_ATTEMPTS: '3',
-      KAIXU_WEBHOOK_RETRY_DELAY_SECONDS: '1',
-      KAIXU_WEBHOOK_DISABLE_AFTER: '3',
-      // One run per background job, so a failing job is dead at once (the job.dead test).
-      KAIXU_JOB_ATTEMPTS: '1',
-    })
+    gw = await startTestGateway(
+      database,
+      {
+        KAIXU_ADMIN_TOKEN: ADMIN,
+        KAIXU_WEBHOOK_ATTEMPTS: '3',
+        KAIXU_WEBHOOK_RETRY_DELAY_SECONDS: '1',
+        KAIXU_WEBHOOK_DISABLE_AFTER: '3',
+        // One run per background job, so a failing job is dead at once (the job.dead test).
+        KAIXU_JOB_ATTEMPTS: '1',
+      },
+      { clock },
+    )
     acme = await createTenant(gw, 'Acme')
     globex = await createTenant(gw, 'Globex')
     const own = await api(gw, acme.key, 'POST', '/v1/webhooks', { url: rx.url('/acme') })
@@ -628,5 +635,29 @@ describe.each(databases())('webhooks on %s', (database) => {
     expect([unknown.status, unknown.body['error']['code']]).toEqual([404, 'not_found'])
     expect((await api(gw, acme.key, 'DELETE', '/v1/webhooks/nope')).status).toBe(400)
     expect((await api(gw, acme.key, 'GET', '/v1/webhook-deliveries?limit=0')).status).toBe(400)
+  })
+
+  // Last in the suite: it moves the gateway's clock past the idle timeout.
+  test('an abandoned push that expires sends push.expired to its customer and the operator', async () => {
+    const init = await api(gw, acme.key, 'POST', '/v1/push-init', {
+      project: acme.projectName,
+      files: { 'left.html': sha1('<h1>left behind</h1>') },
+    })
+    expect(init.status).toBe(201)
+    const pushId = init.body['pushId'] as string
+    ahead += (3600 + 1) * 1000
+    await gw.pushes.sweep()
+    const [toAcme] = await Promise.all(
+      ['/acme', '/operator'].map((path) =>
+        until(`push.expired at ${path}`, () =>
+          rx
+            .at(path)
+            .find((r) => r.body.type === 'push.expired' && r.body.data['pushId'] === pushId),
+        ),
+      ),
+    )
+    expect(toAcme!.body).toMatchObject({ customerId: acme.customerId, data: { state: 'expired' } })
+    expect(verify(acmeSecret, toAcme!.headers['kaixu-signature'] as string, toAcme!.raw)).toBe(true)
+    expect(rx.at('/globex').filter((r) => r.body.data['pushId'] === pushId)).toEqual([])
   })
 })
