@@ -48,6 +48,20 @@ export interface CommandContext {
   usageError(message: string): Error
 }
 
+/** `opt` reads a non-empty string option; `need` also refuses its absence with a usage error. */
+export function optionReaders(ctx: Pick<CommandContext, 'values' | 'usageError'>) {
+  const opt = (name: string) => {
+    const v = ctx.values[name]
+    return typeof v === 'string' && v !== '' ? v : undefined
+  }
+  const need = (name: string) => {
+    const v = opt(name)
+    if (!v) throw ctx.usageError(`--${name} is required`)
+    return v
+  }
+  return { opt, need }
+}
+
 type Dated = Date | string | null
 const when = (d: Dated) => (d ? new Date(d).toISOString() : '-')
 
@@ -84,16 +98,8 @@ const vaultLines = (s: VaultStatus) =>
 
 /** Runs one of the account, audit or vault commands; false when `command` is not one of them. */
 export async function runAccountCommand(command: string, ctx: CommandContext): Promise<boolean> {
-  const { values, print, run } = ctx
-  const opt = (name: string) => {
-    const v = values[name]
-    return typeof v === 'string' && v !== '' ? v : undefined
-  }
-  const need = (name: string) => {
-    const v = opt(name)
-    if (!v) throw ctx.usageError(`--${name} is required`)
-    return v
-  }
+  const { print, run } = ctx
+  const { opt, need } = optionReaders(ctx)
   const token = async () => {
     const t = opt('token') ?? (await ctx.readStdin())
     if (!t) throw ctx.usageError('the Netlify token is empty')

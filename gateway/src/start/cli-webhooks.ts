@@ -1,7 +1,7 @@
 import { adminWebhookBodySchema, deliveryListQuery } from '../http/schemas.ts'
 import { parse } from '../http/validate.ts'
 import type { DeliveryView, EndpointView } from '../services/webhooks.ts'
-import type { CommandContext } from './cli-accounts.ts'
+import { optionReaders, type CommandContext } from './cli-accounts.ts'
 
 /** Help lines for the webhook commands (merged into the CLI's usage). */
 export const WEBHOOK_USAGE = `  webhooks add --url URL [--customer ID] [--events push.ready,push.failed,…]
@@ -35,16 +35,8 @@ const deliveryLine = (d: DeliveryView) =>
 
 /** Runs a `webhooks …` command; false when `command` is not one of them. */
 export async function runWebhookCommand(command: string, ctx: CommandContext): Promise<boolean> {
-  const { values, print, run } = ctx
-  const opt = (name: string) => {
-    const v = values[name]
-    return typeof v === 'string' && v !== '' ? v : undefined
-  }
-  const need = (name: string) => {
-    const v = opt(name)
-    if (!v) throw ctx.usageError(`--${name} is required`)
-    return v
-  }
+  const { print, run } = ctx
+  const { opt, need } = optionReaders(ctx)
   const seg = encodeURIComponent
 
   switch (command) {
