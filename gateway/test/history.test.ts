@@ -193,8 +193,11 @@ describe.each(databases())('customer deploy history on %s', (database) => {
     ['/v1/pushes/not-a-push', 'path.id'],
     ['/v1/pushes/push_aaaaaaaaaaaaaaaaaaaa?filesLimit=0', 'query.filesLimit'],
     ['/v1/pushes/push_aaaaaaaaaaaaaaaaaaaa?files=1', 'query'],
+    // Postgres text cannot hold NUL: unchecked, this would be a 500 from the database.
+    ['/v1/pushes/{push}?filesAfter=a%00b', 'query.filesAfter'],
+    ['/v1/pushes/{push}?filesAfter=a%0Ab', 'query.filesAfter'],
   ])('GET %s is a 400 naming %s', async (path, where) => {
-    const res = await api(gw, a.key, 'GET', path)
+    const res = await api(gw, a.key, 'GET', path.replace('{push}', made[0]!))
     expect(res.status).toBe(400)
     expect(res.body['error'].code).toBe('invalid_request')
     expect(JSON.stringify(res.body['error'].details)).toContain(where)

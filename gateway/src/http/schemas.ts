@@ -397,7 +397,14 @@ export const pushListQuery = z
 export const pushParams = z.object({ id: pushIdQuery.shape.pushId })
 export const pushDetailQuery = z
   .object({
-    filesAfter: z.string().min(1).max(1024).optional(),
+    // A path as push-init accepts it (so no NUL, which Postgres text cannot hold, nor controls).
+    filesAfter: z
+      .string()
+      .superRefine((path, ctx) => {
+        const problem = checkDeployPath(path)
+        if (problem) ctx.addIssue({ code: 'custom', message: `path ${problem}` })
+      })
+      .optional(),
     filesLimit: pageLimit(1000).optional(),
   })
   .strict()
