@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { api, createTenant, fetchSite, startTestGateway } from '../gateway/test/helpers/gateway.ts'
 import { UsageError, parseCliArgs, runCli } from '../src/cli-main.ts'
 import type { TestGateway, Tenant } from '../gateway/test/helpers/gateway.ts'
+import { createSite, netlifyTokenFor, sandboxControl } from '../gateway/test/helpers/accounts.ts'
 
 const root = resolve(import.meta.dirname, '..')
 const noWarn = () => {}
@@ -229,4 +230,168 @@ describe('kaixu-push (dist/cli) end to end', () => {
       expect(status.body['state']).toBe('cancelled')
     },
   )
+})
+
+/** Every self-service subcommand through the bundled CLI, with a client's own key only. */
+describe('kaixu-push self-service subcommands (dist/cli) end to end', () => {
+  let gw: TestGateway
+  let key: string
+  let site: { id: string; name: string }
+  let work: string
+  const account = `acct-cli-${Date.now()}`
+  const firstToken = netlifyTokenFor('clione')
+  const secondToken = netlifyTokenFor('clitwo')
+
+  beforeAll(async () => {
+    gw = await startTestGateway('pglite')
+    // A client the operator has only created and keyed: no Netlify token, no project yet.
+    const customer = await gw.accounts.createCustomer('Self-service Client', 'test')
+    key = (await gw.accounts.createApiKey(customer.id, 'test')).key
+    await sandboxControl(gw, '/tokens', { token: firstToken, accountSlug: account })
+    await sandboxControl(gw, '/tokens', { token: secondToken, accountSlug: account })
+    site = await createSite(gw, firstToken)
+    work = await mkdtemp(join(tmpdir(), 'kaixu-cli-self-'))
+    await writeFile(join(work, 'index.html'), '<h1>Self-served</h1>')
+  }, 60_000)
+
+  afterAll(async () => {
+    await gw?.stop()
+    await rm(work, { recursive: true, force: true })
+  })
+
+  function cli(args: string[], env: Record<string, string> = {}, stdin?: string) {
+    const child = spawn(process.execPath, [join(root, 'dist', 'cli', 'index.js'), ...args], {
+      env: { PATH: process.env['PATH'] ?? '', KAIXU_KEY: key, KAIXU_GATEWAY_URL: gw.url, ...env },
+      stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    })
+    if (stdin !== undefined) child.stdin!.end(stdin)
+    let stdout = ''
+    let stderr = ''
+    child.stdout!.on('data', (d: Buffer) => (stdout += d))
+    child.stderr!.on('data', (d: Buffer) => (stderr += d))
+    return new Promise<{ code: number; stdout: string; stderr: string }>((done) =>
+      child.on('close', (code) => done({ code: code ?? 1, stdout, stderr })),
+    )
+  }
+  const json = (run: { stdout: string }) => JSON.parse(run.stdout) as Record<string, any>
+
+  it('token set stores the token from NETLIFY_AUTH_TOKEN, then rotates it from stdin', async () => {
+    const first = await cli(['token', 'set', '--json'], { NETLIFY_AUTH_TOKEN: firstToken })
+    expect(first.code).toBe(0)
+    expect(json(first)).toMatchObject({ state: 'active', last4: firstToken.slice(-4) })
+    expect(first.stdout + first.stderr).not.toContain(firstToken)
+
+    const second = await cli(['token', 'set'], {}, `${secondToken}\n`)
+    expect(second.code).toBe(0)
+    expect(second.stdout).toContain(`Netlify token …${secondToken.slice(-4)} stored`)
+    expect(second.stdout + second.stderr).not.toContain(secondToken)
+
+    const none = await cli(['token', 'set'], {}, '')
+    expect(none.code).toBe(2)
+    expect(none.stderr).toContain('no Netlify token')
+  })
+
+  it('token set reports Netlify refusing the token, exit 1', async () => {
+    const revoked = netlifyTokenFor('clirevoked')
+    await sandboxControl(gw, '/tokens/revoke', { token: revoked })
+    const run = await cli(['token', 'set'], { NETLIFY_AUTH_TOKEN: revoked })
+    expect(run.code).toBe(1)
+    expect(run.stderr).toMatch(/^kaixu-push: .+/m)
+    expect(run.stderr).not.toContain(revoked)
+    // The token stored before stays in force.
+    expect(
+      json(await cli(['token', 'set', '--json'], { NETLIFY_AUTH_TOKEN: secondToken })),
+    ).toMatchObject({
+      last4: secondToken.slice(-4),
+    })
+  })
+
+  it('projects add, then list (JSON and text)', async () => {
+    const add = await cli(['projects', 'add', '--site-id', site.id, '--name', site.name, '--json'])
+    expect(add.code).toBe(0)
+    expect(json(add)).toMatchObject({ name: site.name, siteId: site.id, id: expect.any(String) })
+
+    const list = await cli(['projects', 'list', '--json'])
+    expect(list.code).toBe(0)
+    expect(json(list)['projects']).toEqual([expect.objectContaining({ name: site.name })])
+    const text = await cli(['projects', 'list'])
+    expect(text.stdout).toContain(`${site.name}  site ${site.id}`)
+
+    const missing = await cli(['projects', 'add', '--site-id', site.id])
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toContain('--name is required')
+  })
+
+  it('history pages the pushes and usage counts them', async () => {
+    for (let i = 0; i < 2; i++) {
+      await writeFile(join(work, 'index.html'), `<h1>Self-served ${i}</h1>`)
+      const push = await cli(['--dir', work, '--project', site.name])
+      expect(push.code).toBe(0)
+    }
+    const all = await cli(['history', '--json'])
+    expect(all.code).toBe(0)
+    const pushes = json(all)['pushes'] as { pushId: string; state: string }[]
+    expect(pushes.map((p) => p.state)).toEqual(['ready', 'ready'])
+    expect(json(all)['next']).toBeNull()
+
+    const first = await cli(['history', '--limit', '1', '--json'])
+    expect(json(first)['pushes'].map((p: { pushId: string }) => p.pushId)).toEqual([
+      pushes[0]!.pushId,
+    ])
+    const next = json(first)['next'] as string
+    const older = await cli(['history', '--limit', '1', '--before', next, '--project', site.name])
+    expect(older.code).toBe(0)
+    expect(older.stdout).toContain(pushes[1]!.pushId)
+    expect(older.stdout).not.toContain(pushes[0]!.pushId)
+    const text = await cli(['history', '--limit', '1'])
+    expect(text.stdout).toContain(`older: kaixu-push history --before ${next}`)
+
+    expect(json(await cli(['history', '--state', 'error', '--json']))['pushes']).toEqual([])
+    const usage = await cli(['usage', '--json'])
+    expect(usage.code).toBe(0)
+    expect(json(usage)).toMatchObject({ deploys: 2 })
+    expect(json(usage)['bytes']).toBeGreaterThan(0)
+    expect((await cli(['usage'])).stdout).toMatch(/^deploys: 2/m)
+    expect(json(await cli(['usage', '--month', '2001-01', '--json']))).toMatchObject({
+      month: '2001-01',
+      deploys: 0,
+    })
+  })
+
+  it.each([
+    [['usage', '--month', '2026-13'], '--month must be YYYY-MM'],
+    [['history', '--state', 'bogus'], '--state must be one of'],
+    [['history', '--limit', '0'], '--limit must be a whole number from 1 to 100'],
+    [['usage', '--name', 'x'], '--name does not apply'],
+    [['projects', 'rename'], "unknown command 'projects rename'"],
+    [['projects', 'remove'], 'needs a project id or name'],
+  ])('%j is a usage error (exit 2)', async (args, message) => {
+    const run = await cli(args)
+    expect(run.code).toBe(2)
+    expect(run.stderr).toContain(message)
+  })
+
+  it('a cursor the gateway refuses is exit 1 with its reason', async () => {
+    const run = await cli(['history', '--before', 'yesterday'])
+    expect(run.code).toBe(1)
+    expect(run.stderr).toContain('query.before')
+  })
+
+  it('projects remove takes the project away; removing it again is exit 1', async () => {
+    const gone = await cli(['projects', 'remove', site.name, '--json'])
+    expect(gone.code).toBe(0)
+    expect(json(gone)).toMatchObject({ name: site.name, removed: true })
+    expect(json(await cli(['projects', 'list', '--json']))['projects']).toEqual([])
+    // History of a removed project stays readable.
+    expect(json(await cli(['history', '--project', site.name, '--json']))['pushes']).toHaveLength(2)
+    const again = await cli(['projects', 'remove', site.name])
+    expect(again.code).toBe(1)
+    expect(again.stderr).toContain(site.name)
+  })
+
+  it('exits 2 without KAIXU_KEY', async () => {
+    const run = await cli(['projects', 'list'], { KAIXU_KEY: '' })
+    expect(run.code).toBe(2)
+    expect(run.stderr).toContain('KAIXU_KEY is not set')
+  })
 })

@@ -67352,6 +67352,45 @@ const chunkStatusResponse = looseObject({
     expiresAt: schemas_string(),
     error: schemas_string().nullable(),
 });
+const project = looseObject({
+    id,
+    name: gateway_schemas_text,
+    siteId: gateway_schemas_text,
+    createdAt: gateway_schemas_text.optional(),
+    removed: schemas_boolean().optional(),
+});
+const projectInfo = project;
+const projectList = looseObject({ projects: array(project) });
+const netlifyTokenInfo = looseObject({
+    state: schemas_enum(['active', 'revoked']),
+    last4: gateway_schemas_text,
+    sitesChecked: count.optional(),
+    updatedAt: gateway_schemas_text.optional(),
+});
+const usageReport = looseObject({
+    month: gateway_schemas_text,
+    deploys: count,
+    bytes: count,
+    costCents: count,
+    limits: limits.optional(),
+});
+const pushPage = looseObject({
+    pushes: array(looseObject({
+        pushId: id,
+        project: looseObject({ id, name: gateway_schemas_text }),
+        state,
+        netlifyState: gateway_schemas_text.nullable().optional(),
+        files: looseObject({ total: count, required: count }),
+        bytesUploaded: count,
+        costCents: count.nullable().optional(),
+        ssl_url: gateway_schemas_url.nullable().optional(),
+        deploy_ssl_url: gateway_schemas_url.nullable().optional(),
+        error_message: gateway_schemas_text.nullable().optional(),
+        createdAt: gateway_schemas_text,
+        finishedAt: gateway_schemas_text.nullable().optional(),
+    })),
+    next: schemas_string().max(200).nullable(),
+});
 
 ;// CONCATENATED MODULE: ./src/gateway-client.ts
 
@@ -67527,6 +67566,60 @@ class GatewayClient {
             method: 'GET',
             route: 'v1/push-status',
             query: { pushId, ...wait },
+            signal,
+        });
+    }
+    // --- self-service with the customer's own key ---------------------------------------------
+    /** `PUT /v1/netlify-token`: registers or rotates the customer's Netlify token (checked first). */
+    async setNetlifyToken(token, signal) {
+        return this.#request(netlifyTokenInfo, {
+            method: 'PUT',
+            route: 'v1/netlify-token',
+            json: { token },
+            signal,
+        });
+    }
+    /** `GET /v1/projects`: the customer's live projects. */
+    async listProjects(signal) {
+        return (await this.#request(projectList, { method: 'GET', route: 'v1/projects', signal })).projects;
+    }
+    /** `POST /v1/projects`: registers a Netlify site the customer's token reaches. */
+    async addProject(project, signal) {
+        return this.#request(projectInfo, {
+            method: 'POST',
+            route: 'v1/projects',
+            json: project,
+            signal,
+        });
+    }
+    /** `DELETE /v1/projects/:project` (id or name): new pushes are refused, history stays. */
+    async removeProject(project, signal) {
+        return this.#request(projectInfo, {
+            method: 'DELETE',
+            route: `v1/projects/${encodeURIComponent(project)}`,
+            signal,
+        });
+    }
+    /** `GET /v1/usage`: a month's (`YYYY-MM`, default this one) deploys, bytes, cost and budget. */
+    async usage(month, signal) {
+        return this.#request(usageReport, {
+            method: 'GET',
+            route: 'v1/usage',
+            query: month ? { month } : {},
+            signal,
+        });
+    }
+    /** `GET /v1/pushes`: one page of the deploy history, newest first. */
+    async history(query = {}, signal) {
+        const params = {};
+        for (const [name, value] of Object.entries(query)) {
+            if (value !== undefined)
+                params[name] = String(value);
+        }
+        return this.#request(pushPage, {
+            method: 'GET',
+            route: 'v1/pushes',
+            query: params,
             signal,
         });
     }

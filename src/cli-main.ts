@@ -6,6 +6,7 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { digestDir } from './files.ts'
 import { cancelPush } from './cancel.ts'
+import { COMMANDS_USAGE, SUBCOMMANDS, runCommand } from './cli-commands.ts'
 import { GatewayClient } from './gateway-client.ts'
 import { DeployTimeoutError, PushError, push } from './deploy.ts'
 import { getErrorMessage } from './errors.ts'
@@ -58,7 +59,8 @@ Options:
   --json                  print the result as JSON on stdout
   -h, --help              show this help
 
-Exit status: 0 deployed (or planned), 1 failed, 2 bad usage.
+${COMMANDS_USAGE}
+Exit status: 0 deployed (or planned, or done), 1 failed, 2 bad usage.
 `
 
 /** A usage mistake: exit status 2 and the usage hint. */
@@ -163,6 +165,7 @@ export async function runCli(
   // Each message is one line (logLine): a file name or gateway text cannot forge another one,
   // and the key never shows.
   keepSecret(env['KAIXU_KEY'])
+  if ((SUBCOMMANDS as readonly string[]).includes(argv[0] ?? '')) return runCommand(argv, env, io)
   const reporter: Reporter = {
     info: (message) => io.err(`${logLine(message)}\n`),
     warning: (message) => io.err(`warning: ${logLine(message)}\n`),

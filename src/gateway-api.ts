@@ -181,3 +181,69 @@ export interface ChunkStatusResponse {
   expiresAt: string
   error: string | null
 }
+
+// --- self-service: what a customer does with their own key (the CLI's subcommands) ---------------
+
+/** A project: a Netlify site registered with the gateway (`GET/POST/DELETE /v1/projects`). */
+export interface ProjectInfo {
+  id: string
+  name: string
+  siteId: string
+  createdAt?: string
+  /** Set on the answer of `DELETE /v1/projects/:project`. */
+  removed?: boolean
+}
+
+/** Answer of `PUT /v1/netlify-token`: never the token itself, only its last four characters. */
+export interface NetlifyTokenInfo {
+  state: 'active' | 'revoked'
+  last4: string
+  /** How many of the customer's sites the gateway checked the token reaches. */
+  sitesChecked?: number
+  updatedAt?: string
+}
+
+/** Answer of `GET /v1/usage?month=`: the month's billed deploys, bytes and cost, and budget. */
+export interface UsageReport {
+  /** `YYYY-MM`, UTC. */
+  month: string
+  deploys: number
+  bytes: number
+  costCents: number
+  limits?: PushLimits
+}
+
+/** One push of the deploy history (`GET /v1/pushes`). */
+export interface PushSummary {
+  pushId: string
+  project: { id: string; name: string }
+  state: PushState
+  netlifyState?: string | null
+  files: { total: number; required: number }
+  bytesUploaded: number
+  costCents?: number | null
+  ssl_url?: string | null
+  deploy_ssl_url?: string | null
+  error_message?: string | null
+  createdAt: string
+  finishedAt?: string | null
+}
+
+/** One page of the deploy history, newest first; `next` asks for the older page. */
+export interface PushPage {
+  pushes: PushSummary[]
+  next: string | null
+}
+
+/** Filters and paging of `GET /v1/pushes`. */
+export interface PushHistoryQuery {
+  /** Project id or name. */
+  project?: string
+  state?: PushState
+  /** `YYYY-MM`, UTC. */
+  month?: string
+  /** 1 to 100 (default 20). */
+  limit?: number
+  /** The `next` of the previous page. */
+  before?: string
+}

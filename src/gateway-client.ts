@@ -7,7 +7,7 @@ import * as schemas from './gateway-schemas.ts'
 import type { z } from 'zod'
 import type { RateLimitInfo } from './errors.ts'
 import type { RetryOptions } from './retry.ts'
-import type { ChunkPutHeaders, PushInitRequest } from './gateway-api.ts'
+import type { ChunkPutHeaders, PushHistoryQuery, PushInitRequest } from './gateway-api.ts'
 
 /** One file of a batch upload: its content's SHA-1 and size, and where to read it. */
 export interface BatchFile {
@@ -31,7 +31,7 @@ export interface GatewayClientOptions {
 }
 
 interface RequestSpec {
-  method: 'GET' | 'POST' | 'PUT'
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE'
   route: string
   query?: Record<string, string>
   json?: unknown
@@ -224,6 +224,68 @@ export class GatewayClient {
       method: 'GET',
       route: 'v1/push-status',
       query: { pushId, ...wait },
+      signal,
+    })
+  }
+
+  // --- self-service with the customer's own key ---------------------------------------------
+
+  /** `PUT /v1/netlify-token`: registers or rotates the customer's Netlify token (checked first). */
+  async setNetlifyToken(token: string, signal?: AbortSignal) {
+    return this.#request(schemas.netlifyTokenInfo, {
+      method: 'PUT',
+      route: 'v1/netlify-token',
+      json: { token },
+      signal,
+    })
+  }
+
+  /** `GET /v1/projects`: the customer's live projects. */
+  async listProjects(signal?: AbortSignal) {
+    return (
+      await this.#request(schemas.projectList, { method: 'GET', route: 'v1/projects', signal })
+    ).projects
+  }
+
+  /** `POST /v1/projects`: registers a Netlify site the customer's token reaches. */
+  async addProject(project: { siteId: string; name: string }, signal?: AbortSignal) {
+    return this.#request(schemas.projectInfo, {
+      method: 'POST',
+      route: 'v1/projects',
+      json: project,
+      signal,
+    })
+  }
+
+  /** `DELETE /v1/projects/:project` (id or name): new pushes are refused, history stays. */
+  async removeProject(project: string, signal?: AbortSignal) {
+    return this.#request(schemas.projectInfo, {
+      method: 'DELETE',
+      route: `v1/projects/${encodeURIComponent(project)}`,
+      signal,
+    })
+  }
+
+  /** `GET /v1/usage`: a month's (`YYYY-MM`, default this one) deploys, bytes, cost and budget. */
+  async usage(month?: string, signal?: AbortSignal) {
+    return this.#request(schemas.usageReport, {
+      method: 'GET',
+      route: 'v1/usage',
+      query: month ? { month } : {},
+      signal,
+    })
+  }
+
+  /** `GET /v1/pushes`: one page of the deploy history, newest first. */
+  async history(query: PushHistoryQuery = {}, signal?: AbortSignal) {
+    const params: Record<string, string> = {}
+    for (const [name, value] of Object.entries(query)) {
+      if (value !== undefined) params[name] = String(value)
+    }
+    return this.#request(schemas.pushPage, {
+      method: 'GET',
+      route: 'v1/pushes',
+      query: params,
       signal,
     })
   }

@@ -7,6 +7,10 @@ import {
   PUSH_STATES,
   type ChunkPutResponse,
   type ChunkStatusResponse,
+  type NetlifyTokenInfo,
+  type ProjectInfo,
+  type PushPage,
+  type UsageReport,
   type PushInitResponse,
   type PushPlanResponse,
   type PushRecord,
@@ -112,4 +116,50 @@ export const chunkStatusResponse: z.ZodType<ChunkStatusResponse> = z.looseObject
   bytesReceived: count,
   expiresAt: z.string(),
   error: z.string().nullable(),
+})
+
+const project: z.ZodType<ProjectInfo> = z.looseObject({
+  id,
+  name: text,
+  siteId: text,
+  createdAt: text.optional(),
+  removed: z.boolean().optional(),
+})
+
+export const projectInfo = project
+export const projectList = z.looseObject({ projects: z.array(project) })
+
+export const netlifyTokenInfo: z.ZodType<NetlifyTokenInfo> = z.looseObject({
+  state: z.enum(['active', 'revoked']),
+  last4: text,
+  sitesChecked: count.optional(),
+  updatedAt: text.optional(),
+})
+
+export const usageReport: z.ZodType<UsageReport> = z.looseObject({
+  month: text,
+  deploys: count,
+  bytes: count,
+  costCents: count,
+  limits: limits.optional(),
+})
+
+export const pushPage: z.ZodType<PushPage> = z.looseObject({
+  pushes: z.array(
+    z.looseObject({
+      pushId: id,
+      project: z.looseObject({ id, name: text }),
+      state,
+      netlifyState: text.nullable().optional(),
+      files: z.looseObject({ total: count, required: count }),
+      bytesUploaded: count,
+      costCents: count.nullable().optional(),
+      ssl_url: url.nullable().optional(),
+      deploy_ssl_url: url.nullable().optional(),
+      error_message: text.nullable().optional(),
+      createdAt: text,
+      finishedAt: text.nullable().optional(),
+    }),
+  ),
+  next: z.string().max(200).nullable(),
 })

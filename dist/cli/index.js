@@ -2,7 +2,7 @@
 import './sourcemap-register.cjs';import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /******/ var __webpack_modules__ = ({
 
-/***/ 868:
+/***/ 902:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -10576,6 +10576,45 @@ const chunkStatusResponse = looseObject({
     expiresAt: schemas_string(),
     error: schemas_string().nullable(),
 });
+const project = looseObject({
+    id,
+    name: gateway_schemas_text,
+    siteId: gateway_schemas_text,
+    createdAt: gateway_schemas_text.optional(),
+    removed: schemas_boolean().optional(),
+});
+const projectInfo = project;
+const projectList = looseObject({ projects: array(project) });
+const netlifyTokenInfo = looseObject({
+    state: schemas_enum(['active', 'revoked']),
+    last4: gateway_schemas_text,
+    sitesChecked: count.optional(),
+    updatedAt: gateway_schemas_text.optional(),
+});
+const usageReport = looseObject({
+    month: gateway_schemas_text,
+    deploys: count,
+    bytes: count,
+    costCents: count,
+    limits: limits.optional(),
+});
+const pushPage = looseObject({
+    pushes: array(looseObject({
+        pushId: id,
+        project: looseObject({ id, name: gateway_schemas_text }),
+        state,
+        netlifyState: gateway_schemas_text.nullable().optional(),
+        files: looseObject({ total: count, required: count }),
+        bytesUploaded: count,
+        costCents: count.nullable().optional(),
+        ssl_url: gateway_schemas_url.nullable().optional(),
+        deploy_ssl_url: gateway_schemas_url.nullable().optional(),
+        error_message: gateway_schemas_text.nullable().optional(),
+        createdAt: gateway_schemas_text,
+        finishedAt: gateway_schemas_text.nullable().optional(),
+    })),
+    next: schemas_string().max(200).nullable(),
+});
 
 ;// CONCATENATED MODULE: ./src/gateway-client.ts
 
@@ -10754,6 +10793,60 @@ class GatewayClient {
             signal,
         });
     }
+    // --- self-service with the customer's own key ---------------------------------------------
+    /** `PUT /v1/netlify-token`: registers or rotates the customer's Netlify token (checked first). */
+    async setNetlifyToken(token, signal) {
+        return this.#request(netlifyTokenInfo, {
+            method: 'PUT',
+            route: 'v1/netlify-token',
+            json: { token },
+            signal,
+        });
+    }
+    /** `GET /v1/projects`: the customer's live projects. */
+    async listProjects(signal) {
+        return (await this.#request(projectList, { method: 'GET', route: 'v1/projects', signal })).projects;
+    }
+    /** `POST /v1/projects`: registers a Netlify site the customer's token reaches. */
+    async addProject(project, signal) {
+        return this.#request(projectInfo, {
+            method: 'POST',
+            route: 'v1/projects',
+            json: project,
+            signal,
+        });
+    }
+    /** `DELETE /v1/projects/:project` (id or name): new pushes are refused, history stays. */
+    async removeProject(project, signal) {
+        return this.#request(projectInfo, {
+            method: 'DELETE',
+            route: `v1/projects/${encodeURIComponent(project)}`,
+            signal,
+        });
+    }
+    /** `GET /v1/usage`: a month's (`YYYY-MM`, default this one) deploys, bytes, cost and budget. */
+    async usage(month, signal) {
+        return this.#request(usageReport, {
+            method: 'GET',
+            route: 'v1/usage',
+            query: month ? { month } : {},
+            signal,
+        });
+    }
+    /** `GET /v1/pushes`: one page of the deploy history, newest first. */
+    async history(query = {}, signal) {
+        const params = {};
+        for (const [name, value] of Object.entries(query)) {
+            if (value !== undefined)
+                params[name] = String(value);
+        }
+        return this.#request(pushPage, {
+            method: 'GET',
+            route: 'v1/pushes',
+            query: params,
+            signal,
+        });
+    }
     /** Sends the request with retries and answers its body once `schema` has checked it. */
     async #request(schema, spec) {
         const url = new URL(spec.route, this.#base);
@@ -10895,6 +10988,319 @@ function parseRetryAfter(value, now = Date.now()) {
 function excerpt(text) {
     const flat = text.replace(/\s+/g, ' ').trim();
     return flat.length > 200 ? `${flat.slice(0, 200)}…` : flat;
+}
+
+;// CONCATENATED MODULE: ./src/escape.ts
+// Text the Action did not write itself (gateway answers, file names, error messages) leaves the
+// process in four places: the log, the PR comment (Markdown), the job summary (HTML) and GitHub's
+// deployment status. Each place has one helper here, and each first removes the secrets.
+
+// The Kaixu key and the GitHub token, registered once read. The runner masks them in the log,
+// but not in a comment, a deployment description or the summary, and an error (undici's "invalid
+// header value", say) can quote them whole.
+const secrets = [];
+/**
+ * Registers a secret to cut out of every message built here. A multi-line secret is registered
+ * line by line too, as the runner's masking does.
+ */
+function keepSecret(value) {
+    if (!value)
+        return;
+    for (const part of [value, ...value.split(/\r?\n/)]) {
+        // Very short fragments would blank out ordinary words.
+        if (part.trim().length >= 4 && !secrets.includes(part))
+            secrets.push(part);
+    }
+    // Longest first, so a line of a secret never leaves the rest of it behind.
+    secrets.sort((a, b) => b.length - a.length);
+}
+/** The text with every registered secret replaced by `***`. */
+function redact(text) {
+    let out = text;
+    for (const secret of secrets)
+        out = out.split(secret).join('***');
+    return out;
+}
+/**
+ * Data-built text as one log line, escaped as @actions/core escapes a command's message
+ * (`escapeData`: `%`, CR and LF; that function is not exported). `core.info` writes its text raw,
+ * and a line break in a file name or a gateway message would let `::add-mask::`,
+ * `::stop-commands::` or `::set-output` start a line of its own; the CLI's stderr gets the same.
+ */
+function logLine(text) {
+    return redact(text).replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+}
+/** Text for a job summary cell (raw HTML): no markup, and on one line so no blank line ends it. */
+function htmlText(text) {
+    return redact(text)
+        .replace(/\s+/g, ' ')
+        .replace(/&/g, '&amp;')
+        .replace(/</g, '&lt;')
+        .replace(/>/g, '&gt;')
+        .replace(/"/g, '&quot;');
+}
+/** A link for the job summary when `url` is a URL fit to publish; plain escaped text otherwise. */
+function htmlLink(url) {
+    const safe = htmlText(url);
+    return checkedUrl(url) ? `<a href="${safe}">${safe}</a>` : safe;
+}
+/**
+ * Text for a PR comment's table cell, as a code span: GitHub turns neither `@mentions`, `#123`,
+ * autolinks, links, images nor HTML into anything inside one. Backticks would end the span and
+ * become `'`; pipes are escaped, which GitHub's tables require even inside a code span.
+ */
+function markdownCode(text) {
+    const flat = redact(text).replace(/\s+/g, ' ').replace(/`/g, "'").trim();
+    return flat === '' ? '' : `\`${flat.replace(/\|/g, '\\|')}\``;
+}
+/** A link for a PR comment when `url` is a URL fit to publish; a code span otherwise. */
+function markdownLink(url, text) {
+    if (!checkedUrl(url))
+        return markdownCode(url);
+    // The URL holds no brackets, parentheses, spaces or quotes (checkedUrl), so it can neither end
+    // the link nor start another one.
+    return text === undefined ? `<${url}>` : `[${text}](${url})`;
+}
+function checkedUrl(url) {
+    try {
+        parsePublishedUrl(url, 'URL');
+        return !url.includes('[') && !url.includes(']');
+    }
+    catch {
+        return false;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/cli-commands.ts
+// `kaixu-push token|projects|usage|history`: a client's self-service with its own Kaixu key
+// (KAIXU_KEY), over the gateway's /v1 routes. Text for people by default, `--json` for scripts.
+
+
+
+
+
+
+
+/** The first word that selects a subcommand instead of a push. */
+const SUBCOMMANDS = ['token', 'projects', 'usage', 'history'];
+/** What `kaixu-push <subcommand> --help` prints (and the tail of the main usage). */
+const COMMANDS_USAGE = `Self-service with your own key (KAIXU_KEY):
+  kaixu-push token set              register or rotate your Netlify token, read from
+                                    NETLIFY_AUTH_TOKEN or standard input (never a flag)
+  kaixu-push projects list          your projects (Netlify sites)
+  kaixu-push projects add --site-id <id> --name <name>
+  kaixu-push projects remove <id|name>
+  kaixu-push usage [--month YYYY-MM]
+  kaixu-push history [--project <id|name>] [--state <state>] [--month YYYY-MM]
+                     [--limit <1-100>] [--before <cursor>]
+  Each takes --gateway-url <url> (default: $KAIXU_GATEWAY_URL) and --json.
+`;
+const MONTH = /^\d{4}-(0[1-9]|1[0-2])$/;
+class UsageError extends Error {
+}
+/** Reads all of standard input, unless it is a terminal (then nobody is piping a token in). */
+async function readStdin() {
+    if (process.stdin.isTTY)
+        return '';
+    let text = '';
+    for await (const chunk of process.stdin)
+        text += String(chunk);
+    return text;
+}
+/**
+ * Runs a subcommand; resolves with the exit status (0 done, 1 refused or failed, 2 bad usage).
+ * `input` reads the token for `token set` when NETLIFY_AUTH_TOKEN is unset.
+ */
+async function runCommand(argv, env, io, input = readStdin) {
+    keepSecret(env['KAIXU_KEY']);
+    keepSecret(env['NETLIFY_AUTH_TOKEN']);
+    let parsed;
+    try {
+        parsed = (0,external_node_util_namespaceObject.parseArgs)({
+            args: argv,
+            strict: true,
+            allowPositionals: true,
+            options: {
+                'gateway-url': { type: 'string' },
+                json: { type: 'boolean' },
+                help: { type: 'boolean', short: 'h' },
+                'site-id': { type: 'string' },
+                name: { type: 'string' },
+                month: { type: 'string' },
+                project: { type: 'string' },
+                state: { type: 'string' },
+                limit: { type: 'string' },
+                before: { type: 'string' },
+            },
+        });
+    }
+    catch (error) {
+        io.err(`kaixu-push: ${getErrorMessage(error)}\n\n${COMMANDS_USAGE}`);
+        return 2;
+    }
+    const { values, positionals } = parsed;
+    if (values.help) {
+        io.out(COMMANDS_USAGE);
+        return 0;
+    }
+    const json = values.json === true;
+    const print = (value, text) => io.out(json
+        ? `${redact(JSON.stringify(value))}\n`
+        : text()
+            .map((line) => `${logLine(line)}\n`)
+            .join(''));
+    try {
+        const [command, action, ...rest] = positionals;
+        const only = (allowed) => {
+            const common = ['gateway-url', 'json', 'help'];
+            for (const flag of Object.keys(values)) {
+                if (!common.includes(flag) && !allowed.includes(flag)) {
+                    throw new UsageError(`--${flag} does not apply to '${positionals.join(' ')}'`);
+                }
+            }
+        };
+        const noMore = (extra) => {
+            if (extra.length > 0)
+                throw new UsageError(`unexpected argument '${extra[0]}'`);
+        };
+        const month = (value) => {
+            if (value !== undefined && !MONTH.test(value)) {
+                throw new UsageError(`--month must be YYYY-MM, got '${value}'`);
+            }
+            return value;
+        };
+        const gatewayUrl = values['gateway-url'] || env['KAIXU_GATEWAY_URL'];
+        if (!gatewayUrl)
+            throw new UsageError('--gateway-url is required');
+        const kaixuKey = env['KAIXU_KEY'];
+        if (!kaixuKey)
+            throw new UsageError('KAIXU_KEY is not set: put the Kaixu API key in it');
+        let baseUrl;
+        try {
+            baseUrl = parseGatewayUrl(gatewayUrl, '--gateway-url', (m) => io.err(`warning: ${logLine(m)}\n`));
+        }
+        catch (error) {
+            throw new UsageError(getErrorMessage(error));
+        }
+        const client = () => new GatewayClient({
+            baseUrl,
+            apiKey: kaixuKey,
+            userAgent: 'kaixu-push-cli',
+            log: (m) => io.err(`${logLine(m)}\n`),
+        });
+        if (command === 'token' && action === 'set') {
+            only([]);
+            noMore(rest);
+            // Not a flag: a token on the command line lands in shell history and the process list.
+            const token = (env['NETLIFY_AUTH_TOKEN'] || (await input())).trim();
+            if (!token) {
+                throw new UsageError('no Netlify token: set NETLIFY_AUTH_TOKEN or pipe the token on standard input');
+            }
+            keepSecret(token);
+            const info = await client().setNetlifyToken(token);
+            print(info, () => [
+                `Netlify token …${info.last4} stored` +
+                    (info.sitesChecked === undefined
+                        ? '.'
+                        : ` (it reaches all ${info.sitesChecked} of your sites).`),
+            ]);
+            return 0;
+        }
+        if (command === 'projects' && action === 'list') {
+            only([]);
+            noMore(rest);
+            const projects = await client().listProjects();
+            print({ projects }, () => projects.length === 0
+                ? ['No projects.']
+                : projects.map((p) => `${p.id}  ${p.name}  site ${p.siteId}`));
+            return 0;
+        }
+        if (command === 'projects' && action === 'add') {
+            only(['site-id', 'name']);
+            noMore(rest);
+            const siteId = values['site-id'];
+            const name = values.name;
+            if (!siteId)
+                throw new UsageError('--site-id is required');
+            if (!name)
+                throw new UsageError('--name is required');
+            const project = await client().addProject({ siteId, name });
+            print(project, () => [`Added ${project.name} (${project.id}) on site ${project.siteId}.`]);
+            return 0;
+        }
+        if (command === 'projects' && action === 'remove') {
+            only([]);
+            const [target, ...extra] = rest;
+            if (!target)
+                throw new UsageError('projects remove needs a project id or name');
+            noMore(extra);
+            const project = await client().removeProject(target);
+            print(project, () => [
+                `Removed ${project.name} (${project.id}); its deploy history stays readable.`,
+            ]);
+            return 0;
+        }
+        if (command === 'usage' && action === undefined) {
+            only(['month']);
+            const report = await client().usage(month(values.month));
+            print(report, () => {
+                const limits = report.limits;
+                return [
+                    `month: ${report.month}`,
+                    `deploys: ${report.deploys}${limits ? ` of ${limits.deploys.limit}` : ''}`,
+                    `bytes: ${formatBytes(report.bytes)}${limits ? ` of ${formatBytes(limits.bytes.limit)}` : ''}`,
+                    `cost: ${formatCents(report.costCents)}`,
+                ];
+            });
+            return 0;
+        }
+        if (command === 'history' && action === undefined) {
+            only(['project', 'state', 'month', 'limit', 'before']);
+            const state = values.state;
+            if (state !== undefined && !PUSH_STATES.includes(state)) {
+                throw new UsageError(`--state must be one of ${PUSH_STATES.join(', ')}, got '${state}'`);
+            }
+            let limit;
+            if (values.limit !== undefined) {
+                try {
+                    limit = parseNumber(values.limit, '--limit', { min: 1, max: 100, integer: true });
+                }
+                catch (error) {
+                    throw new UsageError(getErrorMessage(error));
+                }
+            }
+            const page = await client().history({
+                ...(values.project ? { project: values.project } : {}),
+                ...(state ? { state: state } : {}),
+                ...(values.month ? { month: month(values.month) } : {}),
+                ...(limit ? { limit } : {}),
+                ...(values.before ? { before: values.before } : {}),
+            });
+            print(page, () => [
+                ...(page.pushes.length === 0 ? ['No pushes.'] : []),
+                ...page.pushes.map((p) => [
+                    formatUtc(p.createdAt),
+                    p.pushId,
+                    p.project.name,
+                    p.state,
+                    `${p.files.total} files`,
+                    formatBytes(p.bytesUploaded),
+                    p.deploy_ssl_url ?? p.error_message ?? '',
+                ].join('  ')),
+                ...(page.next ? [`older: kaixu-push history --before ${page.next}`] : []),
+            ]);
+            return 0;
+        }
+        throw new UsageError(`unknown command '${positionals.join(' ')}'`);
+    }
+    catch (error) {
+        if (error instanceof UsageError) {
+            io.err(`kaixu-push: ${logLine(error.message)}\n\n${COMMANDS_USAGE}`);
+            return 2;
+        }
+        io.err(`kaixu-push: ${logLine(getErrorMessage(error))}\n`);
+        return 1;
+    }
 }
 
 ;// CONCATENATED MODULE: ./node_modules/yocto-queue/index.js
@@ -11506,87 +11912,6 @@ function formatMinutes(ms) {
     return `${Number.isInteger(minutes) ? minutes : minutes.toFixed(1)} min`;
 }
 
-;// CONCATENATED MODULE: ./src/escape.ts
-// Text the Action did not write itself (gateway answers, file names, error messages) leaves the
-// process in four places: the log, the PR comment (Markdown), the job summary (HTML) and GitHub's
-// deployment status. Each place has one helper here, and each first removes the secrets.
-
-// The Kaixu key and the GitHub token, registered once read. The runner masks them in the log,
-// but not in a comment, a deployment description or the summary, and an error (undici's "invalid
-// header value", say) can quote them whole.
-const secrets = [];
-/**
- * Registers a secret to cut out of every message built here. A multi-line secret is registered
- * line by line too, as the runner's masking does.
- */
-function keepSecret(value) {
-    if (!value)
-        return;
-    for (const part of [value, ...value.split(/\r?\n/)]) {
-        // Very short fragments would blank out ordinary words.
-        if (part.trim().length >= 4 && !secrets.includes(part))
-            secrets.push(part);
-    }
-    // Longest first, so a line of a secret never leaves the rest of it behind.
-    secrets.sort((a, b) => b.length - a.length);
-}
-/** The text with every registered secret replaced by `***`. */
-function redact(text) {
-    let out = text;
-    for (const secret of secrets)
-        out = out.split(secret).join('***');
-    return out;
-}
-/**
- * Data-built text as one log line, escaped as @actions/core escapes a command's message
- * (`escapeData`: `%`, CR and LF; that function is not exported). `core.info` writes its text raw,
- * and a line break in a file name or a gateway message would let `::add-mask::`,
- * `::stop-commands::` or `::set-output` start a line of its own; the CLI's stderr gets the same.
- */
-function logLine(text) {
-    return redact(text).replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
-}
-/** Text for a job summary cell (raw HTML): no markup, and on one line so no blank line ends it. */
-function htmlText(text) {
-    return redact(text)
-        .replace(/\s+/g, ' ')
-        .replace(/&/g, '&amp;')
-        .replace(/</g, '&lt;')
-        .replace(/>/g, '&gt;')
-        .replace(/"/g, '&quot;');
-}
-/** A link for the job summary when `url` is a URL fit to publish; plain escaped text otherwise. */
-function htmlLink(url) {
-    const safe = htmlText(url);
-    return checkedUrl(url) ? `<a href="${safe}">${safe}</a>` : safe;
-}
-/**
- * Text for a PR comment's table cell, as a code span: GitHub turns neither `@mentions`, `#123`,
- * autolinks, links, images nor HTML into anything inside one. Backticks would end the span and
- * become `'`; pipes are escaped, which GitHub's tables require even inside a code span.
- */
-function markdownCode(text) {
-    const flat = redact(text).replace(/\s+/g, ' ').replace(/`/g, "'").trim();
-    return flat === '' ? '' : `\`${flat.replace(/\|/g, '\\|')}\``;
-}
-/** A link for a PR comment when `url` is a URL fit to publish; a code span otherwise. */
-function markdownLink(url, text) {
-    if (!checkedUrl(url))
-        return markdownCode(url);
-    // The URL holds no brackets, parentheses, spaces or quotes (checkedUrl), so it can neither end
-    // the link nor start another one.
-    return text === undefined ? `<${url}>` : `[${text}](${url})`;
-}
-function checkedUrl(url) {
-    try {
-        parsePublishedUrl(url, 'URL');
-        return !url.includes('[') && !url.includes(']');
-    }
-    catch {
-        return false;
-    }
-}
-
 ;// CONCATENATED MODULE: ./src/plan.ts
 
 /**
@@ -11642,6 +11967,7 @@ function describePlan(plan) {
 
 
 
+
 /** What `kaixu-push --help` prints. */
 const USAGE = `Usage: kaixu-push --dir <folder> --project <id or name> --gateway-url <url> [options]
 
@@ -11662,10 +11988,11 @@ Options:
   --json                  print the result as JSON on stdout
   -h, --help              show this help
 
-Exit status: 0 deployed (or planned), 1 failed, 2 bad usage.
+${COMMANDS_USAGE}
+Exit status: 0 deployed (or planned, or done), 1 failed, 2 bad usage.
 `;
 /** A usage mistake: exit status 2 and the usage hint. */
-class UsageError extends Error {
+class cli_main_UsageError extends Error {
     constructor(message) {
         super(message);
         this.name = 'UsageError';
@@ -11701,13 +12028,13 @@ function parseCliArgs(argv, env, warn) {
         }));
     }
     catch (error) {
-        throw new UsageError(getErrorMessage(error));
+        throw new cli_main_UsageError(getErrorMessage(error));
     }
     if (values.help)
         return undefined;
     const need = (value, flag) => {
         if (!value)
-            throw new UsageError(`${flag} is required`);
+            throw new cli_main_UsageError(`${flag} is required`);
         return value;
     };
     const usage = (parse) => {
@@ -11715,13 +12042,13 @@ function parseCliArgs(argv, env, warn) {
             return parse();
         }
         catch (error) {
-            throw new UsageError(getErrorMessage(error));
+            throw new cli_main_UsageError(getErrorMessage(error));
         }
     };
     const gatewayUrl = need(values['gateway-url'] || env['KAIXU_GATEWAY_URL'], '--gateway-url');
     const kaixuKey = env['KAIXU_KEY'];
     if (!kaixuKey)
-        throw new UsageError('KAIXU_KEY is not set: put the Kaixu API key in it');
+        throw new cli_main_UsageError('KAIXU_KEY is not set: put the Kaixu API key in it');
     const alias = values.alias;
     const timeout = values['timeout-minutes'];
     const concurrency = values.concurrency;
@@ -11756,6 +12083,8 @@ async function runCli(argv, env = process.env, io = {
     // Each message is one line (logLine): a file name or gateway text cannot forge another one,
     // and the key never shows.
     keepSecret(env['KAIXU_KEY']);
+    if (SUBCOMMANDS.includes(argv[0] ?? ''))
+        return runCommand(argv, env, io);
     const reporter = {
         info: (message) => io.err(`${logLine(message)}\n`),
         warning: (message) => io.err(`warning: ${logLine(message)}\n`),
@@ -11885,7 +12214,7 @@ function isSameDir(a, b) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _cli_main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(868);
+/* harmony import */ var _cli_main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(902);
 // The `kaixu-push` command (bundled to dist/cli/index.js); everything is in cli-main.ts.
 
 // Ctrl-C or a CI runner's SIGTERM: the push in flight is cancelled before the command exits.

@@ -11,6 +11,7 @@ import { requireApiKey } from './middleware/auth.ts'
 import { closeUnreadBodies } from './middleware/close-unread.ts'
 import { errorHandler, notFoundHandler } from './middleware/error-handler.ts'
 import { healthRoutes } from './routes/health.ts'
+import { historyRoutes } from './routes/history.ts'
 import { accountRoutes } from './routes/account.ts'
 import { adminRoutes } from './routes/admin.ts'
 import { adminAccountRoutes } from './routes/admin-accounts.ts'
@@ -139,6 +140,7 @@ export function createApp(deps: AppDeps): Express {
     accountRoutes(deps.accounts),
     pushRoutes(deps.pushes, deps.chunked, deps.batch, deps.idempotency, deps.config, deps.state),
     usageRoutes(deps.billing, deps.clock),
+    historyRoutes({ db: deps.db, pushes: deps.pushes }),
     webhookRoutes(deps.webhooks, 'customer'),
   )
   app.use(notFoundHandler)

@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { MAX_CHUNK_COUNT } from '../config.ts'
 import { WEBHOOK_EVENTS } from '../services/webhooks.ts'
+import type { PushState } from '../db/pushes-repo.ts'
 
 const SHA1 = /^[0-9a-fA-F]{40}$/
 /** Netlify's alias (branch) labels: DNS-safe, at most 37 characters. */
@@ -345,5 +346,65 @@ export const deliveryListQuery = z
   .object({
     endpointId: webhookParams.shape.id.optional(),
     limit: z.coerce.number().int().min(1).max(500).default(100),
+  })
+  .strict()
+
+// --- the customer's own deploy history ----------------------------------------------------------
+
+/** Push states a history filter may name. */
+export const PUSH_STATES = [
+  'uploading',
+  'finalizing',
+  'ready',
+  'error',
+  'cancelled',
+  'expired',
+] as const satisfies readonly PushState[]
+
+/**
+ * Keyset cursor of the deploy history, as `next` hands it out: `<created_at to the µs>_<push id>`.
+ * The microseconds matter: two pushes in one millisecond must not share (or skip) a page edge.
+ */
+const PUSH_CURSOR = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z)_(push_[0-9A-Za-z]{20})$/
+
+/** Page sizes as a query string carries them: 1 to `max`. */
+const pageLimit = (max: number) =>
+  z
+    .string()
+    .regex(/^\d{1,4}$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(max))
+
+/** `GET /v1/pushes`: filters by project (id or name), state and month; keyset paging. */
+export const pushListQuery = z
+  .object({
+    project: projectParams.shape.project.optional(),
+    state: z.enum(PUSH_STATES).optional(),
+    month: monthQuery.shape.month,
+    before: z
+      .string()
+      .regex(PUSH_CURSOR, 'must be a cursor from a previous page (its next field)')
+      .transform((cursor) => {
+        const [, at, id] = PUSH_CURSOR.exec(cursor)!
+        return { at: at!, id: id! }
+      })
+      .optional(),
+    limit: pageLimit(100).optional(),
+  })
+  .strict()
+
+/** `GET /v1/pushes/:id`: the push, and its files one page at a time (by path). */
+export const pushParams = z.object({ id: pushIdQuery.shape.pushId })
+export const pushDetailQuery = z
+  .object({
+    // A path as push-init accepts it (so no NUL, which Postgres text cannot hold, nor controls).
+    filesAfter: z
+      .string()
+      .superRefine((path, ctx) => {
+        const problem = checkDeployPath(path)
+        if (problem) ctx.addIssue({ code: 'custom', message: `path ${problem}` })
+      })
+      .optional(),
+    filesLimit: pageLimit(1000).optional(),
   })
   .strict()

@@ -2,8 +2,11 @@ import { Router, type Request } from 'express'
 import type { AccountService } from '../../services/accounts.ts'
 import type { Actor } from '../../services/audit.ts'
 import { jsonBody } from '../middleware/json-body.ts'
-import { netlifyTokenBodySchema, projectBodySchema } from '../schemas.ts'
+import { z } from 'zod'
+import { netlifyTokenBodySchema, projectBodySchema, projectParams } from '../schemas.ts'
 import { parse } from '../validate.ts'
+
+const ownProjectParams = z.object({ project: projectParams.shape.project })
 
 const self = (req: Request): Actor => ({
   name: `key:${req.caller!.apiKeyId}`,
@@ -12,8 +15,8 @@ const self = (req: Request): Actor => ({
 })
 
 /**
- * A customer's self-service with their own key: register or rotate their Netlify token, list
- * and register projects. Everything is scoped to the key's customer; there is no id to guess.
+ * A customer's self-service with their own key: register or rotate their Netlify token, list,
+ * register and remove projects. Everything is scoped to the key's customer; there is no id to guess.
  */
 export function accountRoutes(accounts: AccountService): Router {
   const router = Router()
@@ -35,6 +38,12 @@ export function accountRoutes(accounts: AccountService): Router {
   router.post('/projects', json, async (req, res) => {
     const body = parse(projectBodySchema, req.body ?? {}, 'body')
     res.status(201).json(await accounts.addProject(req.caller!.customerId, body, self(req)))
+  })
+
+  // By id or name; new pushes to it are refused, its history stays readable.
+  router.delete('/projects/:project', async (req, res) => {
+    const { project } = parse(ownProjectParams, req.params, 'path')
+    res.json(await accounts.removeProject(req.caller!.customerId, project, self(req)))
   })
 
   return router
