@@ -15,6 +15,7 @@ import { AppError, ERRORS, ErrorCode } from '../../errors.ts'
 import { invoicesToCsv } from '../../services/billing.ts'
 import { monthOf } from '../../services/metering.ts'
 import type { Services } from '../../start/gateway.ts'
+import { PUSH_STATES } from '../schemas.ts'
 import { parse } from '../validate.ts'
 import { webhookPages } from './webhooks-page.ts'
 import { fmtBytes, fmtCents, fmtDuration, fmtInt, fmtTime } from './format.ts'
@@ -56,7 +57,6 @@ const id = z.string().regex(/^[\w.:-]{1,128}$/, 'is not a valid id')
 /** Empty form fields mean "no filter". */
 const opt = <T extends z.ZodType>(s: T) =>
   z.preprocess((v) => (v === '' ? undefined : v), s.optional())
-const PUSH_STATES = ['uploading', 'finalizing', 'ready', 'error', 'cancelled', 'expired'] as const
 const JOB_STATES = {
   pending: 'created',
   failed: 'retry',
