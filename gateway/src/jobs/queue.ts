@@ -11,7 +11,8 @@ export interface SendOptions {
   singletonKey?: string
   /**
    * The customer the job works for: pg-boss's group, so one customer's jobs never hold more
-   * than `customerConcurrency` workers of a queue, across every process.
+   * than `customerConcurrency` workers of a queue, across every process (made exact when a job
+   * starts: see groupBound).
    */
   customerId?: string
   /** Not before this many seconds from now. */
@@ -86,6 +87,7 @@ export async function startJobQueue(
     : new PgBoss({ connectionString: db.connectionString!, max: options.maxConnections, ...roles })
   boss.on('error', (error) => options.logger.error({ err: error }, 'job queue error'))
   await boss.start()
+  const overGroupBound = groupBound(options.customerConcurrency)
   for (const definition of definitions) {
     await boss.createQueue(definition.name, definition.options)
     if (definition.schedule)
@@ -104,6 +106,18 @@ export async function startJobQueue(
       async ([job]) => {
         if (!job) return
         const log = options.logger.child({ job: definition.name, jobId: job.id })
+        if (job.groupId && (await overGroupBound(db, definition.name, job.id))) {
+          // pg-boss counts a group's active jobs when it fetches, so workers fetching at the
+          // same moment can each take the customer's last slot. The bound is made exact here: a
+          // job with `customerConcurrency` of its group started before it still running gives
+          // its turn back, to run again shortly, and holds no worker meanwhile.
+          await boss.send(
+            definition.name,
+            job.data,
+            sendOptions(undefined, { customerId: job.groupId, startAfterSeconds: 1 }),
+          )
+          return
+        }
         try {
           const recheck = await definition.handle(job.data, job)
           if (recheck) {
@@ -203,6 +217,25 @@ function sendOptions(
     ...(singletonKey ? { singletonKey } : {}),
     ...(o.customerId ? { group: { id: o.customerId } } : {}),
     ...(o.startAfterSeconds ? { startAfter: Math.ceil(o.startAfterSeconds) } : {}),
+  }
+}
+
+/**
+ * Whether at least `limit` jobs of the same queue and group that started before this one are
+ * still active. The order (started_on, id) is the same for every process, so of any jobs checking
+ * at once only those within the bound run: a job never waits on one that started after it.
+ */
+function groupBound(limit: number) {
+  return async (db: Queryable, queue: string, jobId: string): Promise<boolean> => {
+    const [row] = await db.query<{ ahead: number }>(
+      `SELECT count(o.id)::int AS ahead
+         FROM pgboss.job me
+         JOIN pgboss.job o ON o.name = me.name AND o.group_id = me.group_id AND o.state = 'active'
+          AND (o.started_on, o.id) < (me.started_on, me.id)
+        WHERE me.name = $1 AND me.id = $2`,
+      [queue, jobId],
+    )
+    return (row?.ahead ?? 0) >= limit
   }
 }
 
