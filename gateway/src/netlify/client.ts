@@ -1,7 +1,8 @@
 import type { Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { backoff, retry } from '../lib/retry.ts'
 import { Agent, request, type Dispatcher } from 'undici'
-import { NetlifyApiError, errorFromResponse, toNetlifyError } from './errors.ts'
+import { NetlifyApiError, errorFromResponse, retryAfterMs, toNetlifyError } from './errors.ts'
 import { createRatePacer, rateHeaders } from './pacer.ts'
 
 export { NetlifyApiError } from './errors.ts'
@@ -89,30 +90,29 @@ export function createNetlifyClient(options: NetlifyClientOptions) {
     attempts = maxAttempts,
     timeoutMs = 30_000,
   ): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        // A single quick attempt must not sit out a rate-limit window either.
-        const holdMs = attempts === 1 ? Math.min(timeoutMs, maxRateLimitWaitMs) : undefined
-        return await once<T>(token, method, path, body, timeoutMs, holdMs)
-      } catch (error) {
-        const e = toNetlifyError(error)
-        if (!e.transient || attempt >= attempts) throw e
-        // A request-window 429 holds the token in the pacer: the next attempt waits there.
-        if (e.status === 429 && pacer.isHeld(token)) continue
-        const waitMs =
-          e.status === 429 && e.retryAfter !== undefined
-            ? Math.min(e.retryAfter * 1000, maxRateLimitWaitMs)
-            : Math.min(200 * 2 ** (attempt - 1), 5_000) * (0.5 + Math.random() / 2)
-        if (
-          e.status === 429 &&
-          e.retryAfter !== undefined &&
-          e.retryAfter * 1000 > maxRateLimitWaitMs
-        ) {
-          throw e
+    // A single quick attempt must not sit out a rate-limit window either.
+    const holdMs = attempts === 1 ? Math.min(timeoutMs, maxRateLimitWaitMs) : undefined
+    return retry(
+      async () => {
+        try {
+          return await once<T>(token, method, path, body, timeoutMs, holdMs)
+        } catch (error) {
+          throw toNetlifyError(error)
         }
-        await sleep(waitMs)
-      }
-    }
+      },
+      {
+        attempts,
+        shouldRetry: (e) => (e as NetlifyApiError).transient,
+        backoffMs: backoff({ firstMs: 200, maxMs: 5_000, jitter: 'equal' }),
+        serverWaitMs: (error) => {
+          const e = error as NetlifyApiError
+          if (e.status !== 429) return undefined
+          // A request-window 429 holds the token in the pacer: the next attempt waits there.
+          return pacer.isHeld(token) ? 0 : retryAfterMs(e)
+        },
+        maxServerWaitMs: maxRateLimitWaitMs,
+      },
+    )
   }
 
   async function once<T>(

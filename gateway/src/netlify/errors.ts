@@ -55,3 +55,9 @@ export function toNetlifyError(error: unknown): NetlifyApiError {
   // Network-level failures (reset, refused, timeouts) are transient by nature.
   return new NetlifyApiError(0, `Network error talking to Netlify: ${message}`, true)
 }
+
+/** The wait Netlify asked for with a failure (its rate-limit reset), in ms; undefined if none. */
+export const retryAfterMs = (error: unknown): number | undefined =>
+  error instanceof NetlifyApiError && error.retryAfter !== undefined
+    ? error.retryAfter * 1000
+    : undefined
