@@ -2,11 +2,12 @@ import { describe, expect, test } from '@jest/globals'
 import { backoff, retry, type RetryPolicy } from '../src/lib/retry.ts'
 
 class Failure extends Error {
-  constructor(
-    readonly transient: boolean,
-    readonly waitMs?: number,
-  ) {
+  readonly transient: boolean
+  readonly waitMs: number | undefined
+  constructor(transient: boolean, waitMs?: number) {
     super(transient ? 'transient' : 'permanent')
+    this.transient = transient
+    this.waitMs = waitMs
   }
 }
 
