@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream'
-import { setTimeout as sleep } from 'node:timers/promises'
+import { AGAIN, poll } from '../lib/poll.ts'
 import { backoff, retry } from '../lib/retry.ts'
 import { Agent, request, type Dispatcher } from 'undici'
 import { NetlifyApiError, errorFromResponse, retryAfterMs, toNetlifyError } from './errors.ts'
@@ -191,18 +191,23 @@ export function createNetlifyClient(options: NetlifyClientOptions) {
       // Short first intervals: a small diff is done in milliseconds, and every wasted interval
       // is time the customer's CI sits idle.
       const deadline = Date.now() + CREATE_DEPLOY_TIMEOUT_MS
-      for (let delay = 25; !isDiffDone(deploy.state); delay = Math.min(delay * 2, 1_000)) {
-        if (deploy.state === 'error') break
-        if (Date.now() > deadline) {
-          throw new NetlifyApiError(504, 'Timed out waiting for Netlify to diff the files', true)
-        }
-        await sleep(delay)
-        deploy = await call<NetlifyDeploy>(
-          token,
-          'GET',
-          `/deploys/${encodeURIComponent(deploy.id)}`,
-        )
-      }
+      deploy = await poll(
+        async ({ round }) => {
+          if (round > 1) {
+            deploy = await call<NetlifyDeploy>(
+              token,
+              'GET',
+              `/deploys/${encodeURIComponent(deploy.id)}`,
+            )
+          }
+          if (isDiffDone(deploy.state) || deploy.state === 'error') return deploy
+          if (Date.now() > deadline) {
+            throw new NetlifyApiError(504, 'Timed out waiting for Netlify to diff the files', true)
+          }
+          return AGAIN
+        },
+        { firstDelayMs: 25, maxDelayMs: 1_000 },
+      )
       if (deploy.state === 'error') {
         throw new NetlifyApiError(422, deploy.error_message || 'Netlify failed the deploy', false)
       }
