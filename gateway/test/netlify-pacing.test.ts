@@ -2,12 +2,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/glo
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Readable } from 'node:stream'
-import {
-  createNetlifyClient,
-  createRatePacer,
-  NetlifyApiError,
-  type NetlifyClient,
-} from '../src/netlify/client.ts'
+import { createNetlifyClient, NetlifyApiError, type NetlifyClient } from '../src/netlify/client.ts'
+import { createRatePacer } from '../src/netlify/pacer.ts'
 
 /**
  * A loopback stand-in for Netlify's request limit with short windows: `LIMIT` requests per token

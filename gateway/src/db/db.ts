@@ -8,13 +8,22 @@ export interface Queryable {
   query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<T[]>
 }
 
+/** An open transaction: queries, plus scripts of several statements (migrations). */
+export interface Transaction extends Queryable {
+  /**
+   * Runs `sql` as one script of any number of statements, without parameters (the simple query
+   * protocol), so `;` inside a function body or a `DO` block is left to the server to parse.
+   */
+  exec(sql: string): Promise<void>
+}
+
 export interface Db extends Queryable {
   readonly kind: 'pglite' | 'postgres'
   /**
    * Runs `fn` in one transaction. Inside it, use only `tx`: on PGlite a query on the outer handle
    * waits behind the transaction and deadlocks.
    */
-  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>
+  transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>
   /** The embedded instance, for pg-boss's PGlite backend; undefined on Postgres. */
   readonly pglite: PGlite | undefined
   readonly connectionString: string | undefined
@@ -57,7 +66,12 @@ export async function createPgliteDb(dir: string | undefined): Promise<Db> {
     connectionString: undefined,
     query: (sql, params) => run(pglite, sql, params),
     transaction: (fn) =>
-      pglite.transaction((tx) => fn({ query: (sql, params) => run(tx, sql, params) })),
+      pglite.transaction((tx) =>
+        fn({
+          query: (sql, params) => run(tx, sql, params),
+          exec: async (sql) => void (await tx.exec(sql)),
+        }),
+      ),
     close: () => pglite.close(),
   }
 }
@@ -90,6 +104,8 @@ export async function createPostgresDb(connectionString: string, max = 10): Prom
         await client.query('BEGIN')
         const result = await fn({
           query: async (sql, params) => (await client.query(sql, params as unknown[])).rows,
+          // Without parameters node-postgres sends a simple query, which may hold many statements.
+          exec: async (sql) => void (await client.query(sql)),
         })
         await client.query('COMMIT')
         return result

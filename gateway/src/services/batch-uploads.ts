@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto'
 import { Readable } from 'node:stream'
-import { setTimeout as sleep } from 'node:timers/promises'
 import * as repo from '../db/pushes-repo.ts'
 import { AppError, ERRORS, ErrorCode } from '../errors.ts'
 import {
@@ -11,6 +10,8 @@ import {
   type BatchEntry,
 } from '../lib/batch-frames.ts'
 import { NetlifyApiError } from '../netlify/client.ts'
+import { retryAfterMs } from '../netlify/errors.ts'
+import { backoff, retry } from '../lib/retry.ts'
 import type { Caller, PushContext, PushServiceDeps } from './push-context.ts'
 import { toAppError } from './pushes.ts'
 
@@ -41,26 +42,24 @@ export function createBatchUploads(deps: PushServiceDeps, ctx: PushContext) {
   const limits = config.batch
 
   async function send(token: string, deployId: string, path: string, bytes: Buffer) {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await netlify.uploadFile(
+    // The file is in memory, so a transient failure can be sent again from the same bytes.
+    await retry(
+      () =>
+        netlify.uploadFile(
           token,
           deployId,
           path,
           Readable.from(bytes.length ? [bytes] : []),
           bytes.length,
-        )
-        return
-      } catch (error) {
-        if (!(error instanceof NetlifyApiError) || !error.transient || attempt >= SEND_ATTEMPTS) {
-          throw error
-        }
-        const waitMs =
-          error.retryAfter !== undefined ? error.retryAfter * 1000 : 250 * 2 ** (attempt - 1)
-        if (waitMs > LONGEST_RETRY_WAIT_MS) throw error
-        await sleep(waitMs)
-      }
-    }
+        ),
+      {
+        attempts: SEND_ATTEMPTS,
+        shouldRetry: (error) => error instanceof NetlifyApiError && error.transient,
+        backoffMs: backoff({ firstMs: 250 }),
+        serverWaitMs: retryAfterMs,
+        maxServerWaitMs: LONGEST_RETRY_WAIT_MS,
+      },
+    )
   }
 
   /** Checks the table against the push; answers each entry's target (all exist). */

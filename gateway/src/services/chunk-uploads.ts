@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import { Readable } from 'node:stream'
-import { setTimeout as sleep } from 'node:timers/promises'
+import { AGAIN, poll } from '../lib/poll.ts'
 import * as chunks from '../db/chunks-repo.ts'
 import * as repo from '../db/pushes-repo.ts'
 import { AppError, ERRORS, ErrorCode } from '../errors.ts'
 import { Sha1Gate } from '../lib/sha1-gate.ts'
 import { NetlifyApiError } from '../netlify/client.ts'
+import { retryAfterMs } from '../netlify/errors.ts'
+import { backoff, retry } from '../lib/retry.ts'
 import { ChunkTooLargeError, type ChunkStore, type StagedChunk } from './chunk-store.ts'
 import type { Caller, PushContext, PushServiceDeps } from './push-context.ts'
 
@@ -161,12 +163,19 @@ export function createChunkUploads(
         for (let i = 0; i < upload.chunk_count; i++) {
           let row = await chunks.readChunk(db, pushId, sha1, i)
           const waitingSince = clock.now().getTime()
-          for (let delay = 5; !row && waitForChunks; delay = Math.min(delay * 2, 250)) {
-            if (clock.now().getTime() - waitingSince > tuning.stallMs) {
-              throw new StreamStalledError(`no chunk ${i} of ${sha1} for ${tuning.stallMs} ms`)
-            }
-            await nextArrival(pushId, sha1, delay)
-            row = await chunks.readChunk(db, pushId, sha1, i)
+          if (!row && waitForChunks) {
+            row = await poll(
+              async ({ round }) => {
+                const found = round > 1 && (await chunks.readChunk(db, pushId, sha1, i))
+                if (found) return found
+                if (clock.now().getTime() - waitingSince > tuning.stallMs) {
+                  throw new StreamStalledError(`no chunk ${i} of ${sha1} for ${tuning.stallMs} ms`)
+                }
+                return AGAIN
+              },
+              // Woken early by the chunk's arrival in this process; polled for other processes.
+              { firstDelayMs: 5, maxDelayMs: 250, wait: (ms) => nextArrival(pushId, sha1, ms) },
+            )
           }
           if (!row) throw new Error(`chunk ${i} of ${sha1} is missing`)
           if (row.data) {
@@ -320,46 +329,67 @@ export function createChunkUploads(
   ): Promise<AssemblyRecheck | undefined> {
     const { push_id: pushId, sha1 } = upload
     const token = await ctx.netlifyToken(push.customer_id, push)
-    for (let attempt = 1; ; attempt++) {
-      const gate = new Sha1Gate(sha1, upload.file_size)
-      try {
-        await sendThrough(gate, token, push.deploy_id!, upload)
-      } catch (error) {
-        if (gate.mismatched || gate.bytes > upload.file_size) {
-          await failUpload(
-            push,
-            upload,
-            `The assembled file's SHA-1 is ${gate.actual ?? 'different'}, not ${sha1}.`,
-            false,
-          )
-          return undefined
-        }
-        if (gate.errored instanceof ChunkBytesMismatchError) {
-          await failUpload(push, upload, gate.errored.message, false)
-          return undefined
-        }
-        if (error instanceof NetlifyApiError && !error.transient) {
-          await failUpload(push, upload, `Netlify answered ${error.status}: ${error.message}`, true)
-          return undefined
-        }
-        const waitMs =
-          error instanceof NetlifyApiError && error.retryAfter
-            ? error.retryAfter * 1000
-            : 250 * 2 ** attempt
-        logger.warn(
-          { err: error, pushId, sha1, attempt, round },
-          'sending an assembled file failed; retrying',
-        )
-        if (attempt < SEND_ATTEMPTS && waitMs <= LONGEST_INLINE_RETRY_MS) {
-          await sleep(waitMs)
-          continue
-        }
-        if (round + 1 >= config.jobs.attempts) throw error
-        return { afterSeconds: Math.max(1, waitMs / 1000), customerId: push.customer_id }
-      }
-      await markAssembled(push, pushId, sha1, gate.bytes)
-      return undefined
+    const backoffMs = backoff({ firstMs: 500 })
+    let attempts = 0
+    // The failure worth sending again; anything else (failing the upload itself) propagates.
+    let transient: unknown
+    let bytes: number | undefined
+    try {
+      // The chunks can be read again, so a transient failure is sent again, from the start.
+      bytes = await retry(
+        async (attempt) => {
+          attempts = attempt
+          const gate = new Sha1Gate(sha1, upload.file_size)
+          try {
+            await sendThrough(gate, token, push.deploy_id!, upload)
+            return gate.bytes
+          } catch (error) {
+            if (gate.mismatched || gate.bytes > upload.file_size) {
+              await failUpload(
+                push,
+                upload,
+                `The assembled file's SHA-1 is ${gate.actual ?? 'different'}, not ${sha1}.`,
+                false,
+              )
+              return undefined
+            }
+            if (gate.errored instanceof ChunkBytesMismatchError) {
+              await failUpload(push, upload, gate.errored.message, false)
+              return undefined
+            }
+            if (error instanceof NetlifyApiError && !error.transient) {
+              await failUpload(
+                push,
+                upload,
+                `Netlify answered ${error.status}: ${error.message}`,
+                true,
+              )
+              return undefined
+            }
+            logger.warn(
+              { err: error, pushId, sha1, attempt, round },
+              'sending an assembled file failed; retrying',
+            )
+            transient = error
+            throw error
+          }
+        },
+        {
+          attempts: SEND_ATTEMPTS,
+          shouldRetry: (error) => error === transient,
+          backoffMs,
+          serverWaitMs: retryAfterMs,
+          maxServerWaitMs: LONGEST_INLINE_RETRY_MS,
+        },
+      )
+    } catch (error) {
+      // Out of quick retries: a longer wait is a recheck (the job re-queues itself) instead.
+      if (error !== transient || round + 1 >= config.jobs.attempts) throw error
+      const waitMs = retryAfterMs(error) ?? backoffMs(attempts)
+      return { afterSeconds: Math.max(1, waitMs / 1000), customerId: push.customer_id }
     }
+    if (bytes !== undefined) await markAssembled(push, pushId, sha1, bytes)
+    return undefined
   }
 
   /**

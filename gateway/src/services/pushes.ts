@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { AGAIN, poll } from '../lib/poll.ts'
 import { findProject } from '../db/accounts-repo.ts'
 import { quote } from '../db/billing-repo.ts'
 import { pendingAssemblies } from '../db/chunks-repo.ts'
@@ -368,11 +369,15 @@ export function createPushService(
       if (!wait) return loadPush(caller, pushId)
       // Poll our own row, not Netlify: the worker (in this or another process) settles it.
       const deadline = Date.now() + config.waitTimeoutMs
-      for (let delay = 25; ; delay = Math.min(delay * 2, 500)) {
-        const current = await loadPush(caller, pushId)
-        if (TERMINAL.has(current.state) || Date.now() + delay > deadline) return current
-        await sleep(delay)
-      }
+      return poll(
+        async ({ nextDelayMs }) => {
+          const current = await loadPush(caller, pushId)
+          return TERMINAL.has(current.state) || Date.now() + nextDelayMs > deadline
+            ? current
+            : AGAIN
+        },
+        { firstDelayMs: 25, maxDelayMs: 500 },
+      )
     },
 
     status,
@@ -398,18 +403,28 @@ export function createPushService(
       const deadline = Date.now() + options.timeoutMs
       let refreshedAt = Date.now()
       let current = await coalescedStatus(caller, pushId)
-      for (let delay = 25; ; delay = Math.min(delay * 2, 500)) {
-        const left = deadline - Date.now()
-        if (TERMINAL.has(current.state) || left <= 0) return current
-        if (options.signal?.aborted || options.stop?.()) return current
-        await sleep(Math.min(delay, left), undefined, { signal: options.signal }).catch(() => {})
-        if (Date.now() - refreshedAt >= STATUS_REFRESH_MS) {
-          current = await coalescedStatus(caller, pushId)
-          refreshedAt = Date.now()
-        } else {
-          current = await loadPush(caller, pushId)
-        }
-      }
+      return poll(
+        async ({ round }) => {
+          if (round > 1 && Date.now() - refreshedAt >= STATUS_REFRESH_MS) {
+            current = await coalescedStatus(caller, pushId)
+            refreshedAt = Date.now()
+          } else if (round > 1) {
+            current = await loadPush(caller, pushId)
+          }
+          if (TERMINAL.has(current.state) || deadline - Date.now() <= 0) return current
+          if (options.signal?.aborted || options.stop?.()) return current
+          return AGAIN
+        },
+        {
+          firstDelayMs: 25,
+          maxDelayMs: 500,
+          // Never past the deadline, and cut short when the client leaves.
+          wait: (ms) =>
+            sleep(Math.max(0, Math.min(ms, deadline - Date.now())), undefined, {
+              signal: options.signal,
+            }).catch(() => {}),
+        },
+      )
     },
 
     /**
@@ -426,43 +441,46 @@ export function createPushService(
       let push = await repo.findPushById(db, pushId)
       if (!push || push.state !== 'finalizing') return undefined
       const runUntil = Date.now() + FINALIZE_RUN_MS
-      for (let delay = 25; ; delay = Math.min(delay * 2, 1_000)) {
-        // Read every round: a rotated token takes over mid-poll; a revoked one fails the push.
-        let token: string
-        try {
-          token = await netlifyToken(push.customer_id, push)
-        } catch (error) {
-          if (error instanceof AppError) return undefined
-          throw error
-        }
-        let deploy: NetlifyDeploy
-        try {
-          deploy = await netlify.getDeploy(token, push.deploy_id!)
-        } catch (error) {
-          if (error instanceof NetlifyApiError && !error.transient) {
-            await failPush(push, toAppError(error).message)
+      return poll(
+        async ({ nextDelayMs: delay }) => {
+          // Read every round: a rotated token takes over mid-poll; a revoked one fails the push.
+          let token: string
+          try {
+            token = await netlifyToken(push.customer_id, push)
+          } catch (error) {
+            if (error instanceof AppError) return undefined
+            throw error
+          }
+          let deploy: NetlifyDeploy
+          try {
+            deploy = await netlify.getDeploy(token, push.deploy_id!)
+          } catch (error) {
+            if (error instanceof NetlifyApiError && !error.transient) {
+              await failPush(push, toAppError(error).message)
+              return undefined
+            }
+            throw error
+          }
+          await settle(push, deploy)
+          push = (await repo.findPushById(db, pushId))!
+          if (TERMINAL.has(push.state)) return undefined
+          const failed = (await pendingAssemblies(db, pushId)).find((a) => a.state === 'failed')
+          if (failed) {
+            await failPush(push, failed.error ?? `Assembling ${failed.sha1} failed`)
             return undefined
           }
-          throw error
-        }
-        await settle(push, deploy)
-        push = (await repo.findPushById(db, pushId))!
-        if (TERMINAL.has(push.state)) return undefined
-        const failed = (await pendingAssemblies(db, pushId)).find((a) => a.state === 'failed')
-        if (failed) {
-          await failPush(push, failed.error ?? `Assembling ${failed.sha1} failed`)
-          return undefined
-        }
-        if (Date.now() + delay > runUntil) {
-          // Past ~10 minutes of re-checks the job fails instead, and pg-boss's retries (with
-          // their backoff, then a dead job for a person) take over.
-          if (round >= FINALIZE_ROUNDS) {
-            throw new Error(`Deploy ${push.deploy_id} still ${deploy.state}`)
+          if (Date.now() + delay > runUntil) {
+            // Past ~10 minutes of re-checks the job fails instead, and pg-boss's retries (with
+            // their backoff, then a dead job for a person) take over.
+            if (round >= FINALIZE_ROUNDS) {
+              throw new Error(`Deploy ${push.deploy_id} still ${deploy.state}`)
+            }
+            return { afterSeconds: Math.min(2 ** (round + 1), 30), customerId: push.customer_id }
           }
-          return { afterSeconds: Math.min(2 ** (round + 1), 30), customerId: push.customer_id }
-        }
-        await sleep(delay)
-      }
+          return AGAIN
+        },
+        { firstDelayMs: 25, maxDelayMs: 1_000 },
+      )
     },
   }
 }
