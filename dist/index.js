@@ -72886,6 +72886,7 @@ function getInputs() {
         githubDeployment: parseDeploymentSwitch(_actions_core__WEBPACK_IMPORTED_MODULE_0__/* .getInput */ .V4('github-deployment')),
         failWithoutCredentials: boolean('fail-without-credentials', false),
         dryRun: boolean('dry-run', false),
+        deployMessage: optional('deploy-message'),
     });
     for (const [name, value] of Object.entries(inputs)) {
         if (name !== 'kaixuKey' && name !== 'githubToken')
@@ -74144,15 +74145,35 @@ function resolveTarget(inputs, context) {
     };
 }
 /**
- * The deploy title Netlify shows: `Deploy of 3f2a1c7 (feature-x) by kaixu/push`, with the PR
- * number on previews. Undefined when the commit is unknown.
+ * The deploy title Netlify shows: the `deploy-message` input, else the PR's title or the commit's
+ * subject, else `Deploy of 3f2a1c7 (feature-x) by kaixu/push` (with the PR number on previews).
+ * Undefined when none of these is known.
  */
-function deployTitle(context, target) {
+function deployTitle(context, target, message) {
+    // The gateway refuses control and bidirectional characters in a title (a 400 would fail the
+    // push over a commit subject), and Netlify shows one line: so they become spaces here.
+    const chosen = cleanTitle(message ?? context.subject ?? '');
+    if (chosen !== '')
+        return chosen;
     if (!context.sha)
         return undefined;
     const branch = context.pullRequest?.headBranch ?? context.branch;
     const pr = target.prNumber === undefined ? '' : `PR #${target.prNumber}: `;
     return `${pr}Deploy of ${context.sha.slice(0, 7)}${branch ? ` (${branch})` : ''} by kaixu/push`;
+}
+// The gateway's limit for a deploy title.
+const TITLE_MAX = 500;
+/** One line of at most `TITLE_MAX` characters, without control or bidirectional characters. */
+function cleanTitle(value) {
+    const flat = value
+        // eslint-disable-next-line no-control-regex
+        .replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, ' ')
+        .replace(/[\ud800-\udfff]/gu, ' ')
+        .replace(/\s+/g, ' ')
+        .trim();
+    // Array.from splits by code point, so no surrogate pair is cut in half.
+    const points = Array.from(flat);
+    return points.length <= TITLE_MAX ? flat : points.slice(0, TITLE_MAX).join('').trimEnd();
 }
 
 ;// CONCATENATED MODULE: ./src/outputs.ts
@@ -74425,7 +74446,7 @@ async function run() {
             if (deployment)
                 (0,state/* saveDeploymentId */.SN)(deployment.id);
         }
-        const title = deployTitle(context, target);
+        const title = deployTitle(context, target, inputs.deployMessage);
         result = await push(client, digest, {
             project: inputs.project,
             draft: target.draft,
@@ -74909,6 +74930,7 @@ function readRunContext(env = process.env) {
     let fromFork = false;
     let forPullRequest = false;
     let upstreamHeadSha;
+    let subject = firstLine(record(payload['head_commit'])?.['message']);
     if (pr) {
         const head = record(pr['head']);
         const headRepo = record(head?.['repo']);
@@ -74918,6 +74940,7 @@ function readRunContext(env = process.env) {
             headBranch: text(head?.['ref']),
         };
         sha = pullRequest.headSha ?? sha;
+        subject = firstLine(pr['title']) ?? subject;
         // A PR whose head repository was deleted has `head.repo: null`: treat it as a fork.
         fromFork =
             headRepo === undefined ||
@@ -74928,6 +74951,7 @@ function readRunContext(env = process.env) {
     }
     else if (run) {
         upstreamHeadSha = text(run['head_sha']);
+        subject = firstLine(run['display_title']) ?? firstLine(record(run['head_commit'])?.['message']);
         sha = upstreamHeadSha ?? sha;
         const headRepo = text(record(run['head_repository'])?.['full_name']);
         // As on `pull_request`: a head repository that was deleted (`null`) or is not named is a
@@ -74967,6 +74991,7 @@ function readRunContext(env = process.env) {
         forPullRequest,
         upstreamHeadSha,
         actor: env['GITHUB_ACTOR'] || undefined,
+        subject,
         runUrl: fullName && runId
             ? `${serverUrl}/${fullName}/actions/runs/${runId}` +
                 (attempt > 1 ? `/attempts/${attempt}` : '')
@@ -74995,6 +75020,9 @@ function record(value) {
     return typeof value === 'object' && value !== null && !Array.isArray(value)
         ? value
         : undefined;
+}
+function firstLine(value) {
+    return text(typeof value === 'string' ? value.split(/\r?\n/, 1)[0].trim() : undefined);
 }
 function text(value) {
     return typeof value === 'string' && value !== '' ? value : undefined;

@@ -39,6 +39,8 @@ export interface ActionInputs {
   readonly githubDeployment: boolean
   readonly failWithoutCredentials: boolean
   readonly dryRun: boolean
+  /** The deploy's title in Netlify; undefined: the PR title or commit subject (`deployTitle`). */
+  readonly deployMessage: string | undefined
 }
 
 /**
@@ -87,6 +89,7 @@ export function getInputs(): ActionInputs {
     githubDeployment: parseDeploymentSwitch(core.getInput('github-deployment')),
     failWithoutCredentials: boolean('fail-without-credentials', false),
     dryRun: boolean('dry-run', false),
+    deployMessage: optional('deploy-message'),
   })
   for (const [name, value] of Object.entries(inputs)) {
     if (name !== 'kaixuKey' && name !== 'githubToken') core.debug(`${name} = ${String(value)}`)

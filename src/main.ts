@@ -147,7 +147,7 @@ export async function run(): Promise<void> {
       )
       if (deployment) saveDeploymentId(deployment.id)
     }
-    const title = deployTitle(context, target)
+    const title = deployTitle(context, target, inputs.deployMessage)
     result = await push(
       client,
       digest,
