@@ -59,6 +59,13 @@ describe('parseCliArgs', () => {
     })
   })
 
+  it('reads --netlify-config as an existing file', () => {
+    const config = join(root, 'package.json')
+    expect(parseCliArgs([...base, '--netlify-config', config], env, noWarn)).toMatchObject({
+      netlifyConfig: config,
+    })
+  })
+
   it('takes the gateway URL from KAIXU_GATEWAY_URL', () => {
     const options = parseCliArgs(
       base.slice(0, 4),
@@ -75,6 +82,8 @@ describe('parseCliArgs', () => {
     [[...base, '--concurrency', '0'], env, '--concurrency must be a whole number from 1 to 32'],
     [[...base, '--bogus'], env, "Unknown option '--bogus'"],
     [['--project', 'site', '--gateway-url', 'https://gw'], env, '--dir is required'],
+    [[...base, '--netlify-config', join(root, 'missing.toml')], env, '--netlify-config: '],
+    [[...base, '--netlify-config', root], env, 'is not a file'],
   ])('refuses %j with a usage error', (argv, environment, message) => {
     expect(() => parseCliArgs(argv, environment, noWarn)).toThrow(UsageError)
     expect(() => parseCliArgs(argv, environment, noWarn)).toThrow(message)

@@ -35,6 +35,8 @@ const NAMES = [
   'github-deployment',
   'fail-without-credentials',
   'dry-run',
+  'deploy-message',
+  'netlify-config-path',
 ]
 
 let dir: string
@@ -77,6 +79,17 @@ afterEach(() => {
 })
 
 describe('getInputs', () => {
+  it('reads deploy-message, and netlify-config-path as an existing file', async () => {
+    const config = path.join(dir, 'netlify.toml')
+    await fs.promises.writeFile(config, '[[redirects]]\n')
+    setInputs({ ...valid(), 'deploy-message': 'Release 2.1', 'netlify-config-path': config })
+    expect(getInputs()).toMatchObject({ deployMessage: 'Release 2.1', netlifyConfigPath: config })
+    setInputs({ ...valid(), 'netlify-config-path': path.join(dir, 'missing.toml') })
+    expect(() => getInputs()).toThrow("Input 'netlify-config-path': ")
+    setInputs({ ...valid(), 'netlify-config-path': dir })
+    expect(() => getInputs()).toThrow('is not a file')
+  })
+
   it('reads valid inputs with their defaults into a frozen object', () => {
     setInputs(valid())
     const inputs = getInputs()

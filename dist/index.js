@@ -72805,7 +72805,7 @@ function describeGitHubError(error, permission) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(910);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5138);
 /* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3612);
 /* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(2462);
 
@@ -72860,6 +72860,7 @@ function getInputs() {
     const project = required('project');
     const dir = (0,_validate_js__WEBPACK_IMPORTED_MODULE_3__/* .parseDir */ .T6)(required('dir'), label('dir'));
     const alias = optional('alias');
+    const netlifyConfigPath = optional('netlify-config-path');
     const prNumber = optional('pr-number');
     const inputs = Object.freeze({
         gatewayUrl,
@@ -72887,6 +72888,9 @@ function getInputs() {
         failWithoutCredentials: boolean('fail-without-credentials', false),
         dryRun: boolean('dry-run', false),
         deployMessage: optional('deploy-message'),
+        netlifyConfigPath: netlifyConfigPath === undefined
+            ? undefined
+            : (0,_validate_js__WEBPACK_IMPORTED_MODULE_3__/* .parseFile */ .CJ)(netlifyConfigPath, label('netlify-config-path')),
     });
     for (const [name, value] of Object.entries(inputs)) {
         if (name !== 'kaixuKey' && name !== 'githubToken')
@@ -72929,7 +72933,7 @@ function parseDeploymentSwitch(value) {
 
 /***/ }),
 
-/***/ 910:
+/***/ 5138:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -73235,9 +73239,9 @@ async function digestDir(dir, options = {}) {
  * from the bytes hashed, so it always matches the hash even if the file changed since `stat`.
  */
 async function hashFile(absPath) {
-    const hash = createHash('sha1');
+    const hash = (0,external_node_crypto_.createHash)('sha1');
     let size = 0;
-    await pipeline(fs.createReadStream(absPath), async (source) => {
+    await (0,promises_namespaceObject.pipeline)(external_node_fs_default().createReadStream(absPath), async (source) => {
         for await (const chunk of source) {
             size += chunk.length;
             hash.update(chunk);
@@ -73361,6 +73365,123 @@ function resolveLink(root, absPath, relPath) {
             'copy the file in instead');
     }
     return target;
+}
+/**
+ * The digest with one more file at `deployPath` (replacing any file there), read from `absPath`:
+ * how a `netlify.toml` from outside the deployed folder joins the deploy, as netlify-cli adds it.
+ */
+async function withFile(digest, deployPath, absPath) {
+    const { sha1, size } = await hashFile(absPath);
+    const entries = [...digest.byPath.values()].filter((entry) => entry.path !== deployPath);
+    entries.push({ path: deployPath, absPath, sha1, size });
+    // Code-unit order, as the walk lists paths, so the manifest stays reproducible.
+    entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    const files = {};
+    const sizes = {};
+    const byPath = new Map();
+    const bySha = new Map();
+    let totalBytes = 0;
+    for (const entry of entries) {
+        files[entry.path] = entry.sha1;
+        sizes[entry.path] = entry.size;
+        byPath.set(entry.path, entry);
+        const same = bySha.get(entry.sha1);
+        if (same)
+            same.push(entry);
+        else
+            bySha.set(entry.sha1, [entry]);
+        totalBytes += entry.size;
+    }
+    return { files, sizes, byPath, bySha, count: entries.length, totalBytes };
+}
+
+;// CONCATENATED MODULE: ./src/site.ts
+// What netlify-cli deploys beside the publish folder, and what it would deploy that this push
+// cannot: the site's `netlify.toml`, and Edge Functions. Shared by the Action and the CLI.
+
+
+
+/** Where Netlify reads a site's configuration from: the deploy root. */
+const CONFIG_NAME = 'netlify.toml';
+/**
+ * Adds the site's `netlify.toml` to the digest at the deploy root, where Netlify applies its
+ * `[[redirects]]` and `[[headers]]` (netlify-cli uploads it the same way): the named file, else
+ * the one in `dir` (already in the digest), else the one at the project root. Warns when the
+ * site has Edge Functions, which this push does not deploy.
+ */
+async function addSiteFiles(digest, options) {
+    const config = findConfig(digest, options);
+    warnEdgeFunctions(options, config);
+    // The walk keeps real paths, so a named file that is the one in `dir` is compared as one.
+    if (config === undefined || realPath(config) === digest.byPath.get(CONFIG_NAME)?.absPath) {
+        return digest;
+    }
+    if (digest.byPath.has(CONFIG_NAME)) {
+        options.warn(`${external_node_path_default().join(options.dir, CONFIG_NAME)} is replaced at the deploy root by ${config}, ` +
+            'the configuration named for this push');
+    }
+    return withFile(digest, CONFIG_NAME, config);
+}
+/** The `netlify.toml` to deploy at the root, or undefined when it is already there or none is. */
+function findConfig(digest, options) {
+    if (options.configPath !== undefined)
+        return options.configPath;
+    const inDir = digest.byPath.get(CONFIG_NAME);
+    if (inDir)
+        return inDir.absPath;
+    const atRoot = external_node_path_default().join(options.root, CONFIG_NAME);
+    let stat;
+    try {
+        stat = external_node_fs_default().lstatSync(atRoot);
+    }
+    catch {
+        return undefined;
+    }
+    // Found, not named: a symlink here could point anywhere the runner can read, and only a file
+    // someone named on purpose is followed.
+    if (!stat.isFile()) {
+        options.warn(`${atRoot} is not a regular file, so it is not deployed`);
+        return undefined;
+    }
+    return atRoot;
+}
+// netlify-cli's default Edge Functions folder, and the netlify.toml settings that declare some.
+const EDGE_DIR = external_node_path_default().join('netlify', 'edge-functions');
+const EDGE_CONFIG = /^\s*(\[\[\s*edge_functions\s*\]\]|edge_functions\s*=)/m;
+function warnEdgeFunctions(options, config) {
+    const found = [options.root, options.dir]
+        .map((base) => external_node_path_default().join(base, EDGE_DIR))
+        .filter((folder, i, all) => all.indexOf(folder) === i && isDirectory(folder));
+    if (config !== undefined && EDGE_CONFIG.test(readText(config)))
+        found.push(config);
+    if (found.length === 0)
+        return;
+    options.warn(`Edge Functions found (${found.join(', ')}), but Kaixu Push does not deploy Edge Functions ` +
+        'yet: this deploy will not have them, and the routes they serve will not run them.');
+}
+function realPath(file) {
+    try {
+        return external_node_fs_default().realpathSync(file);
+    }
+    catch {
+        return file;
+    }
+}
+function isDirectory(folder) {
+    try {
+        return external_node_fs_default().statSync(folder).isDirectory();
+    }
+    catch {
+        return false;
+    }
+}
+function readText(file) {
+    try {
+        return external_node_fs_default().readFileSync(file, 'utf8');
+    }
+    catch {
+        return '';
+    }
 }
 
 // EXTERNAL MODULE: ./src/gateway-client.ts + 20 modules
@@ -74344,6 +74465,7 @@ function describeTarget(target) {
 
 
 
+
 // Every line the Action logs goes through here. `core.info` writes raw, so its text is escaped
 // (logLine); `core.warning` and `core.debug` are workflow commands that core escapes itself.
 const reporter = {
@@ -74411,8 +74533,13 @@ async function run() {
         reportToGitHub = !inputs.dryRun;
         // Step 2: digest the folder.
         const started = Date.now();
-        const digest = await digestDir(inputs.dir, {
+        const digest = await addSiteFiles(await digestDir(inputs.dir, {
             skipNodeModules: isWorkspaceRoot(inputs.dir),
+            warn: reporter.warning,
+        }), {
+            dir: inputs.dir,
+            root: workspace(),
+            configPath: inputs.netlifyConfigPath,
             warn: reporter.warning,
         });
         digestMs = Date.now() - started;
@@ -74577,13 +74704,16 @@ async function checkPrNumber(inputs, context, github) {
 // Netlify skips node_modules when the publish folder is the site's base folder; for a workflow
 // that is `dir: .`, the checkout itself.
 function isWorkspaceRoot(dir) {
-    const workspace = external_node_path_default().resolve(process.env['GITHUB_WORKSPACE'] ?? process.cwd());
     try {
-        return external_node_fs_default().realpathSync(dir) === external_node_fs_default().realpathSync(workspace);
+        return external_node_fs_default().realpathSync(dir) === external_node_fs_default().realpathSync(workspace());
     }
     catch {
         return false;
     }
+}
+/** The checkout: the project's root, where a `netlify.toml` or `netlify/` folder is looked for. */
+function workspace() {
+    return external_node_path_default().resolve(process.env['GITHUB_WORKSPACE'] ?? process.cwd());
 }
 
 
@@ -75077,6 +75207,7 @@ function savedRun() {
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   $J: () => (/* binding */ parseNumber),
 /* harmony export */   $n: () => (/* binding */ parseLogin),
+/* harmony export */   CJ: () => (/* binding */ parseFile),
 /* harmony export */   Po: () => (/* binding */ parsePublishedUrl),
 /* harmony export */   RH: () => (/* binding */ parseGatewayUrl),
 /* harmony export */   T6: () => (/* binding */ parseDir),
@@ -75172,6 +75303,20 @@ function parseDir(value, label) {
     if (!stat.isDirectory())
         throw new Error(`${label}: '${value}' is not a directory`);
     return dir;
+}
+/** An existing regular file (a symlink to one too), as an absolute path. */
+function parseFile(value, label) {
+    const file = node_path__WEBPACK_IMPORTED_MODULE_2___default().resolve(value);
+    let stat;
+    try {
+        stat = node_fs__WEBPACK_IMPORTED_MODULE_0___default().statSync(file);
+    }
+    catch {
+        throw new Error(`${label}: '${value}' does not exist (resolved to ${file})`);
+    }
+    if (!stat.isFile())
+        throw new Error(`${label}: '${value}' is not a file`);
+    return file;
 }
 /** `true`/`false` in the YAML 1.2 core schema spellings (as `core.getBooleanInput` takes them). */
 function parseBoolean(value, label) {

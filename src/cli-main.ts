@@ -5,6 +5,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { digestDir } from './files.ts'
+import { addSiteFiles } from './site.ts'
 import { cancelPush } from './cancel.ts'
 import { GatewayClient } from './gateway-client.ts'
 import { DeployTimeoutError, PushError, push } from './deploy.ts'
@@ -12,7 +13,7 @@ import { getErrorMessage } from './errors.ts'
 import { keepSecret, logLine, redact } from './escape.ts'
 import { formatBytes, formatCents, formatDuration } from './format.ts'
 import { planPush } from './plan.ts'
-import { parseAlias, parseDir, parseGatewayUrl, parseNumber } from './validate.ts'
+import { parseAlias, parseDir, parseFile, parseGatewayUrl, parseNumber } from './validate.ts'
 import type { PushResult, Reporter } from './deploy.ts'
 import type { PlanResult } from './plan.ts'
 
@@ -25,6 +26,8 @@ export interface CliOptions {
   draft: boolean
   alias: string | undefined
   title: string | undefined
+  /** The `netlify.toml` to deploy; undefined: found in `dir` or the working directory. */
+  netlifyConfig: string | undefined
   wait: boolean
   timeoutMinutes: number
   concurrency: number
@@ -51,6 +54,7 @@ Options:
   --draft                 deploy a draft: its own URL, production untouched
   --alias <name>          a draft under a stable alias URL, e.g. pr-12 (implies --draft)
   --title <text>          the deploy title Netlify shows
+  --netlify-config <file> the netlify.toml to deploy (default: in --dir, else ./netlify.toml)
   --no-wait               end once the deploy is queued, without waiting for it
   --timeout-minutes <n>   deadline of the whole push (default 20)
   --concurrency <n>       uploads in flight, 1 to 32 (default 8)
@@ -92,6 +96,7 @@ export function parseCliArgs(
         draft: { type: 'boolean' },
         alias: { type: 'string' },
         title: { type: 'string' },
+        'netlify-config': { type: 'string' },
         wait: { type: 'boolean', default: true },
         'timeout-minutes': { type: 'string' },
         concurrency: { type: 'string' },
@@ -130,6 +135,10 @@ export function parseCliArgs(
     draft: values.draft === true || alias !== undefined,
     alias: alias === undefined ? undefined : usage(() => parseAlias(alias, '--alias')),
     title: values.title || undefined,
+    netlifyConfig:
+      values['netlify-config'] === undefined
+        ? undefined
+        : usage(() => parseFile(values['netlify-config']!, '--netlify-config')),
     wait: values.wait !== false,
     timeoutMinutes:
       timeout === undefined
@@ -186,11 +195,19 @@ export async function runCli(
   let pushId: string | undefined
   try {
     const started = Date.now()
-    const digest = await digestDir(options.dir, {
-      // Netlify skips node_modules when the publish folder is the base folder (here: cwd).
-      skipNodeModules: isSameDir(options.dir, process.cwd()),
-      warn: reporter.warning,
-    })
+    const digest = await addSiteFiles(
+      await digestDir(options.dir, {
+        // Netlify skips node_modules when the publish folder is the base folder (here: cwd).
+        skipNodeModules: isSameDir(options.dir, process.cwd()),
+        warn: reporter.warning,
+      }),
+      {
+        dir: options.dir,
+        root: process.cwd(),
+        configPath: options.netlifyConfig,
+        warn: reporter.warning,
+      },
+    )
     if (digest.count === 0) {
       throw new Error(`--dir: ${options.dir} holds no files to deploy (dotfiles are skipped)`)
     }

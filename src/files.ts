@@ -244,3 +244,34 @@ function resolveLink(root: string, absPath: string, relPath: string): string {
   }
   return target
 }
+
+/**
+ * The digest with one more file at `deployPath` (replacing any file there), read from `absPath`:
+ * how a `netlify.toml` from outside the deployed folder joins the deploy, as netlify-cli adds it.
+ */
+export async function withFile(
+  digest: Digest,
+  deployPath: string,
+  absPath: string,
+): Promise<Digest> {
+  const { sha1, size } = await hashFile(absPath)
+  const entries = [...digest.byPath.values()].filter((entry) => entry.path !== deployPath)
+  entries.push({ path: deployPath, absPath, sha1, size })
+  // Code-unit order, as the walk lists paths, so the manifest stays reproducible.
+  entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+  const files: Record<string, string> = {}
+  const sizes: Record<string, number> = {}
+  const byPath = new Map<string, FileEntry>()
+  const bySha = new Map<string, FileEntry[]>()
+  let totalBytes = 0
+  for (const entry of entries) {
+    files[entry.path] = entry.sha1
+    sizes[entry.path] = entry.size
+    byPath.set(entry.path, entry)
+    const same = bySha.get(entry.sha1)
+    if (same) same.push(entry)
+    else bySha.set(entry.sha1, [entry])
+    totalBytes += entry.size
+  }
+  return { files, sizes, byPath, bySha, count: entries.length, totalBytes }
+}

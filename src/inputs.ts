@@ -5,6 +5,7 @@ import {
   parseAlias,
   parseBoolean,
   parseDir,
+  parseFile,
   parseGatewayUrl,
   parseLogin,
   parseNumber,
@@ -41,6 +42,8 @@ export interface ActionInputs {
   readonly dryRun: boolean
   /** The deploy's title in Netlify; undefined: the PR title or commit subject (`deployTitle`). */
   readonly deployMessage: string | undefined
+  /** The `netlify.toml` to deploy (absolute); undefined: found in `dir` or the workspace. */
+  readonly netlifyConfigPath: string | undefined
 }
 
 /**
@@ -61,6 +64,7 @@ export function getInputs(): ActionInputs {
   const project = required('project')
   const dir = parseDir(required('dir'), label('dir'))
   const alias = optional('alias')
+  const netlifyConfigPath = optional('netlify-config-path')
   const prNumber = optional('pr-number')
 
   const inputs: ActionInputs = Object.freeze({
@@ -90,6 +94,10 @@ export function getInputs(): ActionInputs {
     failWithoutCredentials: boolean('fail-without-credentials', false),
     dryRun: boolean('dry-run', false),
     deployMessage: optional('deploy-message'),
+    netlifyConfigPath:
+      netlifyConfigPath === undefined
+        ? undefined
+        : parseFile(netlifyConfigPath, label('netlify-config-path')),
   })
   for (const [name, value] of Object.entries(inputs)) {
     if (name !== 'kaixuKey' && name !== 'githubToken') core.debug(`${name} = ${String(value)}`)

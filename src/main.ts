@@ -3,6 +3,7 @@ import path from 'node:path'
 import * as core from '@actions/core'
 import { getInputs } from './inputs.ts'
 import { digestDir } from './files.ts'
+import { addSiteFiles } from './site.ts'
 import { GatewayClient } from './gateway-client.ts'
 import { DeployTimeoutError, PushError, push } from './deploy.ts'
 import { getErrorMessage } from './errors.ts'
@@ -98,10 +99,18 @@ export async function run(): Promise<void> {
 
     // Step 2: digest the folder.
     const started = Date.now()
-    const digest = await digestDir(inputs.dir, {
-      skipNodeModules: isWorkspaceRoot(inputs.dir),
-      warn: reporter.warning,
-    })
+    const digest = await addSiteFiles(
+      await digestDir(inputs.dir, {
+        skipNodeModules: isWorkspaceRoot(inputs.dir),
+        warn: reporter.warning,
+      }),
+      {
+        dir: inputs.dir,
+        root: workspace(),
+        configPath: inputs.netlifyConfigPath,
+        warn: reporter.warning,
+      },
+    )
     digestMs = Date.now() - started
     if (digest.count === 0) {
       throw new Error(
@@ -304,10 +313,14 @@ async function checkPrNumber(
 // Netlify skips node_modules when the publish folder is the site's base folder; for a workflow
 // that is `dir: .`, the checkout itself.
 function isWorkspaceRoot(dir: string): boolean {
-  const workspace = path.resolve(process.env['GITHUB_WORKSPACE'] ?? process.cwd())
   try {
-    return fs.realpathSync(dir) === fs.realpathSync(workspace)
+    return fs.realpathSync(dir) === fs.realpathSync(workspace())
   } catch {
     return false
   }
+}
+
+/** The checkout: the project's root, where a `netlify.toml` or `netlify/` folder is looked for. */
+function workspace(): string {
+  return path.resolve(process.env['GITHUB_WORKSPACE'] ?? process.cwd())
 }

@@ -2,7 +2,7 @@
 import './sourcemap-register.cjs';import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /******/ var __webpack_modules__ = ({
 
-/***/ 868:
+/***/ 589:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -308,9 +308,9 @@ async function digestDir(dir, options = {}) {
  * from the bytes hashed, so it always matches the hash even if the file changed since `stat`.
  */
 async function hashFile(absPath) {
-    const hash = createHash('sha1');
+    const hash = (0,external_node_crypto_namespaceObject.createHash)('sha1');
     let size = 0;
-    await pipeline(fs.createReadStream(absPath), async (source) => {
+    await (0,promises_namespaceObject.pipeline)(external_node_fs_default().createReadStream(absPath), async (source) => {
         for await (const chunk of source) {
             size += chunk.length;
             hash.update(chunk);
@@ -434,6 +434,123 @@ function resolveLink(root, absPath, relPath) {
             'copy the file in instead');
     }
     return target;
+}
+/**
+ * The digest with one more file at `deployPath` (replacing any file there), read from `absPath`:
+ * how a `netlify.toml` from outside the deployed folder joins the deploy, as netlify-cli adds it.
+ */
+async function withFile(digest, deployPath, absPath) {
+    const { sha1, size } = await hashFile(absPath);
+    const entries = [...digest.byPath.values()].filter((entry) => entry.path !== deployPath);
+    entries.push({ path: deployPath, absPath, sha1, size });
+    // Code-unit order, as the walk lists paths, so the manifest stays reproducible.
+    entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    const files = {};
+    const sizes = {};
+    const byPath = new Map();
+    const bySha = new Map();
+    let totalBytes = 0;
+    for (const entry of entries) {
+        files[entry.path] = entry.sha1;
+        sizes[entry.path] = entry.size;
+        byPath.set(entry.path, entry);
+        const same = bySha.get(entry.sha1);
+        if (same)
+            same.push(entry);
+        else
+            bySha.set(entry.sha1, [entry]);
+        totalBytes += entry.size;
+    }
+    return { files, sizes, byPath, bySha, count: entries.length, totalBytes };
+}
+
+;// CONCATENATED MODULE: ./src/site.ts
+// What netlify-cli deploys beside the publish folder, and what it would deploy that this push
+// cannot: the site's `netlify.toml`, and Edge Functions. Shared by the Action and the CLI.
+
+
+
+/** Where Netlify reads a site's configuration from: the deploy root. */
+const CONFIG_NAME = 'netlify.toml';
+/**
+ * Adds the site's `netlify.toml` to the digest at the deploy root, where Netlify applies its
+ * `[[redirects]]` and `[[headers]]` (netlify-cli uploads it the same way): the named file, else
+ * the one in `dir` (already in the digest), else the one at the project root. Warns when the
+ * site has Edge Functions, which this push does not deploy.
+ */
+async function addSiteFiles(digest, options) {
+    const config = findConfig(digest, options);
+    warnEdgeFunctions(options, config);
+    // The walk keeps real paths, so a named file that is the one in `dir` is compared as one.
+    if (config === undefined || realPath(config) === digest.byPath.get(CONFIG_NAME)?.absPath) {
+        return digest;
+    }
+    if (digest.byPath.has(CONFIG_NAME)) {
+        options.warn(`${external_node_path_default().join(options.dir, CONFIG_NAME)} is replaced at the deploy root by ${config}, ` +
+            'the configuration named for this push');
+    }
+    return withFile(digest, CONFIG_NAME, config);
+}
+/** The `netlify.toml` to deploy at the root, or undefined when it is already there or none is. */
+function findConfig(digest, options) {
+    if (options.configPath !== undefined)
+        return options.configPath;
+    const inDir = digest.byPath.get(CONFIG_NAME);
+    if (inDir)
+        return inDir.absPath;
+    const atRoot = external_node_path_default().join(options.root, CONFIG_NAME);
+    let stat;
+    try {
+        stat = external_node_fs_default().lstatSync(atRoot);
+    }
+    catch {
+        return undefined;
+    }
+    // Found, not named: a symlink here could point anywhere the runner can read, and only a file
+    // someone named on purpose is followed.
+    if (!stat.isFile()) {
+        options.warn(`${atRoot} is not a regular file, so it is not deployed`);
+        return undefined;
+    }
+    return atRoot;
+}
+// netlify-cli's default Edge Functions folder, and the netlify.toml settings that declare some.
+const EDGE_DIR = external_node_path_default().join('netlify', 'edge-functions');
+const EDGE_CONFIG = /^\s*(\[\[\s*edge_functions\s*\]\]|edge_functions\s*=)/m;
+function warnEdgeFunctions(options, config) {
+    const found = [options.root, options.dir]
+        .map((base) => external_node_path_default().join(base, EDGE_DIR))
+        .filter((folder, i, all) => all.indexOf(folder) === i && isDirectory(folder));
+    if (config !== undefined && EDGE_CONFIG.test(readText(config)))
+        found.push(config);
+    if (found.length === 0)
+        return;
+    options.warn(`Edge Functions found (${found.join(', ')}), but Kaixu Push does not deploy Edge Functions ` +
+        'yet: this deploy will not have them, and the routes they serve will not run them.');
+}
+function realPath(file) {
+    try {
+        return external_node_fs_default().realpathSync(file);
+    }
+    catch {
+        return file;
+    }
+}
+function isDirectory(folder) {
+    try {
+        return external_node_fs_default().statSync(folder).isDirectory();
+    }
+    catch {
+        return false;
+    }
+}
+function readText(file) {
+    try {
+        return external_node_fs_default().readFileSync(file, 'utf8');
+    }
+    catch {
+        return '';
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/format.ts
@@ -10416,6 +10533,20 @@ function parseDir(value, label) {
         throw new Error(`${label}: '${value}' is not a directory`);
     return dir;
 }
+/** An existing regular file (a symlink to one too), as an absolute path. */
+function parseFile(value, label) {
+    const file = external_node_path_default().resolve(value);
+    let stat;
+    try {
+        stat = external_node_fs_default().statSync(file);
+    }
+    catch {
+        throw new Error(`${label}: '${value}' does not exist (resolved to ${file})`);
+    }
+    if (!stat.isFile())
+        throw new Error(`${label}: '${value}' is not a file`);
+    return file;
+}
 /** `true`/`false` in the YAML 1.2 core schema spellings (as `core.getBooleanInput` takes them). */
 function parseBoolean(value, label) {
     if (['true', 'True', 'TRUE'].includes(value))
@@ -11642,6 +11773,7 @@ function describePlan(plan) {
 
 
 
+
 /** What `kaixu-push --help` prints. */
 const USAGE = `Usage: kaixu-push --dir <folder> --project <id or name> --gateway-url <url> [options]
 
@@ -11655,6 +11787,7 @@ Options:
   --draft                 deploy a draft: its own URL, production untouched
   --alias <name>          a draft under a stable alias URL, e.g. pr-12 (implies --draft)
   --title <text>          the deploy title Netlify shows
+  --netlify-config <file> the netlify.toml to deploy (default: in --dir, else ./netlify.toml)
   --no-wait               end once the deploy is queued, without waiting for it
   --timeout-minutes <n>   deadline of the whole push (default 20)
   --concurrency <n>       uploads in flight, 1 to 32 (default 8)
@@ -11691,6 +11824,7 @@ function parseCliArgs(argv, env, warn) {
                 draft: { type: 'boolean' },
                 alias: { type: 'string' },
                 title: { type: 'string' },
+                'netlify-config': { type: 'string' },
                 wait: { type: 'boolean', default: true },
                 'timeout-minutes': { type: 'string' },
                 concurrency: { type: 'string' },
@@ -11733,6 +11867,9 @@ function parseCliArgs(argv, env, warn) {
         draft: values.draft === true || alias !== undefined,
         alias: alias === undefined ? undefined : usage(() => parseAlias(alias, '--alias')),
         title: values.title || undefined,
+        netlifyConfig: values['netlify-config'] === undefined
+            ? undefined
+            : usage(() => parseFile(values['netlify-config'], '--netlify-config')),
         wait: values.wait !== false,
         timeoutMinutes: timeout === undefined
             ? 20
@@ -11780,9 +11917,14 @@ async function runCli(argv, env = process.env, io = {
     let pushId;
     try {
         const started = Date.now();
-        const digest = await digestDir(options.dir, {
+        const digest = await addSiteFiles(await digestDir(options.dir, {
             // Netlify skips node_modules when the publish folder is the base folder (here: cwd).
             skipNodeModules: isSameDir(options.dir, process.cwd()),
+            warn: reporter.warning,
+        }), {
+            dir: options.dir,
+            root: process.cwd(),
+            configPath: options.netlifyConfig,
             warn: reporter.warning,
         });
         if (digest.count === 0) {
@@ -11885,7 +12027,7 @@ function isSameDir(a, b) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _cli_main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(868);
+/* harmony import */ var _cli_main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(589);
 // The `kaixu-push` command (bundled to dist/cli/index.js); everything is in cli-main.ts.
 
 // Ctrl-C or a CI runner's SIGTERM: the push in flight is cancelled before the command exits.
