@@ -23,6 +23,9 @@ describe('parseCliArgs', () => {
       draft: false,
       alias: undefined,
       title: undefined,
+      netlifyConfig: undefined,
+      include: [],
+      exclude: [],
       wait: true,
       timeoutMinutes: 20,
       concurrency: 8,
@@ -57,6 +60,15 @@ describe('parseCliArgs', () => {
       concurrency: 2,
       json: true,
     })
+  })
+
+  it('reads --include and --exclude, each repeatable', () => {
+    const argv = [...base, '--include', '*.html', '--include', 'assets', '--exclude', '**/*.map']
+    expect(parseCliArgs(argv, env, noWarn)).toMatchObject({
+      include: ['*.html', 'assets'],
+      exclude: ['**/*.map'],
+    })
+    expect(parseCliArgs(base, env, noWarn)).toMatchObject({ include: [], exclude: [] })
   })
 
   it('reads --netlify-config as an existing file', () => {

@@ -37,6 +37,8 @@ const NAMES = [
   'dry-run',
   'deploy-message',
   'netlify-config-path',
+  'include',
+  'exclude',
 ]
 
 let dir: string
@@ -79,6 +81,11 @@ afterEach(() => {
 })
 
 describe('getInputs', () => {
+  it('reads include and exclude as lines', () => {
+    setInputs({ ...valid(), include: '**/*.html\n\n  assets  \r\n', exclude: '' })
+    expect(getInputs()).toMatchObject({ include: ['**/*.html', 'assets'], exclude: [] })
+  })
+
   it('reads deploy-message, and netlify-config-path as an existing file', async () => {
     const config = path.join(dir, 'netlify.toml')
     await fs.promises.writeFile(config, '[[redirects]]\n')
@@ -113,6 +120,10 @@ describe('getInputs', () => {
       githubDeployment: true,
       failWithoutCredentials: false,
       dryRun: false,
+      deployMessage: undefined,
+      netlifyConfigPath: undefined,
+      include: [],
+      exclude: [],
     })
     expect(Object.isFrozen(inputs)).toBe(true)
   })

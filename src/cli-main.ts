@@ -6,6 +6,7 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { digestDir } from './files.ts'
 import { addSiteFiles } from './site.ts'
+import { selectFiles } from './select.ts'
 import { cancelPush } from './cancel.ts'
 import { GatewayClient } from './gateway-client.ts'
 import { DeployTimeoutError, PushError, push } from './deploy.ts'
@@ -28,6 +29,10 @@ export interface CliOptions {
   title: string | undefined
   /** The `netlify.toml` to deploy; undefined: found in `dir` or the working directory. */
   netlifyConfig: string | undefined
+  /** Glob patterns of the files of `dir` to deploy (`--include`, repeatable); empty: all. */
+  include: string[]
+  /** Glob patterns of the files never to deploy nor read (`--exclude`, repeatable). */
+  exclude: string[]
   wait: boolean
   timeoutMinutes: number
   concurrency: number
@@ -55,6 +60,8 @@ Options:
   --alias <name>          a draft under a stable alias URL, e.g. pr-12 (implies --draft)
   --title <text>          the deploy title Netlify shows
   --netlify-config <file> the netlify.toml to deploy (default: in --dir, else ./netlify.toml)
+  --include <glob>        deploy only the files of --dir matching it (repeatable)
+  --exclude <glob>        never deploy nor read the files matching it (repeatable)
   --no-wait               end once the deploy is queued, without waiting for it
   --timeout-minutes <n>   deadline of the whole push (default 20)
   --concurrency <n>       uploads in flight, 1 to 32 (default 8)
@@ -97,6 +104,8 @@ export function parseCliArgs(
         alias: { type: 'string' },
         title: { type: 'string' },
         'netlify-config': { type: 'string' },
+        include: { type: 'string', multiple: true },
+        exclude: { type: 'string', multiple: true },
         wait: { type: 'boolean', default: true },
         'timeout-minutes': { type: 'string' },
         concurrency: { type: 'string' },
@@ -139,6 +148,8 @@ export function parseCliArgs(
       values['netlify-config'] === undefined
         ? undefined
         : usage(() => parseFile(values['netlify-config']!, '--netlify-config')),
+    include: values.include ?? [],
+    exclude: values.exclude ?? [],
     wait: values.wait !== false,
     timeoutMinutes:
       timeout === undefined
@@ -200,6 +211,7 @@ export async function runCli(
         // Netlify skips node_modules when the publish folder is the base folder (here: cwd).
         skipNodeModules: isSameDir(options.dir, process.cwd()),
         warn: reporter.warning,
+        select: await selectFiles(options.dir, options.include, options.exclude),
       }),
       {
         dir: options.dir,

@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks'
 import { pipeline } from 'node:stream/promises'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { HashPool, type FileHash } from './hash-pool.ts'
+import type { Selection } from './select.ts'
 
 /** One file of the deploy. */
 export interface FileEntry {
@@ -40,6 +41,11 @@ export interface DigestOptions {
   skipNodeModules?: boolean
   /** Receives a line for each entry that is neither a file, a folder nor a symlink. */
   warn?: (message: string) => void
+  /**
+   * Which deploy paths to keep (`include`/`exclude`, src/select.ts). Asked before an entry is
+   * stat'ed, followed or entered: what it excludes is never looked at, let alone hashed.
+   */
+  select?: Selection | undefined
 }
 
 /**
@@ -163,6 +169,7 @@ async function walk(
     if (isSkipped(name)) continue
     if (relDir === '' && options.skipNodeModules && name === 'node_modules') continue
     const relPath = relDir === '' ? name : `${relDir}/${name}`
+    if (options.select?.excludes(relPath)) continue
 
     // The entry's type comes with readdir on most file systems: stat only links and unknowns.
     let realPath: string | undefined
@@ -195,6 +202,8 @@ async function walk(
       }
       key = `${name}/`
     } else if (stat.isFile()) {
+      // Folders are entered whatever `include` says: it may name files inside them.
+      if (options.select && !options.select.includes(relPath)) continue
       // Netlify refuses these names: they would be read as a URL fragment or query.
       if (relPath.includes('#') || relPath.includes('?')) {
         throw new Error(`'${relPath}': deployed file names cannot contain # or ? characters`)

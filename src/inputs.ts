@@ -44,6 +44,10 @@ export interface ActionInputs {
   readonly deployMessage: string | undefined
   /** The `netlify.toml` to deploy (absolute); undefined: found in `dir` or the workspace. */
   readonly netlifyConfigPath: string | undefined
+  /** Glob patterns (one a line) of the files of `dir` to deploy; empty: all of them. */
+  readonly include: readonly string[]
+  /** Glob patterns of the files of `dir` never to deploy (nor read). */
+  readonly exclude: readonly string[]
 }
 
 /**
@@ -94,6 +98,8 @@ export function getInputs(): ActionInputs {
     failWithoutCredentials: boolean('fail-without-credentials', false),
     dryRun: boolean('dry-run', false),
     deployMessage: optional('deploy-message'),
+    include: lines('include'),
+    exclude: lines('exclude'),
     netlifyConfigPath:
       netlifyConfigPath === undefined
         ? undefined
@@ -115,6 +121,15 @@ function required(name: string): string {
 
 function optional(name: string): string | undefined {
   return core.getInput(name) || undefined
+}
+
+/** A multi-line input's non-empty lines, trimmed (as `core.getMultilineInput`). */
+function lines(name: string): string[] {
+  return core
+    .getInput(name)
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== '')
 }
 
 function boolean(name: string, fallback: boolean): boolean {

@@ -4,6 +4,7 @@ import * as core from '@actions/core'
 import { getInputs } from './inputs.ts'
 import { digestDir } from './files.ts'
 import { addSiteFiles } from './site.ts'
+import { selectFiles } from './select.ts'
 import { GatewayClient } from './gateway-client.ts'
 import { DeployTimeoutError, PushError, push } from './deploy.ts'
 import { getErrorMessage } from './errors.ts'
@@ -103,6 +104,7 @@ export async function run(): Promise<void> {
       await digestDir(inputs.dir, {
         skipNodeModules: isWorkspaceRoot(inputs.dir),
         warn: reporter.warning,
+        select: await selectFiles(inputs.dir, inputs.include, inputs.exclude),
       }),
       {
         dir: inputs.dir,
@@ -114,7 +116,8 @@ export async function run(): Promise<void> {
     digestMs = Date.now() - started
     if (digest.count === 0) {
       throw new Error(
-        `Input 'dir': ${inputs.dir} holds no files to deploy (dotfiles and __MACOSX are skipped)`,
+        `Input 'dir': ${inputs.dir} holds no files to deploy (dotfiles and __MACOSX are skipped` +
+          `${inputs.include.length + inputs.exclude.length > 0 ? ', as is what include/exclude leave out' : ''})`,
       )
     }
     reporter.info(
