@@ -196,6 +196,9 @@ describe.each(databases())('end to end on %s', (database) => {
     expect(run.code).toBe(0)
     // index, new, posts/hello, _redirects, _headers and the root's netlify.toml; not the map.
     expect(run.outputs).toMatchObject({ state: 'ready', 'files-total': '6' })
+    const logUrl = `https://app.netlify.com/sites/e2e-site/deploys/${run.outputs['deploy-id']}`
+    expect(run.outputs['deploy-log-url']).toBe(logUrl)
+    expect(run.summary).toContain(`<a href="${logUrl}">`)
     expect(run.stdout).toMatch(/::warning::Edge Functions found \(.*netlify\/edge-functions\)/)
 
     const url = run.outputs['deploy-url']!

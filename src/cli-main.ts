@@ -286,6 +286,7 @@ function describeResult(result: PushResult): string {
     `state: ${result.state ?? 'unknown'}`,
     result.deployUrl && `deploy-url: ${result.deployUrl}`,
     result.siteUrl && `site-url: ${result.siteUrl}`,
+    result.deployLogUrl && `deploy-log-url: ${result.deployLogUrl}`,
     `files: ${result.filesTotal} total, ${result.filesUploaded} uploaded (${formatBytes(result.bytesUploaded)})`,
     result.costCents === undefined ? undefined : `cost: ${formatCents(result.costCents)}`,
   ]
@@ -299,6 +300,7 @@ function resultJson(result: PushResult) {
     'deploy-id': result.deployId,
     'deploy-url': result.deployUrl,
     'site-url': result.siteUrl,
+    'deploy-log-url': result.deployLogUrl,
     state: result.state,
     'files-total': result.filesTotal,
     'files-changed': result.filesRequired,

@@ -213,6 +213,7 @@ export async function run(): Promise<void> {
           production: target.production,
           siteUrl,
           deployUrl: result?.deployUrl,
+          deployLogUrl: result?.deployLogUrl,
           filesTotal: result?.filesTotal,
           filesChanged: result?.filesRequired,
           filesUploaded: result?.filesUploaded,

@@ -84782,8 +84782,13 @@ const pushPlanResponse = looseObject({
     pricingVersion: schemas_int().nullable(),
     limits: limits.optional(),
 });
+// A Netlify site name: it becomes part of a URL, so a DNS label and nothing else.
+const siteName = schemas_string()
+    .regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a Netlify site name (a-z, 0-9, -)');
 const pushRecord = looseObject({
     pushId: id,
+    project: looseObject({ id, name: gateway_schemas_text, siteId: gateway_schemas_text, siteName: siteName.nullable().optional() })
+        .optional(),
     // Empty until Netlify has made the deploy on some gateways; the Action keeps the one it had.
     deployId: union([id, literal('')]),
     state,
@@ -85745,6 +85750,11 @@ function applyRecord(result, record) {
     result.deployId = record.deployId || result.deployId;
     result.deployUrl = record.deploy_ssl_url ?? undefined;
     result.siteUrl = record.site_url ?? record.ssl_url ?? undefined;
+    const siteName = record.project?.siteName;
+    // Both parts are checked (gateway-schemas.ts: a DNS label, an id), so the URL needs no escaping.
+    if (siteName && result.deployId) {
+        result.deployLogUrl = `https://app.netlify.com/sites/${siteName}/deploys/${result.deployId}`;
+    }
     result.errorMessage = record.error_message ?? undefined;
     result.costCents = record.costCents ?? undefined;
 }
@@ -86109,6 +86119,7 @@ function describeResult(result) {
         `state: ${result.state ?? 'unknown'}`,
         result.deployUrl && `deploy-url: ${result.deployUrl}`,
         result.siteUrl && `site-url: ${result.siteUrl}`,
+        result.deployLogUrl && `deploy-log-url: ${result.deployLogUrl}`,
         `files: ${result.filesTotal} total, ${result.filesUploaded} uploaded (${formatBytes(result.bytesUploaded)})`,
         result.costCents === undefined ? undefined : `cost: ${formatCents(result.costCents)}`,
     ];
@@ -86121,6 +86132,7 @@ function resultJson(result) {
         'deploy-id': result.deployId,
         'deploy-url': result.deployUrl,
         'site-url': result.siteUrl,
+        'deploy-log-url': result.deployLogUrl,
         state: result.state,
         'files-total': result.filesTotal,
         'files-changed': result.filesRequired,
