@@ -1,10 +1,13 @@
 import { spawn } from 'node:child_process'
+import { createServer, request as httpRequest, type Server } from 'node:http'
+import { connect } from 'node:net'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { api, createTenant, fetchSite, startTestGateway } from '../gateway/test/helpers/gateway.ts'
 import { UsageError, parseCliArgs, runCli } from '../src/cli-main.ts'
+import { runAction } from '../scripts/lib/run-action.ts'
 import type { TestGateway, Tenant } from '../gateway/test/helpers/gateway.ts'
 import { createSite, netlifyTokenFor, sandboxControl } from '../gateway/test/helpers/accounts.ts'
 
@@ -24,6 +27,9 @@ describe('parseCliArgs', () => {
       draft: false,
       alias: undefined,
       title: undefined,
+      netlifyConfig: undefined,
+      include: [],
+      exclude: [],
       wait: true,
       timeoutMinutes: 20,
       concurrency: 8,
@@ -60,6 +66,22 @@ describe('parseCliArgs', () => {
     })
   })
 
+  it('reads --include and --exclude, each repeatable', () => {
+    const argv = [...base, '--include', '*.html', '--include', 'assets', '--exclude', '**/*.map']
+    expect(parseCliArgs(argv, env, noWarn)).toMatchObject({
+      include: ['*.html', 'assets'],
+      exclude: ['**/*.map'],
+    })
+    expect(parseCliArgs(base, env, noWarn)).toMatchObject({ include: [], exclude: [] })
+  })
+
+  it('reads --netlify-config as an existing file', () => {
+    const config = join(root, 'package.json')
+    expect(parseCliArgs([...base, '--netlify-config', config], env, noWarn)).toMatchObject({
+      netlifyConfig: config,
+    })
+  })
+
   it('takes the gateway URL from KAIXU_GATEWAY_URL', () => {
     const options = parseCliArgs(
       base.slice(0, 4),
@@ -76,6 +98,8 @@ describe('parseCliArgs', () => {
     [[...base, '--concurrency', '0'], env, '--concurrency must be a whole number from 1 to 32'],
     [[...base, '--bogus'], env, "Unknown option '--bogus'"],
     [['--project', 'site', '--gateway-url', 'https://gw'], env, '--dir is required'],
+    [[...base, '--netlify-config', join(root, 'missing.toml')], env, '--netlify-config: '],
+    [[...base, '--netlify-config', root], env, 'is not a file'],
   ])('refuses %j with a usage error', (argv, environment, message) => {
     expect(() => parseCliArgs(argv, environment, noWarn)).toThrow(UsageError)
     expect(() => parseCliArgs(argv, environment, noWarn)).toThrow(message)
@@ -143,6 +167,96 @@ describe('kaixu-push (dist/cli) end to end', () => {
     expect(run.stderr).not.toContain(tenant.key)
     const page = await fetchSite(`${result['site-url']}/`)
     expect(page.body.toString()).toContain('From another CI')
+  })
+
+  describe('through a proxy on loopback (HTTP_PROXY, NO_PROXY)', () => {
+    let proxy: Server
+    let proxyUrl: string
+    // What the proxy was asked for: `CONNECT host:port` tunnels and absolute-form requests.
+    const seen: string[] = []
+
+    beforeAll(async () => {
+      proxy = createServer((req, res) => {
+        seen.push(`${req.method} ${req.url}`)
+        const url = new URL(req.url!)
+        const upstream = httpRequest(
+          {
+            host: url.hostname,
+            port: url.port,
+            path: url.pathname + url.search,
+            method: req.method,
+            headers: req.headers,
+          },
+          (answer) => {
+            res.writeHead(answer.statusCode!, answer.headers)
+            answer.pipe(res)
+          },
+        )
+        req.pipe(upstream)
+      })
+      proxy.on('connect', (req, socket, head) => {
+        seen.push(`CONNECT ${req.url}`)
+        const [host, port] = req.url!.split(':')
+        const upstream = connect(Number(port), host, () => {
+          socket.write('HTTP/1.1 200 Connection Established\r\n\r\n')
+          upstream.write(head)
+          upstream.pipe(socket)
+          socket.pipe(upstream)
+        })
+        upstream.on('error', () => socket.destroy())
+        socket.on('error', () => upstream.destroy())
+      })
+      await new Promise<void>((done) => proxy.listen(0, '127.0.0.1', done))
+      const address = proxy.address() as { port: number }
+      proxyUrl = `http://127.0.0.1:${address.port}`
+    })
+
+    afterAll(async () => {
+      proxy.closeAllConnections()
+      await new Promise((done) => proxy.close(done))
+    })
+
+    const gatewayHost = () => new URL(gw.url).host
+
+    it('the CLI sends every gateway request through it, and none with NO_PROXY', async () => {
+      seen.length = 0
+      const run = await cli([...target(), '--dry-run'], {
+        KAIXU_KEY: tenant.key,
+        HTTP_PROXY: proxyUrl,
+      })
+      expect(run.stderr).not.toMatch(/error/i)
+      expect(run.code).toBe(0)
+      expect(seen.length).toBeGreaterThan(0)
+      expect(seen.every((line) => line.includes(gatewayHost()))).toBe(true)
+
+      seen.length = 0
+      const direct = await cli([...target(), '--dry-run'], {
+        KAIXU_KEY: tenant.key,
+        https_proxy: proxyUrl,
+        HTTP_PROXY: proxyUrl,
+        NO_PROXY: '127.0.0.1',
+      })
+      expect(direct.code).toBe(0)
+      expect(seen).toEqual([])
+    })
+
+    it('the Action (dist/index.js) sends its gateway requests through it', async () => {
+      seen.length = 0
+      const run = await runAction(
+        {
+          'gateway-url': gw.url,
+          'kaixu-key': tenant.key,
+          project: tenant.projectName,
+          dir: work,
+          'dry-run': 'true',
+        },
+        { env: { HTTP_PROXY: proxyUrl } },
+      )
+      expect(run.code).toBe(0)
+      expect(run.outputs['state']).toBe('planned')
+      expect(seen.length).toBeGreaterThan(0)
+      expect(seen.every((line) => line.includes(gatewayHost()))).toBe(true)
+    })
   })
 
   it('deploys an aliased draft', async () => {

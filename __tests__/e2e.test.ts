@@ -153,6 +153,73 @@ describe.each(databases())('end to end on %s', (database) => {
     )
   })
 
+  test('netlify.toml from the repository root, _redirects and _headers: served as Netlify would', async () => {
+    // The checkout: a netlify.toml and Edge Functions at its root, the built site in public/.
+    const repo = join(work, 'repo-rules')
+    const dir = join(repo, 'public')
+    await writeNested(
+      repo,
+      'netlify.toml',
+      [
+        '[[redirects]]',
+        'from = "/old"',
+        'to = "/new.html"',
+        'status = 301',
+        '',
+        '[[headers]]',
+        'for = "/*"',
+        '[headers.values]',
+        'X-Frame-Options = "DENY"',
+        '',
+      ].join('\n'),
+    )
+    await writeNested(repo, 'netlify/edge-functions/geo.ts', 'export default () => {}')
+    await writeNested(dir, 'index.html', '<p>home</p>')
+    await writeNested(dir, 'new.html', '<p>new</p>')
+    await writeNested(dir, 'posts/hello.html', '<p>hello post</p>')
+    await writeNested(dir, 'app.js.map', '{}')
+    await writeNested(dir, '_redirects', '/blog/*  /posts/:splat.html  200\n')
+    // Header rules match the requested path, as on Netlify: /blog/hello, not /posts/hello.html.
+    await writeNested(dir, '_headers', '/blog/*\n  X-Robots-Tag: noindex\n')
+
+    const run = await runAction(
+      {
+        'gateway-url': gatewayUrl,
+        'kaixu-key': key,
+        project: projectName,
+        dir,
+        exclude: '**/*.map',
+        'deploy-message': 'Rules e2e',
+      },
+      { env: { GITHUB_WORKSPACE: repo } },
+    )
+    expect(run.code).toBe(0)
+    // index, new, posts/hello, _redirects, _headers and the root's netlify.toml; not the map.
+    expect(run.outputs).toMatchObject({ state: 'ready', 'files-total': '6' })
+    const logUrl = `https://app.netlify.com/sites/e2e-site/deploys/${run.outputs['deploy-id']}`
+    expect(run.outputs['deploy-log-url']).toBe(logUrl)
+    expect(run.summary).toContain(`<a href="${logUrl}">`)
+    expect(run.stdout).toMatch(/::warning::Edge Functions found \(.*netlify\/edge-functions\)/)
+
+    const url = run.outputs['deploy-url']!
+    const moved = await fetchSite(`${url}/old`)
+    expect(moved.status).toBe(301)
+    expect(moved.headers['location']).toMatch(/\/new\.html$/)
+    const home = await fetchSite(`${url}/`)
+    expect(home.body.toString()).toBe('<p>home</p>')
+    expect(home.headers['x-frame-options']).toBe('DENY')
+    const post = await fetchSite(`${url}/blog/hello`)
+    expect(post.status).toBe(200)
+    expect(post.body.toString()).toBe('<p>hello post</p>')
+    expect(post.headers['x-robots-tag']).toBe('noindex')
+    expect((await fetchSite(`${url}/app.js.map`)).status).toBe(404)
+
+    const deploy = await fetch(`${apiUrl}/deploys/${run.outputs['deploy-id']}`, {
+      headers: { authorization: `Bearer ${netlifyToken}` },
+    })
+    expect(((await deploy.json()) as { title?: string }).title).toBe('Rules e2e')
+  })
+
   test('a second push of a 50-file site with one changed file uploads exactly one file', async () => {
     const dir = join(work, 'site50')
     for (let i = 0; i < 50; i++)

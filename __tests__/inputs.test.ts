@@ -35,6 +35,10 @@ const NAMES = [
   'github-deployment',
   'fail-without-credentials',
   'dry-run',
+  'deploy-message',
+  'netlify-config-path',
+  'include',
+  'exclude',
 ]
 
 let dir: string
@@ -77,6 +81,22 @@ afterEach(() => {
 })
 
 describe('getInputs', () => {
+  it('reads include and exclude as lines', () => {
+    setInputs({ ...valid(), include: '**/*.html\n\n  assets  \r\n', exclude: '' })
+    expect(getInputs()).toMatchObject({ include: ['**/*.html', 'assets'], exclude: [] })
+  })
+
+  it('reads deploy-message, and netlify-config-path as an existing file', async () => {
+    const config = path.join(dir, 'netlify.toml')
+    await fs.promises.writeFile(config, '[[redirects]]\n')
+    setInputs({ ...valid(), 'deploy-message': 'Release 2.1', 'netlify-config-path': config })
+    expect(getInputs()).toMatchObject({ deployMessage: 'Release 2.1', netlifyConfigPath: config })
+    setInputs({ ...valid(), 'netlify-config-path': path.join(dir, 'missing.toml') })
+    expect(() => getInputs()).toThrow("Input 'netlify-config-path': ")
+    setInputs({ ...valid(), 'netlify-config-path': dir })
+    expect(() => getInputs()).toThrow('is not a file')
+  })
+
   it('reads valid inputs with their defaults into a frozen object', () => {
     setInputs(valid())
     const inputs = getInputs()
@@ -100,6 +120,10 @@ describe('getInputs', () => {
       githubDeployment: true,
       failWithoutCredentials: false,
       dryRun: false,
+      deployMessage: undefined,
+      netlifyConfigPath: undefined,
+      include: [],
+      exclude: [],
     })
     expect(Object.isFrozen(inputs)).toBe(true)
   })

@@ -42,6 +42,17 @@ describe('renderComment', () => {
     )
   })
 
+  it('links the deploy log', () => {
+    const body = renderComment({
+      project: 'client-site',
+      state: 'ready',
+      production: true,
+      deployLogUrl: 'https://app.netlify.com/sites/site/deploys/d1',
+      now,
+    })
+    expect(body).toContain('| **Deploy log** | <https://app.netlify.com/sites/site/deploys/d1> |')
+  })
+
   it('shows failures with their message, made safe for a table cell', () => {
     const body = renderComment({
       project: 'client-site',

@@ -224,3 +224,73 @@ describe('deployTitle', () => {
     expect(deployTitle(readRunContext({}), resolveTarget({}, readRunContext({})))).toBeUndefined()
   })
 })
+
+describe('deployTitle: deploy-message, PR title, commit subject', () => {
+  const withPr = (title: unknown) =>
+    contextOf(
+      {
+        number: 12,
+        pull_request: {
+          number: 12,
+          title,
+          head: { sha: head, ref: 'feature/x', repo: { full_name: 'acme/site' } },
+        },
+        head_commit: { message: 'not this one' },
+        repository,
+      },
+      { GITHUB_EVENT_NAME: 'pull_request', GITHUB_REF: 'refs/pull/12/merge', GITHUB_SHA: merge },
+    )
+  const withCommit = (message: unknown) =>
+    contextOf(
+      { ref: 'refs/heads/trunk', head_commit: { message }, repository },
+      { GITHUB_EVENT_NAME: 'push', GITHUB_REF: 'refs/heads/trunk', GITHUB_SHA: merge },
+    )
+
+  it('uses the PR title, else the commit subject, else the generated title', () => {
+    const pr = withPr('Add the pricing page')
+    expect(deployTitle(pr, resolveTarget({}, pr))).toBe('Add the pricing page')
+    const commit = withCommit('Fix the footer\n\nLonger body that Netlify need not show')
+    expect(deployTitle(commit, resolveTarget({}, commit))).toBe('Fix the footer')
+    const none = withCommit(42)
+    expect(deployTitle(none, resolveTarget({}, none))).toBe(
+      'Deploy of bbbbbbb (trunk) by kaixu/push',
+    )
+  })
+
+  it('prefers the deploy-message input over both', () => {
+    const pr = withPr('Add the pricing page')
+    expect(deployTitle(pr, resolveTarget({}, pr), 'Release 2.1')).toBe('Release 2.1')
+  })
+
+  it('reads a workflow_run display title', () => {
+    const run = contextOf(
+      {
+        workflow_run: {
+          event: 'push',
+          head_sha: head,
+          head_branch: 'trunk',
+          display_title: 'Bump deps',
+          head_repository: { full_name: 'acme/site' },
+          pull_requests: [],
+        },
+        repository,
+      },
+      { GITHUB_EVENT_NAME: 'workflow_run', GITHUB_REF: 'refs/heads/trunk' },
+    )
+    expect(deployTitle(run, resolveTarget({}, run))).toBe('Bump deps')
+  })
+
+  it('makes author text a title the gateway accepts: no controls, no bidi, one line, ≤ 500', () => {
+    const pr = withPr('Evil\u202e title\u0007 with\tcontrols \ud800 and more')
+    expect(deployTitle(pr, resolveTarget({}, pr))).toBe('Evil title with controls and more')
+    const long = withPr(`${'é'.repeat(499)}😀😀`)
+    const title = deployTitle(long, resolveTarget({}, long))!
+    expect(Array.from(title)).toHaveLength(500)
+    expect(title.endsWith('😀')).toBe(true)
+    // A title of nothing but controls falls back to the generated one.
+    const blank = withPr('\u0001\u202e')
+    expect(deployTitle(blank, resolveTarget({}, blank))).toBe(
+      'PR #12: Deploy of aaaaaaa (feature/x) by kaixu/push',
+    )
+  })
+})

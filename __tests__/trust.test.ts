@@ -18,6 +18,7 @@ import { digestDir } from '../src/files.ts'
 import { readRunContext } from '../src/run-context.ts'
 import { resolveTarget } from '../src/target.ts'
 import { isLoopback, parseGatewayUrl, parsePublishedUrl } from '../src/validate.ts'
+import { pushRecord } from '../src/gateway-schemas.ts'
 
 describe('symlinks follow the publish rules by their target', () => {
   let root: string
@@ -295,5 +296,32 @@ describe('escape helpers', () => {
     )
     expect(htmlLink('javascript:alert(1)')).toBe('javascript:alert(1)')
     expect(htmlText('a\n\n<b>"x"</b>')).toBe('a &lt;b&gt;&quot;x&quot;&lt;/b&gt;')
+  })
+})
+
+describe('the deploy log URL is built only from a checked site name', () => {
+  const record = (siteName: unknown) => ({
+    pushId: 'push_1',
+    deployId: 'd1',
+    state: 'ready',
+    project: { id: 'prj_1', name: 'site', siteId: 's1', siteName },
+  })
+
+  it('accepts a Netlify site name, and null before the deploy has a URL', () => {
+    expect(pushRecord.parse(record('my-site-2')).project?.siteName).toBe('my-site-2')
+    expect(pushRecord.parse(record(null)).project?.siteName).toBeNull()
+  })
+
+  it.each([
+    'evil.com/x',
+    'a b',
+    'site?x=1',
+    '../../settings',
+    'Site',
+    '-site',
+    'x'.repeat(64),
+    '](javascript:alert(1))',
+  ])('refuses %j', (siteName) => {
+    expect(() => pushRecord.parse(record(siteName))).toThrow('must be a Netlify site name')
   })
 })

@@ -5,6 +5,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { digestDir } from './files.ts'
+import { addSiteFiles } from './site.ts'
+import { selectFiles } from './select.ts'
 import { cancelPush } from './cancel.ts'
 import { COMMANDS_USAGE, SUBCOMMANDS, runCommand } from './cli-commands.ts'
 import { GatewayClient } from './gateway-client.ts'
@@ -13,7 +15,7 @@ import { getErrorMessage } from './errors.ts'
 import { keepSecret, logLine, redact } from './escape.ts'
 import { formatBytes, formatCents, formatDuration } from './format.ts'
 import { planPush } from './plan.ts'
-import { parseAlias, parseDir, parseGatewayUrl, parseNumber } from './validate.ts'
+import { parseAlias, parseDir, parseFile, parseGatewayUrl, parseNumber } from './validate.ts'
 import type { PushResult, Reporter } from './deploy.ts'
 import type { PlanResult } from './plan.ts'
 
@@ -26,6 +28,12 @@ export interface CliOptions {
   draft: boolean
   alias: string | undefined
   title: string | undefined
+  /** The `netlify.toml` to deploy; undefined: found in `dir` or the working directory. */
+  netlifyConfig: string | undefined
+  /** Glob patterns of the files of `dir` to deploy (`--include`, repeatable); empty: all. */
+  include: string[]
+  /** Glob patterns of the files never to deploy nor read (`--exclude`, repeatable). */
+  exclude: string[]
   wait: boolean
   timeoutMinutes: number
   concurrency: number
@@ -52,6 +60,9 @@ Options:
   --draft                 deploy a draft: its own URL, production untouched
   --alias <name>          a draft under a stable alias URL, e.g. pr-12 (implies --draft)
   --title <text>          the deploy title Netlify shows
+  --netlify-config <file> the netlify.toml to deploy (default: in --dir, else ./netlify.toml)
+  --include <glob>        deploy only the files of --dir matching it (repeatable)
+  --exclude <glob>        never deploy nor read the files matching it (repeatable)
   --no-wait               end once the deploy is queued, without waiting for it
   --timeout-minutes <n>   deadline of the whole push (default 20)
   --concurrency <n>       uploads in flight, 1 to 32 (default 8)
@@ -94,6 +105,9 @@ export function parseCliArgs(
         draft: { type: 'boolean' },
         alias: { type: 'string' },
         title: { type: 'string' },
+        'netlify-config': { type: 'string' },
+        include: { type: 'string', multiple: true },
+        exclude: { type: 'string', multiple: true },
         wait: { type: 'boolean', default: true },
         'timeout-minutes': { type: 'string' },
         concurrency: { type: 'string' },
@@ -132,6 +146,12 @@ export function parseCliArgs(
     draft: values.draft === true || alias !== undefined,
     alias: alias === undefined ? undefined : usage(() => parseAlias(alias, '--alias')),
     title: values.title || undefined,
+    netlifyConfig:
+      values['netlify-config'] === undefined
+        ? undefined
+        : usage(() => parseFile(values['netlify-config']!, '--netlify-config')),
+    include: values.include ?? [],
+    exclude: values.exclude ?? [],
     wait: values.wait !== false,
     timeoutMinutes:
       timeout === undefined
@@ -189,11 +209,20 @@ export async function runCli(
   let pushId: string | undefined
   try {
     const started = Date.now()
-    const digest = await digestDir(options.dir, {
-      // Netlify skips node_modules when the publish folder is the base folder (here: cwd).
-      skipNodeModules: isSameDir(options.dir, process.cwd()),
-      warn: reporter.warning,
-    })
+    const digest = await addSiteFiles(
+      await digestDir(options.dir, {
+        // Netlify skips node_modules when the publish folder is the base folder (here: cwd).
+        skipNodeModules: isSameDir(options.dir, process.cwd()),
+        warn: reporter.warning,
+        select: await selectFiles(options.dir, options.include, options.exclude),
+      }),
+      {
+        dir: options.dir,
+        root: process.cwd(),
+        configPath: options.netlifyConfig,
+        warn: reporter.warning,
+      },
+    )
     if (digest.count === 0) {
       throw new Error(`--dir: ${options.dir} holds no files to deploy (dotfiles are skipped)`)
     }
@@ -260,6 +289,7 @@ function describeResult(result: PushResult): string {
     `state: ${result.state ?? 'unknown'}`,
     result.deployUrl && `deploy-url: ${result.deployUrl}`,
     result.siteUrl && `site-url: ${result.siteUrl}`,
+    result.deployLogUrl && `deploy-log-url: ${result.deployLogUrl}`,
     `files: ${result.filesTotal} total, ${result.filesUploaded} uploaded (${formatBytes(result.bytesUploaded)})`,
     result.costCents === undefined ? undefined : `cost: ${formatCents(result.costCents)}`,
   ]
@@ -273,6 +303,7 @@ function resultJson(result: PushResult) {
     'deploy-id': result.deployId,
     'deploy-url': result.deployUrl,
     'site-url': result.siteUrl,
+    'deploy-log-url': result.deployLogUrl,
     state: result.state,
     'files-total': result.filesTotal,
     'files-changed': result.filesRequired,

@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 // The `kaixu-push` command (bundled to dist/cli/index.js); everything is in cli-main.ts.
 import { runCli } from './cli-main.ts'
+import { useEnvProxy } from './proxy.ts'
+
+useEnvProxy(process.env)
 
 // Ctrl-C or a CI runner's SIGTERM: the push in flight is cancelled before the command exits.
 // Once only: a second Ctrl-C kills at once, as usual.

@@ -61,6 +61,8 @@ export interface PushResult {
   deployUrl?: string
   /** The stable URL: the alias URL, or production. */
   siteUrl?: string
+  /** The deploy's page in Netlify's admin (its log), when the gateway names the site. */
+  deployLogUrl?: string
   errorMessage?: string
   /** What the gateway billed, once the deploy is ready. */
   costCents?: number
@@ -288,6 +290,11 @@ function applyRecord(result: PushResult, record: PushRecord): void {
   result.deployId = record.deployId || result.deployId
   result.deployUrl = record.deploy_ssl_url ?? undefined
   result.siteUrl = record.site_url ?? record.ssl_url ?? undefined
+  const siteName = record.project?.siteName
+  // Both parts are checked (gateway-schemas.ts: a DNS label, an id), so the URL needs no escaping.
+  if (siteName && result.deployId) {
+    result.deployLogUrl = `https://app.netlify.com/sites/${siteName}/deploys/${result.deployId}`
+  }
   result.errorMessage = record.error_message ?? undefined
   result.costCents = record.costCents ?? undefined
 }

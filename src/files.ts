@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks'
 import { pipeline } from 'node:stream/promises'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { HashPool, type FileHash } from './hash-pool.ts'
+import type { Selection } from './select.ts'
 
 /** One file of the deploy. */
 export interface FileEntry {
@@ -40,6 +41,11 @@ export interface DigestOptions {
   skipNodeModules?: boolean
   /** Receives a line for each entry that is neither a file, a folder nor a symlink. */
   warn?: (message: string) => void
+  /**
+   * Which deploy paths to keep (`include`/`exclude`, src/select.ts). Asked before an entry is
+   * stat'ed, followed or entered: what it excludes is never looked at, let alone hashed.
+   */
+  select?: Selection | undefined
 }
 
 /**
@@ -163,6 +169,7 @@ async function walk(
     if (isSkipped(name)) continue
     if (relDir === '' && options.skipNodeModules && name === 'node_modules') continue
     const relPath = relDir === '' ? name : `${relDir}/${name}`
+    if (options.select?.excludes(relPath)) continue
 
     // The entry's type comes with readdir on most file systems: stat only links and unknowns.
     let realPath: string | undefined
@@ -195,6 +202,8 @@ async function walk(
       }
       key = `${name}/`
     } else if (stat.isFile()) {
+      // Folders are entered whatever `include` says: it may name files inside them.
+      if (options.select && !options.select.includes(relPath)) continue
       // Netlify refuses these names: they would be read as a URL fragment or query.
       if (relPath.includes('#') || relPath.includes('?')) {
         throw new Error(`'${relPath}': deployed file names cannot contain # or ? characters`)
@@ -243,4 +252,35 @@ function resolveLink(root: string, absPath: string, relPath: string): string {
     )
   }
   return target
+}
+
+/**
+ * The digest with one more file at `deployPath` (replacing any file there), read from `absPath`:
+ * how a `netlify.toml` from outside the deployed folder joins the deploy, as netlify-cli adds it.
+ */
+export async function withFile(
+  digest: Digest,
+  deployPath: string,
+  absPath: string,
+): Promise<Digest> {
+  const { sha1, size } = await hashFile(absPath)
+  const entries = [...digest.byPath.values()].filter((entry) => entry.path !== deployPath)
+  entries.push({ path: deployPath, absPath, sha1, size })
+  // Code-unit order, as the walk lists paths, so the manifest stays reproducible.
+  entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+  const files: Record<string, string> = {}
+  const sizes: Record<string, number> = {}
+  const byPath = new Map<string, FileEntry>()
+  const bySha = new Map<string, FileEntry[]>()
+  let totalBytes = 0
+  for (const entry of entries) {
+    files[entry.path] = entry.sha1
+    sizes[entry.path] = entry.size
+    byPath.set(entry.path, entry)
+    const same = bySha.get(entry.sha1)
+    if (same) same.push(entry)
+    else bySha.set(entry.sha1, [entry])
+    totalBytes += entry.size
+  }
+  return { files, sizes, byPath, bySha, count: entries.length, totalBytes }
 }

@@ -124,7 +124,8 @@ export type PushState = (typeof PUSH_STATES)[number]
 /** The push record, answered by `push-complete` and `push-status`. */
 export interface PushRecord {
   pushId: string
-  project?: { id: string; name: string; siteId: string }
+  /** `siteName`: the Netlify site's name, null until the deploy has its URL (older gateways: absent). */
+  project?: { id: string; name: string; siteId: string; siteName?: string | null }
   deployId: string
   state: PushState
   netlifyState?: string | null

@@ -69,8 +69,16 @@ export const pushPlanResponse: z.ZodType<PushPlanResponse> = z.looseObject({
   limits: limits.optional(),
 })
 
+// A Netlify site name: it becomes part of a URL, so a DNS label and nothing else.
+const siteName = z
+  .string()
+  .regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a Netlify site name (a-z, 0-9, -)')
+
 export const pushRecord: z.ZodType<PushRecord> = z.looseObject({
   pushId: id,
+  project: z
+    .looseObject({ id, name: text, siteId: text, siteName: siteName.nullable().optional() })
+    .optional(),
   // Empty until Netlify has made the deploy on some gateways; the Action keeps the one it had.
   deployId: z.union([id, z.literal('')]),
   state,

@@ -5,6 +5,7 @@ import {
   parseAlias,
   parseBoolean,
   parseDir,
+  parseFile,
   parseGatewayUrl,
   parseLogin,
   parseNumber,
@@ -39,6 +40,14 @@ export interface ActionInputs {
   readonly githubDeployment: boolean
   readonly failWithoutCredentials: boolean
   readonly dryRun: boolean
+  /** The deploy's title in Netlify; undefined: the PR title or commit subject (`deployTitle`). */
+  readonly deployMessage: string | undefined
+  /** The `netlify.toml` to deploy (absolute); undefined: found in `dir` or the workspace. */
+  readonly netlifyConfigPath: string | undefined
+  /** Glob patterns (one a line) of the files of `dir` to deploy; empty: all of them. */
+  readonly include: readonly string[]
+  /** Glob patterns of the files of `dir` never to deploy (nor read). */
+  readonly exclude: readonly string[]
 }
 
 /**
@@ -59,6 +68,7 @@ export function getInputs(): ActionInputs {
   const project = required('project')
   const dir = parseDir(required('dir'), label('dir'))
   const alias = optional('alias')
+  const netlifyConfigPath = optional('netlify-config-path')
   const prNumber = optional('pr-number')
 
   const inputs: ActionInputs = Object.freeze({
@@ -87,6 +97,13 @@ export function getInputs(): ActionInputs {
     githubDeployment: parseDeploymentSwitch(core.getInput('github-deployment')),
     failWithoutCredentials: boolean('fail-without-credentials', false),
     dryRun: boolean('dry-run', false),
+    deployMessage: optional('deploy-message'),
+    include: lines('include'),
+    exclude: lines('exclude'),
+    netlifyConfigPath:
+      netlifyConfigPath === undefined
+        ? undefined
+        : parseFile(netlifyConfigPath, label('netlify-config-path')),
   })
   for (const [name, value] of Object.entries(inputs)) {
     if (name !== 'kaixuKey' && name !== 'githubToken') core.debug(`${name} = ${String(value)}`)
@@ -104,6 +121,15 @@ function required(name: string): string {
 
 function optional(name: string): string | undefined {
   return core.getInput(name) || undefined
+}
+
+/** A multi-line input's non-empty lines, trimmed (as `core.getMultilineInput`). */
+function lines(name: string): string[] {
+  return core
+    .getInput(name)
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== '')
 }
 
 function boolean(name: string, fallback: boolean): boolean {

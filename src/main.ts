@@ -3,6 +3,8 @@ import path from 'node:path'
 import * as core from '@actions/core'
 import { getInputs } from './inputs.ts'
 import { digestDir } from './files.ts'
+import { addSiteFiles } from './site.ts'
+import { selectFiles } from './select.ts'
 import { GatewayClient } from './gateway-client.ts'
 import { DeployTimeoutError, PushError, push } from './deploy.ts'
 import { getErrorMessage } from './errors.ts'
@@ -98,14 +100,24 @@ export async function run(): Promise<void> {
 
     // Step 2: digest the folder.
     const started = Date.now()
-    const digest = await digestDir(inputs.dir, {
-      skipNodeModules: isWorkspaceRoot(inputs.dir),
-      warn: reporter.warning,
-    })
+    const digest = await addSiteFiles(
+      await digestDir(inputs.dir, {
+        skipNodeModules: isWorkspaceRoot(inputs.dir),
+        warn: reporter.warning,
+        select: await selectFiles(inputs.dir, inputs.include, inputs.exclude),
+      }),
+      {
+        dir: inputs.dir,
+        root: workspace(),
+        configPath: inputs.netlifyConfigPath,
+        warn: reporter.warning,
+      },
+    )
     digestMs = Date.now() - started
     if (digest.count === 0) {
       throw new Error(
-        `Input 'dir': ${inputs.dir} holds no files to deploy (dotfiles and __MACOSX are skipped)`,
+        `Input 'dir': ${inputs.dir} holds no files to deploy (dotfiles and __MACOSX are skipped` +
+          `${inputs.include.length + inputs.exclude.length > 0 ? ', as is what include/exclude leave out' : ''})`,
       )
     }
     reporter.info(
@@ -147,7 +159,7 @@ export async function run(): Promise<void> {
       )
       if (deployment) saveDeploymentId(deployment.id)
     }
-    const title = deployTitle(context, target)
+    const title = deployTitle(context, target, inputs.deployMessage)
     result = await push(
       client,
       digest,
@@ -201,6 +213,7 @@ export async function run(): Promise<void> {
           production: target.production,
           siteUrl,
           deployUrl: result?.deployUrl,
+          deployLogUrl: result?.deployLogUrl,
           filesTotal: result?.filesTotal,
           filesChanged: result?.filesRequired,
           filesUploaded: result?.filesUploaded,
@@ -304,10 +317,14 @@ async function checkPrNumber(
 // Netlify skips node_modules when the publish folder is the site's base folder; for a workflow
 // that is `dir: .`, the checkout itself.
 function isWorkspaceRoot(dir: string): boolean {
-  const workspace = path.resolve(process.env['GITHUB_WORKSPACE'] ?? process.cwd())
   try {
-    return fs.realpathSync(dir) === fs.realpathSync(workspace)
+    return fs.realpathSync(dir) === fs.realpathSync(workspace())
   } catch {
     return false
   }
+}
+
+/** The checkout: the project's root, where a `netlify.toml` or `netlify/` folder is looked for. */
+function workspace(): string {
+  return path.resolve(process.env['GITHUB_WORKSPACE'] ?? process.cwd())
 }

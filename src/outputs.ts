@@ -14,6 +14,7 @@ export function setOutputs(result: PushResult): void {
     'deploy-id': result.deployId,
     'deploy-url': result.deployUrl,
     'site-url': result.siteUrl,
+    'deploy-log-url': result.deployLogUrl,
     state: result.state,
     'files-total': result.filesTotal,
     'files-changed': result.filesRequired,
@@ -101,6 +102,7 @@ export async function writeSummary(data: SummaryData): Promise<void> {
   if (result?.state) rows.push(['State', escape(result.state)])
   if (result?.siteUrl) rows.push(['Site URL', link(result.siteUrl)])
   if (result?.deployUrl) rows.push(['Deploy URL', link(result.deployUrl)])
+  if (result?.deployLogUrl) rows.push(['Deploy log', link(result.deployLogUrl)])
   if (result) {
     const changed = result.filesRequired === undefined ? '' : `, ${result.filesRequired} changed`
     rows.push(['Files', `${result.filesTotal} total${changed}, ${result.filesUploaded} uploaded`])

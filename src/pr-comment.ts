@@ -17,6 +17,8 @@ export interface CommentReport {
   siteUrl?: string | undefined
   /** The unique URL of this deploy. */
   deployUrl?: string | undefined
+  /** The deploy's page in Netlify's admin. */
+  deployLogUrl?: string | undefined
   filesTotal?: number | undefined
   filesChanged?: number | undefined
   filesUploaded?: number | undefined
@@ -53,6 +55,7 @@ export function renderComment(report: CommentReport): string {
   if (report.deployUrl && report.deployUrl !== report.siteUrl) {
     rows.push(['This deploy', markdownLink(report.deployUrl)])
   }
+  if (report.deployLogUrl) rows.push(['Deploy log', markdownLink(report.deployLogUrl)])
   if (report.sha) rows.push(['Commit', markdownCode(report.sha.slice(0, 7))])
   rows.push(['State', markdownCode(state)])
   if (report.filesTotal !== undefined) {

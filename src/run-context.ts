@@ -41,6 +41,11 @@ export interface RunContext {
   /** `workflow_run` only: the head commit of the run that triggered this one. */
   readonly upstreamHeadSha: string | undefined
   readonly actor: string | undefined
+  /**
+   * What the change is called, for the deploy's title: the PR's title, else the first line of
+   * the head commit's message. Author-written text: `deployTitle` cleans it before use.
+   */
+  readonly subject: string | undefined
   /** The run's page, for deployment `log_url` and comments. */
   readonly runUrl: string | undefined
   readonly apiUrl: string
@@ -70,6 +75,7 @@ export function readRunContext(env: NodeJS.ProcessEnv = process.env): RunContext
   let fromFork = false
   let forPullRequest = false
   let upstreamHeadSha: string | undefined
+  let subject = firstLine(record(payload['head_commit'])?.['message'])
 
   if (pr) {
     const head = record(pr['head'])
@@ -80,6 +86,7 @@ export function readRunContext(env: NodeJS.ProcessEnv = process.env): RunContext
       headBranch: text(head?.['ref']),
     }
     sha = pullRequest.headSha ?? sha
+    subject = firstLine(pr['title']) ?? subject
     // A PR whose head repository was deleted has `head.repo: null`: treat it as a fork.
     fromFork =
       headRepo === undefined ||
@@ -89,6 +96,7 @@ export function readRunContext(env: NodeJS.ProcessEnv = process.env): RunContext
     branch = undefined
   } else if (run) {
     upstreamHeadSha = text(run['head_sha'])
+    subject = firstLine(run['display_title']) ?? firstLine(record(run['head_commit'])?.['message'])
     sha = upstreamHeadSha ?? sha
     const headRepo = text(record(run['head_repository'])?.['full_name'])
     // As on `pull_request`: a head repository that was deleted (`null`) or is not named is a
@@ -130,6 +138,7 @@ export function readRunContext(env: NodeJS.ProcessEnv = process.env): RunContext
     forPullRequest,
     upstreamHeadSha,
     actor: env['GITHUB_ACTOR'] || undefined,
+    subject,
     runUrl:
       fullName && runId
         ? `${serverUrl}/${fullName}/actions/runs/${runId}` +
@@ -161,6 +170,10 @@ function record(value: unknown): Json | undefined {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
     ? (value as Json)
     : undefined
+}
+
+function firstLine(value: unknown): string | undefined {
+  return text(typeof value === 'string' ? value.split(/\r?\n/, 1)[0]!.trim() : undefined)
 }
 
 function text(value: unknown): string | undefined {

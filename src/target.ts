@@ -90,12 +90,37 @@ export function resolveTarget(inputs: TargetInputs, context: RunContext): Target
 }
 
 /**
- * The deploy title Netlify shows: `Deploy of 3f2a1c7 (feature-x) by kaixu/push`, with the PR
- * number on previews. Undefined when the commit is unknown.
+ * The deploy title Netlify shows: the `deploy-message` input, else the PR's title or the commit's
+ * subject, else `Deploy of 3f2a1c7 (feature-x) by kaixu/push` (with the PR number on previews).
+ * Undefined when none of these is known.
  */
-export function deployTitle(context: RunContext, target: Target): string | undefined {
+export function deployTitle(
+  context: RunContext,
+  target: Target,
+  message?: string,
+): string | undefined {
+  // The gateway refuses control and bidirectional characters in a title (a 400 would fail the
+  // push over a commit subject), and Netlify shows one line: so they become spaces here.
+  const chosen = cleanTitle(message ?? context.subject ?? '')
+  if (chosen !== '') return chosen
   if (!context.sha) return undefined
   const branch = context.pullRequest?.headBranch ?? context.branch
   const pr = target.prNumber === undefined ? '' : `PR #${target.prNumber}: `
   return `${pr}Deploy of ${context.sha.slice(0, 7)}${branch ? ` (${branch})` : ''} by kaixu/push`
+}
+
+// The gateway's limit for a deploy title.
+const TITLE_MAX = 500
+
+/** One line of at most `TITLE_MAX` characters, without control or bidirectional characters. */
+function cleanTitle(value: string): string {
+  const flat = value
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, ' ')
+    .replace(/[\ud800-\udfff]/gu, ' ')
+    .replace(/\s+/g, ' ')
+    .trim()
+  // Array.from splits by code point, so no surrogate pair is cut in half.
+  const points = Array.from(flat)
+  return points.length <= TITLE_MAX ? flat : points.slice(0, TITLE_MAX).join('').trimEnd()
 }

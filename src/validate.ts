@@ -84,6 +84,19 @@ export function parseDir(value: string, label: string): string {
   return dir
 }
 
+/** An existing regular file (a symlink to one too), as an absolute path. */
+export function parseFile(value: string, label: string): string {
+  const file = path.resolve(value)
+  let stat: fs.Stats
+  try {
+    stat = fs.statSync(file)
+  } catch {
+    throw new Error(`${label}: '${value}' does not exist (resolved to ${file})`)
+  }
+  if (!stat.isFile()) throw new Error(`${label}: '${value}' is not a file`)
+  return file
+}
+
 /** `true`/`false` in the YAML 1.2 core schema spellings (as `core.getBooleanInput` takes them). */
 export function parseBoolean(value: string, label: string): boolean {
   if (['true', 'True', 'TRUE'].includes(value)) return true

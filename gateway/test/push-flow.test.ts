@@ -97,6 +97,8 @@ describe.each(databases())('push flow on %s', (database) => {
     expect(status.body['state']).toBe('ready')
     const deployUrl = status.body['deploy_ssl_url'] as string
     expect(deployUrl).toContain(String(init.body['deployId']))
+    // The site's name, for the deploy's page in Netlify's admin.
+    expect(status.body['project']).toMatchObject({ siteName: tenant.projectName })
     for (const [path, content] of Object.entries(files)) {
       const page = await fetchSite(
         `${deployUrl}/${path.split('/').map(encodeURIComponent).join('/')}`,

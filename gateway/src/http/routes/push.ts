@@ -163,7 +163,12 @@ export function renderPush(p: PushRow) {
   const siteUrl = p.ssl_url ?? p.url
   return {
     pushId: p.id,
-    project: { id: p.project_id, name: p.project_name, siteId: p.site_id },
+    project: {
+      id: p.project_id,
+      name: p.project_name,
+      siteId: p.site_id,
+      siteName: siteNameOf(deployUrl, p.deploy_id),
+    },
     deployId: p.deploy_id,
     state: p.state,
     netlifyState: p.netlify_state,
@@ -180,6 +185,25 @@ export function renderPush(p: PushRow) {
     completedAt: p.completed_at,
     finishedAt: p.finished_at,
   }
+}
+
+/**
+ * The Netlify site's name, which names the deploy's page in Netlify's admin
+ * (`app.netlify.com/sites/<name>/deploys/<id>`). Netlify's deploy permalink is always
+ * `<deploy id>--<site name>.<domain>`, so the name is read from the URL already stored rather
+ * than kept twice. Null until the deploy has its URL, or when the URL is not of that form.
+ */
+function siteNameOf(deployUrl: string | null, deployId: string | null): string | null {
+  if (!deployUrl || !deployId) return null
+  let host: string
+  try {
+    host = new URL(deployUrl).hostname
+  } catch {
+    return null
+  }
+  const label = host.split('.')[0]!
+  const name = label.startsWith(`${deployId}--`) ? label.slice(deployId.length + 2) : ''
+  return /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(name) ? name : null
 }
 
 /**
