@@ -32,6 +32,7 @@ import { createIdempotency, type Idempotency } from '../services/idempotency.ts'
 import { createMetering, systemClock, type Clock, type Metering } from '../services/metering.ts'
 import { finalizeInvoicesJob } from '../jobs/finalize-invoices.ts'
 import { createWebhooks, type Webhooks } from '../services/webhooks.ts'
+import { adminApiRoutes } from './admin-routes.ts'
 import { acquireDataDirLock } from './data-dir-lock.ts'
 
 export interface Services {
@@ -250,7 +251,8 @@ export async function startGateway(
   const queue = await services.startJobs({ work: true })
 
   const state = { draining: false }
-  server.on('request', createApp({ ...services, sandbox: sandbox?.router, state }))
+  const adminApi = adminApiRoutes({ ...services, jobs: async () => queue })
+  server.on('request', createApp({ ...services, adminApi, sandbox: sandbox?.router, state }))
   logger.info(
     {
       url,
