@@ -27,8 +27,6 @@ export interface InitInput {
   title?: string | undefined
 }
 
-export const FINALIZE_QUEUE = 'push-finalize'
-
 const TERMINAL = new Set<repo.PushState>(['ready', 'error', 'cancelled', 'expired'])
 
 export interface PushServiceDeps {

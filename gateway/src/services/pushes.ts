@@ -11,16 +11,15 @@ import { BodyTooLargeError, Sha1Gate } from '../lib/sha1-gate.ts'
 import { NetlifyApiError, type NetlifyDeploy } from '../netlify/client.ts'
 import {
   createPushContext,
-  FINALIZE_QUEUE,
   type Caller,
   type InitInput,
   type PushContext,
   type PushServiceDeps,
 } from './push-context.ts'
+import { finalizePush } from '../jobs/finalize-push.ts'
 import { createPushLifecycle } from './push-lifecycle.ts'
 
 export type { Caller, InitInput, PushServiceDeps } from './push-context.ts'
-export { FINALIZE_QUEUE } from './push-context.ts'
 
 /** How long one run of the finalize job polls Netlify before it re-queues itself. */
 const FINALIZE_RUN_MS = 5_000
@@ -346,13 +345,7 @@ export function createPushService(
         if (missing.length > 0) throw ERRORS.uploadsIncomplete(missing)
         await db.transaction(async (tx) => {
           if (!(await repo.startFinalizing(tx, pushId))) return
-          await deps
-            .queue()
-            .send(
-              FINALIZE_QUEUE,
-              { pushId },
-              { tx, singletonKey: pushId, customerId: push.customer_id },
-            )
+          await finalizePush.send(deps.queue(), { pushId }, { tx, customerId: push.customer_id })
           await audit(
             {
               ...callerAudit(caller),

@@ -122,10 +122,10 @@ export async function openServices(
   const definitions = [
     finalizePushJob(pushes, config),
     assembleFileJob(chunked, config),
-    cleanupJob(db, chunked, clock),
-    pushSweepJob(pushes),
+    cleanupJob(db, chunked, clock, config),
+    pushSweepJob(pushes, config),
     pushJobRetryJob(db, jobs, config),
-    finalizeInvoicesJob(billing),
+    finalizeInvoicesJob(billing, config),
     deliverWebhookJob(webhooks, config),
   ] as JobDefinition<object>[]
   return {
