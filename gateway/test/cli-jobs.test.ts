@@ -65,43 +65,51 @@ describe.each(databases())('jobs retry from the CLI on %s', (database) => {
     }
   }
 
-  test('in-process, a dead job run again is audited as the CLI', async () => {
-    const id = await withServices(deadJob)
-    const res = await runCli(['jobs', 'retry', '--queue', QUEUE, '--id', id, '--json'], env)
-    expect(res.stderr).toBe('')
-    expect(JSON.parse(res.stdout)).toEqual({ retried: true, queue: QUEUE, id })
-    const audits = await withServices((s) => retryAudits(s, id))
-    expect(audits).toEqual([
-      expect.objectContaining({
-        actor: 'cli',
-        action: 'job.retry',
-        status: 'ok',
-        details: { queue: QUEUE, id },
-      }),
-    ])
-  }, SLOW)
-
-  test('over HTTP, the same retry is audited as the admin API with its request id', async () => {
-    const gw = await startTestGateway(database, { KAIXU_ADMIN_TOKEN: ADMIN_TOKEN })
-    try {
-      const id = await deadJob(gw)
-      const res = await runCli(['jobs', 'retry', '--queue', QUEUE, '--id', id, '--json'], {
-        KAIXU_GATEWAY_URL: gw.url,
-        KAIXU_ADMIN_TOKEN: ADMIN_TOKEN,
-        LOG_LEVEL: 'silent',
-      })
+  test(
+    'in-process, a dead job run again is audited as the CLI',
+    async () => {
+      const id = await withServices(deadJob)
+      const res = await runCli(['jobs', 'retry', '--queue', QUEUE, '--id', id, '--json'], env)
       expect(res.stderr).toBe('')
       expect(JSON.parse(res.stdout)).toEqual({ retried: true, queue: QUEUE, id })
-      expect(await retryAudits(gw, id)).toEqual([
+      const audits = await withServices((s) => retryAudits(s, id))
+      expect(audits).toEqual([
         expect.objectContaining({
-          actor: 'admin',
+          actor: 'cli',
           action: 'job.retry',
-          requestId: expect.any(String),
+          status: 'ok',
           details: { queue: QUEUE, id },
         }),
       ])
-    } finally {
-      await gw.stop()
-    }
-  }, SLOW)
+    },
+    SLOW,
+  )
+
+  test(
+    'over HTTP, the same retry is audited as the admin API with its request id',
+    async () => {
+      const gw = await startTestGateway(database, { KAIXU_ADMIN_TOKEN: ADMIN_TOKEN })
+      try {
+        const id = await deadJob(gw)
+        const res = await runCli(['jobs', 'retry', '--queue', QUEUE, '--id', id, '--json'], {
+          KAIXU_GATEWAY_URL: gw.url,
+          KAIXU_ADMIN_TOKEN: ADMIN_TOKEN,
+          LOG_LEVEL: 'silent',
+        })
+        expect(res.stderr).toBe('')
+        expect(JSON.parse(res.stdout)).toEqual({ retried: true, queue: QUEUE, id })
+        expect(await retryAudits(gw, id)).toEqual([
+          expect.objectContaining({
+            actor: 'admin',
+            action: 'job.retry',
+            requestId: expect.any(String),
+            details: { queue: QUEUE, id },
+          }),
+        ])
+      } finally {
+        await gw.stop()
+      }
+    },
+    SLOW,
+  )
 })

@@ -75,3 +75,13 @@ export function runCli(
     child.on('close', (code) => done({ stdout, stderr, code: code ?? 1 }))
   })
 }
+
+/** Runs a CLI command with `--json` and answers its output; throws with its stderr if it fails. */
+export async function cliJson(
+  args: string[],
+  env: Record<string, string>,
+): Promise<Record<string, any>> {
+  const res = await runCli([...args, '--json'], env)
+  if (res.code !== 0) throw new Error(`kaixu-gateway ${args.join(' ')}: ${res.stderr}`)
+  return JSON.parse(res.stdout) as Record<string, unknown>
+}
