@@ -13,7 +13,7 @@ import {
 } from './helpers/accounts.ts'
 import { launchBrowser } from './helpers/browser.ts'
 import { api, databases, startTestGateway, type TestGateway } from './helpers/gateway.ts'
-import { runCli } from './helpers/processes.ts'
+import { cliJson, runCli } from './helpers/processes.ts'
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex')
 const TTL_HOURS = 5
@@ -358,38 +358,38 @@ describe.each(databases())('onboarding links on %s', (database) => {
 
   // Remote mode does not depend on the database: once is enough.
   const onPglite = database === 'pglite' ? test : test.skip
-  onPglite('kaixu-gateway onboarding create|list|revoke through the admin API', async () => {
-    const env = {
-      KAIXU_DATA_DIR: gw.dataDir,
-      KAIXU_ADMIN_TOKEN: ADMIN_TOKEN,
-      KAIXU_GATEWAY_URL: gw.url,
-      LOG_LEVEL: 'silent',
-    }
-    const cli = async (...args: string[]) => {
-      const res = await runCli([...args, '--json'], env)
-      if (res.code !== 0) throw new Error(`kaixu-gateway ${args.join(' ')}: ${res.stderr}`)
-      return JSON.parse(res.stdout) as Record<string, any>
-    }
-    const customerId = await newCustomer('Via HTTP')
-    const created = await cli('onboarding', 'create', '--customer', customerId, '--hours', '2')
-    secrets.push(created['url'])
-    expect(created).toMatchObject({
-      customerId,
-      state: 'open',
-      url: expect.stringMatching(/^http/),
-    })
-    const listed = await cli('onboarding', 'list', '--customer', customerId)
-    expect(listed['links'].map((l: { id: string }) => l.id)).toEqual([created['id']])
-    expect(await cli('onboarding', 'revoke', '--id', created['id'])).toMatchObject({
-      state: 'revoked',
-    })
-    const bad = await runCli(
-      ['onboarding', 'create', '--customer', customerId, '--hours', 'x'],
-      env,
-    )
-    expect(bad.code).toBe(1)
-    expect(bad.stderr).toContain('expiresInHours')
-  }, 180_000)
+  onPglite(
+    'kaixu-gateway onboarding create|list|revoke through the admin API',
+    async () => {
+      const env = {
+        KAIXU_DATA_DIR: gw.dataDir,
+        KAIXU_ADMIN_TOKEN: ADMIN_TOKEN,
+        KAIXU_GATEWAY_URL: gw.url,
+        LOG_LEVEL: 'silent',
+      }
+      const cli = cliJson(env)
+      const customerId = await newCustomer('Via HTTP')
+      const created = await cli('onboarding', 'create', '--customer', customerId, '--hours', '2')
+      secrets.push(created['url'])
+      expect(created).toMatchObject({
+        customerId,
+        state: 'open',
+        url: expect.stringMatching(/^http/),
+      })
+      const listed = await cli('onboarding', 'list', '--customer', customerId)
+      expect(listed['links'].map((l: { id: string }) => l.id)).toEqual([created['id']])
+      expect(await cli('onboarding', 'revoke', '--id', created['id'])).toMatchObject({
+        state: 'revoked',
+      })
+      const bad = await runCli(
+        ['onboarding', 'create', '--customer', customerId, '--hours', 'x'],
+        env,
+      )
+      expect(bad.code).toBe(1)
+      expect(bad.stderr).toContain('expiresInHours')
+    },
+    180_000,
+  )
 
   // The local path needs the database the gateway uses: a Postgres server both can open.
   const onPostgres = database === 'postgres' ? test : test.skip
