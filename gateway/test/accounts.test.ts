@@ -426,7 +426,7 @@ describe.each(databases())('accounts on %s', (database) => {
       KAIXU_GATEWAY_URL: gw.url,
       LOG_LEVEL: 'silent',
     }
-    const cli = (...args: string[]) => cliJson(args, env)
+    const cli = cliJson(env)
     const customer = await cli('customers', 'create', '--name', 'Via CLI')
     const key = await cli('keys', 'create', '--customer', customer['id'], '--name', 'deploy')
     expect(isWellFormedApiKey(key['key'])).toBe(true)

@@ -37,7 +37,7 @@ describe('crash safety (kill -9 mid-job)', () => {
     )
     return { url: String(gateway.line['url']) }
   }
-  const cli = (...args: string[]) => cliJson(args, env)
+  const cli = (...args: string[]) => cliJson(env)(...args)
 
   /** Polls push-status until the push is final (or the deadline passes). */
   async function waitFinal(gw: { url: string }, pushId: string, ms = 90_000) {

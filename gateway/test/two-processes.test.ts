@@ -24,7 +24,7 @@ onPostgres('two gateway processes on one Postgres database', () => {
   let drop: () => Promise<void>
   let env: Record<string, string>
 
-  const cli = (...args: string[]) => cliJson(args, env)
+  const cli = (...args: string[]) => cliJson(env)(...args)
 
   /** A customer with a key, token and project, set up through the CLI. */
   async function tenant(name: string, limits: string[]) {

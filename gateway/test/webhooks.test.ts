@@ -443,7 +443,7 @@ describe.each(databases())('webhooks on %s', (database) => {
         KAIXU_GATEWAY_URL: gw.url,
         LOG_LEVEL: 'silent',
       }
-      const cli = (...args: string[]) => cliJson(args, env)
+      const cli = cliJson(env)
       const added = await cli(
         'webhooks',
         'add',

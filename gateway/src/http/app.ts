@@ -13,6 +13,7 @@ import { errorHandler, notFoundHandler } from './middleware/error-handler.ts'
 import { healthRoutes } from './routes/health.ts'
 import { historyRoutes } from './routes/history.ts'
 import { accountRoutes } from './routes/account.ts'
+import { onboardingPage } from './onboarding/page.ts'
 import { pushRoutes } from './routes/push.ts'
 import { dashboardRoutes } from './dashboard/routes.ts'
 import { usageRoutes } from './routes/usage.ts'
@@ -128,6 +129,8 @@ export function createApp(deps: AppDeps): Express {
   app.use('/admin/api', requireAdmin(deps.config.adminToken), deps.adminApi)
   // The operator's dashboard: HTML pages with a session cookie (the API above takes the token).
   app.use('/admin', dashboardRoutes(deps))
+  // A customer's side of an onboarding link: a page, no key needed (the link is the credential).
+  app.use('/onboard', onboardingPage(deps.onboarding))
   app.use(
     '/v1',
     requireApiKey(deps.accounts, deps.config.adminToken),

@@ -22,6 +22,11 @@ import {
   projectParams,
   webhookParams,
 } from '../http/schemas.ts'
+import {
+  onboardingCreateSchema,
+  onboardingListQuery,
+  onboardingParams,
+} from '../http/onboarding/schemas.ts'
 import { parse } from '../http/validate.ts'
 import type { JobQueue } from '../jobs/queue.ts'
 import type { ActorRef } from '../services/audit.ts'
@@ -39,7 +44,7 @@ import type { Services } from './gateway.ts'
 /** What an operation may use: the services, with the job queue started on first use. */
 export type AdminServices = Pick<
   Services,
-  'accounts' | 'billing' | 'auditLog' | 'vaultAdmin' | 'webhooks' | 'clock'
+  'accounts' | 'billing' | 'auditLog' | 'vaultAdmin' | 'webhooks' | 'onboarding' | 'clock'
 > & { jobs(): Promise<JobQueue> }
 
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE'
@@ -54,12 +59,15 @@ export interface Operation<P extends Shape, Q extends Shape, B extends Shape, Ou
   query: Q
   /** Present on operations that take a JSON body. */
   body: B | undefined
+  /** The most JSON the route reads (express's notation); larger bodies get 413. */
+  bodyLimit: string
   /** The HTTP status of a success (201 for a creation, 202 for a queued resend). */
   status: number
   call(
     s: AdminServices,
     input: { path: z.output<P>; query: z.output<Q>; body: z.output<B> },
     actor: ActorRef,
+    origin: string,
   ): Promise<Out>
   /** A non-JSON rendering the HTTP answer takes when the query asks for it (invoices as CSV). */
   render?(out: Out, query: z.output<Q>): { type: string; text: string } | undefined
@@ -71,7 +79,9 @@ function op<
   B extends Shape = typeof none,
   Out = unknown,
 >(
-  o: Partial<Pick<Operation<P, Q, B, Out>, 'path' | 'query' | 'body' | 'status' | 'render'>> &
+  o: Partial<
+    Pick<Operation<P, Q, B, Out>, 'path' | 'query' | 'body' | 'bodyLimit' | 'status' | 'render'>
+  > &
     Pick<Operation<P, Q, B, Out>, 'method' | 'route' | 'call'>,
 ): Operation<P, Q, B, Out> {
   return {
@@ -79,6 +89,7 @@ function op<
     path: o.path ?? (none as unknown as P),
     query: o.query ?? (none as unknown as Q),
     body: o.body,
+    bodyLimit: o.bodyLimit ?? '16kb',
     status: o.status ?? 200,
   }
 }
@@ -343,6 +354,34 @@ export const OPERATIONS = {
     path: deliveryParams,
     call: async (s, { path }) => ({ attempts: await s.webhooks.attempts(path.id, undefined) }),
   }),
+  // --- onboarding links: the URL (its secret) is answered once, at creation --------------------
+  onboardingCreate: op({
+    method: 'POST',
+    route: '/customers/:id/onboarding-links',
+    path: customerParams,
+    body: onboardingCreateSchema,
+    bodyLimit: '4kb',
+    status: 201,
+    call: (s, { path, body }, actor, origin) => s.onboarding.create(path.id, body, actor, origin),
+  }),
+  onboardingList: op({
+    method: 'GET',
+    route: '/onboarding-links',
+    query: onboardingListQuery,
+    call: (s, { query }) =>
+      s.onboarding.list({
+        customerId: query.customer,
+        limit: query.limit,
+        ...(query.before ? { before: query.before } : {}),
+      }),
+  }),
+  onboardingRevoke: op({
+    method: 'DELETE',
+    route: '/onboarding-links/:id',
+    path: onboardingParams,
+    call: (s, { path }, actor) => s.onboarding.revoke(path.id, actor),
+  }),
+
   deliveriesResend: op({
     method: 'POST',
     route: '/webhook-deliveries/:id/resend',
@@ -408,6 +447,8 @@ export function parseInput(
 /** The operator's interface in-process (the CLI beside a Postgres or a stopped gateway). */
 export function localAdmin(services: Services, actor: ActorRef = 'cli'): AdminApi {
   const s: AdminServices = { ...services, jobs: () => services.startJobs({ work: false }) }
+  // Links made here point at this gateway's own listener (KAIXU_PUBLIC_URL wins when set).
+  const origin = `http://${services.config.host}:${services.config.port}`
   return buildApi((_name, o, input) =>
     o.call(
       s,
@@ -417,6 +458,7 @@ export function localAdmin(services: Services, actor: ActorRef = 'cli'): AdminAp
         body: o.body && pick(input, o.body),
       }),
       actor,
+      origin,
     ),
   )
 }

@@ -1,5 +1,6 @@
 import { Router, type Request, type RequestHandler } from 'express'
 import { jsonBody } from '../http/middleware/json-body.ts'
+import { originOf } from '../http/origin.ts'
 import { OPERATIONS, parseInput, type AdminServices, type AnyOperation } from './admin-api.ts'
 
 const ROUTE_OF = {
@@ -16,12 +17,12 @@ const ROUTE_OF = {
  */
 export function adminApiRoutes(services: AdminServices): Router {
   const router = Router()
-  const json = jsonBody('16kb')
   for (const o of Object.values(OPERATIONS) as AnyOperation[]) {
-    const handlers: RequestHandler[] = o.body ? [json] : []
+    const handlers: RequestHandler[] = o.body ? [jsonBody(o.bodyLimit)] : []
     router[ROUTE_OF[o.method]](o.route, ...handlers, async (req: Request, res) => {
       const input = parseInput(o, { path: req.params, query: req.query, body: req.body })
-      const out = await o.call(services, input, { name: 'admin', requestId: String(req.id) })
+      const actor = { name: 'admin', requestId: String(req.id) }
+      const out = await o.call(services, input, actor, originOf(req))
       const rendered = o.render?.(out, input.query)
       if (rendered) res.type(rendered.type).send(rendered.text)
       else res.status(o.status).json(out)

@@ -14,6 +14,7 @@ import {
   type CommandContext,
 } from './cli-accounts.ts'
 import { runWebhookCommand, WEBHOOK_OPTIONS, WEBHOOK_USAGE } from './cli-webhooks.ts'
+import { ONBOARDING_OPTIONS, ONBOARDING_USAGE, runOnboardingCommand } from './cli-onboarding.ts'
 import { acquireDataDirLock, DataDirBusyError } from './data-dir-lock.ts'
 
 // The gateway itself (database, job queue, Netlify client) is imported only by the commands that
@@ -41,6 +42,7 @@ ${ACCOUNT_USAGE}
                                           background jobs; failed = dead (every attempt used)
   jobs retry --queue Q --id ID            run a dead job again
 ${WEBHOOK_USAGE}
+${ONBOARDING_USAGE}
   sandbox [--port P] [--host H]           run the Netlify sandbox on its own
 
 Options:
@@ -77,6 +79,7 @@ const OPTIONS = {
   out: { type: 'string' },
   in: { type: 'string' },
   ...WEBHOOK_OPTIONS,
+  ...ONBOARDING_OPTIONS,
 } as const
 
 type Values = ReturnType<
@@ -371,7 +374,9 @@ async function main(argv: string[]): Promise<void> {
     }
     default: {
       const handled =
-        (await runAccountCommand(command, ctx)) || (await runWebhookCommand(command, ctx))
+        (await runAccountCommand(command, ctx)) ||
+        (await runWebhookCommand(command, ctx)) ||
+        (await runOnboardingCommand(command, ctx))
       if (!handled) throw new UsageError(`unknown command '${command}'`)
     }
   }

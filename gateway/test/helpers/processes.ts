@@ -76,12 +76,11 @@ export function runCli(
   })
 }
 
-/** Runs a CLI command with `--json` and answers its output; throws with its stderr if it fails. */
-export async function cliJson(
-  args: string[],
-  env: Record<string, string>,
-): Promise<Record<string, any>> {
-  const res = await runCli([...args, '--json'], env)
-  if (res.code !== 0) throw new Error(`kaixu-gateway ${args.join(' ')}: ${res.stderr}`)
-  return JSON.parse(res.stdout) as Record<string, unknown>
-}
+/** Runs CLI commands with `--json` in `env`: answers the parsed output, rejects with stderr. */
+export const cliJson =
+  (env: Record<string, string>) =>
+  async (...args: string[]): Promise<Record<string, any>> => {
+    const res = await runCli([...args, '--json'], env)
+    if (res.code !== 0) throw new Error(`kaixu-gateway ${args.join(' ')}: ${res.stderr}`)
+    return JSON.parse(res.stdout) as Record<string, any>
+  }
