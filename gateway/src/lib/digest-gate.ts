@@ -1,21 +1,27 @@
 import { createHash } from 'node:crypto'
 import { Transform, type TransformCallback } from 'node:stream'
 
+/** The digests bodies are checked with: SHA-1 for files (Netlify's), SHA-256 for function zips. */
+export type DigestAlgorithm = 'sha1' | 'sha256'
+
 /**
- * Passes a body through while hashing it, but holds back the last chunk until the SHA-1 is
- * known: when the digest differs from `expected` (or the body outgrows `maxBytes`) the stream
- * fails before its final bytes go out, so the receiver never sees a complete wrong file.
+ * Passes a body through while hashing it, but holds back the last chunk until the digest is
+ * known: when it differs from `expected` (or the body outgrows `maxBytes`) the stream fails
+ * before its final bytes go out, so the receiver never sees a complete wrong file.
  */
-export class Sha1Gate extends Transform {
+export class DigestGate extends Transform {
+  readonly algorithm: DigestAlgorithm
   readonly expected: string
   readonly maxBytes: number
   bytes = 0
   actual: string | undefined
-  private readonly hash = createHash('sha1')
+  private readonly hash
   private held: Buffer | undefined
 
-  constructor(expected: string, maxBytes = Number.POSITIVE_INFINITY) {
+  constructor(algorithm: DigestAlgorithm, expected: string, maxBytes = Number.POSITIVE_INFINITY) {
     super()
+    this.algorithm = algorithm
+    this.hash = createHash(algorithm)
     this.expected = expected
     this.maxBytes = maxBytes
   }
@@ -39,7 +45,7 @@ export class Sha1Gate extends Transform {
   override _flush(callback: TransformCallback): void {
     this.actual = this.hash.digest('hex')
     if (this.mismatched) {
-      callback(new ShaMismatchError(this.expected, this.actual))
+      callback(new ShaMismatchError(this.algorithm, this.expected, this.actual))
       return
     }
     callback(null, this.held)
@@ -50,8 +56,8 @@ export class ShaMismatchError extends Error {
   override name = 'ShaMismatchError'
   readonly expected: string
   readonly actual: string
-  constructor(expected: string, actual: string) {
-    super(`SHA-1 mismatch: expected ${expected}, got ${actual}`)
+  constructor(algorithm: DigestAlgorithm, expected: string, actual: string) {
+    super(`${algorithm.toUpperCase()} mismatch: expected ${expected}, got ${actual}`)
     this.expected = expected
     this.actual = actual
   }
@@ -65,3 +71,7 @@ export class BodyTooLargeError extends Error {
     this.maxBytes = maxBytes
   }
 }
+
+/** The gate of a deploy file: SHA-1, as Netlify's digest names files. */
+export const sha1Gate = (expected: string, maxBytes?: number) =>
+  new DigestGate('sha1', expected, maxBytes)
