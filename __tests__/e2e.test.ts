@@ -33,6 +33,23 @@ const RULES_TOML = [
 ].join('\n')
 
 /**
+ * Checks a deploy of the rules sites: RULES_TOML's redirect and header, and the `_redirects`
+ * splat `/blog/*` → `/posts/:splat.html`. Answers the splat's page.
+ */
+async function expectRulesServed(url: string) {
+  const moved = await fetchSite(`${url}/old`)
+  expect(moved.status).toBe(301)
+  expect(moved.headers['location']).toMatch(/\/new\.html$/)
+  const home = await fetchSite(`${url}/`)
+  expect(home.body.toString()).toBe('<p>home</p>')
+  expect(home.headers['x-frame-options']).toBe('DENY')
+  const post = await fetchSite(`${url}/blog/hello`)
+  expect(post.status).toBe(200)
+  expect(post.body.toString()).toBe('<p>hello post</p>')
+  return post
+}
+
+/**
  * The product end to end, each part a real process: the Netlify sandbox on its own, the gateway
  * CLI to set up a customer, `kaixu-gateway serve`, and the bundled Action run as a runner runs it.
  */
@@ -205,15 +222,7 @@ describe.each(databases())('end to end on %s', (database) => {
     expect(run.stdout).toMatch(/::warning::Edge Functions found \(.*netlify\/edge-functions\)/)
 
     const url = run.outputs['deploy-url']!
-    const moved = await fetchSite(`${url}/old`)
-    expect(moved.status).toBe(301)
-    expect(moved.headers['location']).toMatch(/\/new\.html$/)
-    const home = await fetchSite(`${url}/`)
-    expect(home.body.toString()).toBe('<p>home</p>')
-    expect(home.headers['x-frame-options']).toBe('DENY')
-    const post = await fetchSite(`${url}/blog/hello`)
-    expect(post.status).toBe(200)
-    expect(post.body.toString()).toBe('<p>hello post</p>')
+    const post = await expectRulesServed(url)
     expect(post.headers['x-robots-tag']).toBe('noindex')
     expect((await fetchSite(`${url}/app.js.map`)).status).toBe(404)
 
@@ -259,16 +268,7 @@ describe.each(databases())('end to end on %s', (database) => {
     const afterFirst = await sandboxStats()
     expect(afterFirst.functionPuts - before.functionPuts).toBe(2)
 
-    const url = first.outputs['deploy-url']!
-    const moved = await fetchSite(`${url}/old`)
-    expect(moved.status).toBe(301)
-    expect(moved.headers['location']).toMatch(/\/new\.html$/)
-    const home = await fetchSite(`${url}/`)
-    expect(home.body.toString()).toBe('<p>home</p>')
-    expect(home.headers['x-frame-options']).toBe('DENY')
-    const post = await fetchSite(`${url}/blog/hello`)
-    expect(post.status).toBe(200)
-    expect(post.body.toString()).toBe('<p>hello post</p>')
+    await expectRulesServed(first.outputs['deploy-url']!)
 
     // One function changes: exactly that one goes up again, and the files none.
     await writeNested(

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { Transform, type TransformCallback } from 'node:stream'
+import { Transform, type Readable, type TransformCallback } from 'node:stream'
 
 /** The digests bodies are checked with: SHA-1 for files (Netlify's), SHA-256 for function zips. */
 export type DigestAlgorithm = 'sha1' | 'sha256'
@@ -24,6 +24,22 @@ export class DigestGate extends Transform {
     this.hash = createHash(algorithm)
     this.expected = expected
     this.maxBytes = maxBytes
+  }
+
+  /**
+   * Takes `body` in. pipe, not pipeline: on a failure the request must stay open for the error
+   * answer (Node discards the rest of the body once the response is sent).
+   */
+  feedFrom(body: Readable): this {
+    body.on('error', (error) => this.destroy(error))
+    body.pipe(this)
+    return this
+  }
+
+  /** Why the gate stopped the body, if it did: another digest, or more bytes than allowed. */
+  get refusal(): 'mismatch' | 'too-large' | undefined {
+    if (this.mismatched) return 'mismatch'
+    return this.errored instanceof BodyTooLargeError ? 'too-large' : undefined
   }
 
   get mismatched(): boolean {

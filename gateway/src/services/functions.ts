@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream'
 import type { Queryable } from '../db/db.ts'
 import * as fnRepo from '../db/functions-repo.ts'
 import { ERRORS } from '../errors.ts'
-import { BodyTooLargeError, DigestGate } from '../lib/digest-gate.ts'
+import { DigestGate } from '../lib/digest-gate.ts'
 import type { AppError } from '../errors.ts'
 import { NetlifyApiError, type CreateDeployInput } from '../netlify/client.ts'
 import type { Caller, FunctionInput, PushContext, PushServiceDeps } from './push-context.ts'
@@ -96,10 +96,7 @@ export function createFunctionUploads(
     }
     const token = await netlifyToken(caller.customerId, push)
     // The zip may not outgrow what init reserved for it: bytes past it never leave.
-    const gate = new DigestGate('sha256', fn.sha256, fn.size)
-    // pipe, not pipeline: on a failure the request must stay open for our error answer.
-    body.on('error', (error) => gate.destroy(error))
-    body.pipe(gate)
+    const gate = new DigestGate('sha256', fn.sha256, fn.size).feedFrom(body)
     const failed = async (code: string) =>
       audit({
         ...callerAudit(caller),
@@ -124,13 +121,14 @@ export function createFunctionUploads(
         gate,
       )
     } catch (error) {
-      const appError = gate.mismatched
-        ? ERRORS.functionShaMismatch(fn.sha256, gate.actual!)
-        : gate.errored instanceof BodyTooLargeError
-          ? ERRORS.payloadTooLarge(
-              `The zip is larger than the ${fn.size} bytes declared for ${name}.`,
-            )
-          : toAppError(error)
+      const appError =
+        gate.refusal === 'mismatch'
+          ? ERRORS.functionShaMismatch(fn.sha256, gate.actual!)
+          : gate.refusal === 'too-large'
+            ? ERRORS.payloadTooLarge(
+                `The zip is larger than the ${fn.size} bytes declared for ${name}.`,
+              )
+            : toAppError(error)
       // Netlify refusing the zip for good (a revoked token, a cancelled deploy) dooms the push.
       if (error instanceof NetlifyApiError && !error.transient && !gate.mismatched) {
         await failPush(push, appError.message)

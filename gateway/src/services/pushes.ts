@@ -8,7 +8,7 @@ import * as repo from '../db/pushes-repo.ts'
 import * as functionsRepo from '../db/functions-repo.ts'
 import { AppError, ERRORS } from '../errors.ts'
 import { newId } from '../lib/ids.ts'
-import { BodyTooLargeError, sha1Gate } from '../lib/digest-gate.ts'
+import { sha1Gate } from '../lib/digest-gate.ts'
 import { NetlifyApiError, type NetlifyDeploy } from '../netlify/client.ts'
 import {
   createPushContext,
@@ -299,22 +299,19 @@ export function createPushService(
       const { size } = reserved
       const token = await netlifyToken(caller.customerId, push)
       // The body may not outgrow what was reserved for it: bytes past the cap never leave.
-      const gate = sha1Gate(sha1, size)
-      // pipe, not pipeline: on a failure the request must stay open for our error answer (Node
-      // discards the rest of the body once the response is sent).
-      body.on('error', (error) => gate.destroy(error))
-      body.pipe(gate)
+      const gate = sha1Gate(sha1, size).feedFrom(body)
       try {
         await netlify.uploadFile(token, push.deploy_id!, target.path, gate, contentLength)
       } catch (error) {
         await releaseUpload(push, target.path)
-        const appError = gate.mismatched
-          ? ERRORS.shaMismatch(sha1, gate.actual!)
-          : gate.errored instanceof BodyTooLargeError
-            ? ERRORS.payloadTooLarge(
-                `The body is larger than the ${size} bytes declared for this file.`,
-              )
-            : toAppError(error)
+        const appError =
+          gate.refusal === 'mismatch'
+            ? ERRORS.shaMismatch(sha1, gate.actual!)
+            : gate.refusal === 'too-large'
+              ? ERRORS.payloadTooLarge(
+                  `The body is larger than the ${size} bytes declared for this file.`,
+                )
+              : toAppError(error)
         // Netlify refusing the file for good (a revoked token, a cancelled deploy) dooms the push:
         // fail it now with Netlify's message, which also returns its reservation.
         if (error instanceof NetlifyApiError && !error.transient && !gate.mismatched) {
