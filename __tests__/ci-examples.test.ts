@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { parse } from 'yaml'
 import { createSite } from '../gateway/test/helpers/accounts.ts'
+import { finished } from '../gateway/test/helpers/processes.ts'
 import {
   createTenant,
   databases,
@@ -189,17 +190,12 @@ const examples: Example[] = [
 function runLine(line: string, env: Env, cwd: string) {
   if (!line.startsWith(COMMAND)) throw new Error(`not the documented command: ${line}`)
   const shellLine = `"${process.execPath}" "${cliPath}" ${line.slice(COMMAND.length)}`
-  const child = spawn('sh', ['-c', shellLine], {
-    cwd,
-    env: { PATH: process.env['PATH'] ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (d: Buffer) => (stdout += d))
-  child.stderr.on('data', (d: Buffer) => (stderr += d))
-  return new Promise<{ code: number; stdout: string; stderr: string }>((done) =>
-    child.on('close', (code) => done({ code: code ?? 1, stdout, stderr })),
+  return finished(
+    spawn('sh', ['-c', shellLine], {
+      cwd,
+      env: { PATH: process.env['PATH'] ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
   )
 }
 

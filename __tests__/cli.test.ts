@@ -10,6 +10,7 @@ import { UsageError, parseCliArgs, runCli } from '../src/cli-main.ts'
 import { runAction } from '../scripts/lib/run-action.ts'
 import type { TestGateway, Tenant } from '../gateway/test/helpers/gateway.ts'
 import { createSite, netlifyTokenFor, sandboxControl } from '../gateway/test/helpers/accounts.ts'
+import { finished } from '../gateway/test/helpers/processes.ts'
 
 const root = resolve(import.meta.dirname, '..')
 const noWarn = () => {}
@@ -195,17 +196,12 @@ describe('kaixu-push (dist/cli) end to end', () => {
   })
 
   function cli(args: string[], env: Record<string, string> = { KAIXU_KEY: tenant.key }) {
-    const child = spawn(process.execPath, [join(root, 'dist', 'cli', 'index.js'), ...args], {
-      // Only PATH and the key: nothing of GitHub's runner.
-      env: { PATH: process.env['PATH'] ?? '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => (stdout += d))
-    child.stderr.on('data', (d: Buffer) => (stderr += d))
-    return new Promise<{ code: number; stdout: string; stderr: string }>((done) =>
-      child.on('close', (code) => done({ code: code ?? 1, stdout, stderr })),
+    return finished(
+      spawn(process.execPath, [join(root, 'dist', 'cli', 'index.js'), ...args], {
+        // Only PATH and the key: nothing of GitHub's runner.
+        env: { PATH: process.env['PATH'] ?? '', ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
     )
   }
 
@@ -432,13 +428,7 @@ describe('kaixu-push self-service subcommands (dist/cli) end to end', () => {
       stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     })
     if (stdin !== undefined) child.stdin!.end(stdin)
-    let stdout = ''
-    let stderr = ''
-    child.stdout!.on('data', (d: Buffer) => (stdout += d))
-    child.stderr!.on('data', (d: Buffer) => (stderr += d))
-    return new Promise<{ code: number; stdout: string; stderr: string }>((done) =>
-      child.on('close', (code) => done({ code: code ?? 1, stdout, stderr })),
-    )
+    return finished(child)
   }
   const json = (run: { stdout: string }) => JSON.parse(run.stdout) as Record<string, any>
 
