@@ -154,6 +154,7 @@ describe('parseCliArgs', () => {
     [[...base, '--prod', '--alias', 'mr-1'], env, '--alias makes a draft'],
     [[...base, '--prod', '--draft'], env, '--prod and --draft exclude each other'],
     [[...base, '--dotenv', join(root, 'missing', 'x.env')], env, '--dotenv: '],
+    [[...base, '--dotenv', root], env, 'is a directory, not a file'],
   ])('refuses %j with a usage error', (argv, environment, message) => {
     expect(() => parseCliArgs(argv, environment, noWarn)).toThrow(UsageError)
     expect(() => parseCliArgs(argv, environment, noWarn)).toThrow(message)

@@ -159,8 +159,8 @@ export function parseCliArgs(
     // The README's production command copied into a merge request pipeline must not publish
     // whatever the merge request holds.
     throw new UsageError(
-      `--prod is refused in a ${ci.name} pipeline for ${ci.changeRequest.label}: a merge request ` +
-        'deploys a draft preview. Run --prod from the production branch’s pipeline.',
+      `--prod is refused in a ${ci.name} pipeline for ${ci.changeRequest.label}: it deploys a ` +
+        'draft preview (drop --prod). Publish from the production branch’s pipeline.',
     )
   }
   const alias = values.alias ?? (prod ? undefined : ci?.changeRequest?.alias)
@@ -203,6 +203,9 @@ export function parseCliArgs(
 function parseOutputFile(value: string, label: string): string {
   const file = path.resolve(value)
   parseDir(path.dirname(file), label)
+  if (fs.statSync(file, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new Error(`${label}: '${value}' is a directory, not a file`)
+  }
   return file
 }
 
