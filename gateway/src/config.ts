@@ -25,6 +25,8 @@ const envSchema = z.object({
   KAIXU_ADMIN_TOKEN: z.string().min(24, 'must be at least 24 characters').optional(),
   KAIXU_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   KAIXU_GATEWAY_URL: z.url({ protocol: /^https?$/ }).optional(),
+  KAIXU_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
+  KAIXU_ONBOARDING_TTL_HOURS: intFromEnv(1, 24 * 30).default(72),
   KAIXU_SHUTDOWN_GRACE_MS: intFromEnv(0, 600_000).default(20_000),
   KAIXU_VAULT_KEYS: z.string().min(1).optional(),
   KAIXU_WAIT_TIMEOUT_MS: intFromEnv(0, 3_600_000).default(120_000),
@@ -34,6 +36,7 @@ const envSchema = z.object({
   KAIXU_MAX_FILES: intFromEnv(1, 1_000_000).default(100_000),
   KAIXU_INLINE_MAX_BYTES: intFromEnv(1, 2 ** 32).default(5 * 1024 * 1024),
   KAIXU_CHUNK_BYTES: intFromEnv(64 * 1024, 64 * 1024 * 1024).default(5 * 1024 * 1024),
+  KAIXU_FUNCTION_MAX_BYTES: intFromEnv(1, 2 ** 32).default(50 * 1024 * 1024),
   KAIXU_BATCH_MAX_FILES: intFromEnv(1, 10_000).default(500),
   KAIXU_BATCH_MAX_BYTES: intFromEnv(1, 1024 * 1024 * 1024).default(32 * 1024 * 1024),
   KAIXU_BATCH_FILE_MAX_BYTES: intFromEnv(0, 2 ** 32 - 1).default(1024 * 1024),
@@ -71,6 +74,13 @@ export interface Config {
   /** Base URL of Netlify's API, or `sandbox` for the built-in one. */
   readonly netlifyApiUrl: string
   readonly adminToken: string | undefined
+  /**
+   * Where clients reach this gateway (`https://deploy.example.com`), for the links it hands out;
+   * unset, an admin request's own origin is used (the CLI's local path: `http://HOST:PORT`).
+   */
+  readonly publicUrl: string | undefined
+  /** How long an onboarding link stays usable unless its creator asks for less. */
+  readonly onboardingTtlHours: number
   /** Bearer token for GET /metrics; unset leaves it open (the default HOST is loopback). */
   readonly metricsToken: string | undefined
   /** A running gateway's URL: CLI commands then go through its admin API. */
@@ -95,6 +105,8 @@ export interface Config {
   readonly chunkBytes: number
   /** The largest file a push may hold: `MAX_CHUNK_COUNT` chunks of `chunkBytes`. */
   readonly maxFileBytes: number
+  /** The largest function zip a push may hold: Netlify's own 50 MB bundle limit by default. */
+  readonly functionMaxBytes: number
   /**
    * push-upload-batch: files per request, bytes of files per request, and the largest file a
    * batch may carry (bigger ones go through push-upload or chunks).
@@ -172,6 +184,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminToken: e.KAIXU_ADMIN_TOKEN,
     metricsToken: e.KAIXU_METRICS_TOKEN,
     gatewayUrl: e.KAIXU_GATEWAY_URL?.replace(/\/+$/, ''),
+    publicUrl: e.KAIXU_PUBLIC_URL?.replace(/\/+$/, ''),
+    onboardingTtlHours: e.KAIXU_ONBOARDING_TTL_HOURS,
     shutdownGraceMs: e.KAIXU_SHUTDOWN_GRACE_MS,
     vaultKeys: e.KAIXU_VAULT_KEYS,
     waitTimeoutMs: e.KAIXU_WAIT_TIMEOUT_MS,
@@ -185,6 +199,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     inlineMaxBytes: e.KAIXU_INLINE_MAX_BYTES,
     chunkBytes: e.KAIXU_CHUNK_BYTES,
     maxFileBytes: e.KAIXU_CHUNK_BYTES * MAX_CHUNK_COUNT,
+    functionMaxBytes: e.KAIXU_FUNCTION_MAX_BYTES,
     batch: Object.freeze({
       maxFiles: e.KAIXU_BATCH_MAX_FILES,
       maxBytes: e.KAIXU_BATCH_MAX_BYTES,

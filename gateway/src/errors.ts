@@ -16,6 +16,7 @@ export const ErrorCode = {
   PayloadTooLarge: 'payload_too_large',
   ShaMismatch: 'sha_mismatch',
   ShaNotInPush: 'sha_not_in_push',
+  FunctionNotInPush: 'function_not_in_push',
   NetlifyError: 'netlify_error',
   NetlifyUnavailable: 'netlify_unavailable',
   ChunkShaMismatch: 'chunk_sha_mismatch',
@@ -35,6 +36,8 @@ export const ErrorCode = {
   HeadersTooLarge: 'headers_too_large',
   RequestTimeout: 'request_timeout',
   VaultKeyMissing: 'vault_key_missing',
+  // Onboarding links (issue 15).
+  OnboardingLinkGone: 'onboarding_link_gone',
   Internal: 'internal_error',
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
@@ -89,12 +92,22 @@ export const ERRORS = {
   invalidState: (message: string, state: string) =>
     new AppError(ErrorCode.InvalidState, 409, message, { details: { state } }),
   conflict: (message: string) => new AppError(ErrorCode.Conflict, 409, message),
-  uploadsIncomplete: (missing: string[]) =>
+  uploadsIncomplete: (missing: string[], missingFunctions: string[] = []) =>
     new AppError(
       ErrorCode.UploadsIncomplete,
       409,
-      `${missing.length} required file(s) are not uploaded yet.`,
-      { details: { missing: missing.slice(0, 100), missingCount: missing.length } },
+      missingFunctions.length === 0
+        ? `${missing.length} required file(s) are not uploaded yet.`
+        : `${missing.length} required file(s) and ${missingFunctions.length} function(s) are not uploaded yet.`,
+      {
+        details: {
+          missing: missing.slice(0, 100),
+          missingCount: missing.length,
+          ...(missingFunctions.length > 0
+            ? { missingFunctions: missingFunctions.slice(0, 100) }
+            : {}),
+        },
+      },
     ),
   netlifyTokenMissing: () =>
     new AppError(
@@ -111,6 +124,17 @@ export const ERRORS = {
       `The body's SHA-1 is ${actual}, not ${expected} as X-Content-Sha1 says; nothing was stored.`,
       { details: { expected, actual } },
     ),
+  functionShaMismatch: (expected: string, actual: string) =>
+    new AppError(
+      ErrorCode.ShaMismatch,
+      422,
+      `The zip's SHA-256 is ${actual}, not ${expected} as X-Content-Sha256 says; nothing was deployed.`,
+      { details: { expected, actual } },
+    ),
+  functionNotInPush: (name: string) =>
+    new AppError(ErrorCode.FunctionNotInPush, 422, `This push has no function named ${name}.`, {
+      details: { name },
+    }),
   shaNotInPush: (sha1: string) =>
     new AppError(ErrorCode.ShaNotInPush, 422, `No file of this push has SHA-1 ${sha1}.`, {
       details: { sha1 },
@@ -186,5 +210,22 @@ export const ERRORS = {
       503,
       `This gateway lacks vault key '${keyId}' that a stored token uses; add it to KAIXU_VAULT_KEYS.`,
       { details: { keyId } },
+    ),
+  /**
+   * Unknown, used, revoked and expired links get one answer, so a guesser learns nothing about
+   * which links exist.
+   */
+  onboardingLinkGone: () =>
+    new AppError(
+      ErrorCode.OnboardingLinkGone,
+      410,
+      'This onboarding link cannot be used: it was used already, was withdrawn or has expired. Ask for a new one.',
+    ),
+  onboardingThrottled: (retryAfterSeconds: number) =>
+    new AppError(
+      ErrorCode.RateLimited,
+      429,
+      `Too many refused attempts; try again in ${Math.ceil(retryAfterSeconds / 60)} minute(s).`,
+      { retryAfter: retryAfterSeconds, details: { retryAfterSeconds } },
     ),
 }
