@@ -15,10 +15,10 @@ import { performance } from 'node:perf_hooks'
 import { loadConfig } from '../gateway/src/config.ts'
 import { insertSession } from '../gateway/src/db/dashboard-repo.ts'
 import { createApp } from '../gateway/src/http/app.ts'
-import { sessionTokenHash } from '../gateway/src/http/dashboard/session.ts'
+import { sessionTokenHash } from '../gateway/src/services/operations.ts'
 import { createLogger } from '../gateway/src/lib/logger.ts'
 import { monthOf } from '../gateway/src/services/metering.ts'
-import { openServices } from '../gateway/src/start/gateway.ts'
+import { appServices, openServices } from '../gateway/src/start/gateway.ts'
 import { createScratchDatabase } from '../gateway/test/helpers/scratch-postgres.ts'
 import { summarize, type Summary } from './stats.ts'
 
@@ -75,7 +75,7 @@ export async function benchDashboard(serverUrl?: string): Promise<Record<string,
     ...(scratch ? { DATABASE_URL: scratch.url } : {}),
   })
   const services = await openServices(config, createLogger('silent'))
-  const server = createServer(createApp({ ...services, state: { draining: false } }))
+  const server = createServer(createApp(appServices(services), { state: { draining: false } }))
   try {
     await seed(services.db)
     const sessionId = randomBytes(32).toString('base64url')

@@ -4,7 +4,7 @@ import express, { type Express, type Request, type Router } from 'express'
 import helmet from 'helmet'
 import { pinoHttp } from 'pino-http'
 import { withLogContext } from '../lib/logger.ts'
-import type { Services } from '../start/gateway.ts'
+import type { AppServices } from '../services/index.ts'
 import { createMetrics } from './metrics.ts'
 import { requireAdmin } from './middleware/admin-auth.ts'
 import { requireApiKey } from './middleware/auth.ts'
@@ -20,7 +20,7 @@ import { dashboardRoutes } from './dashboard/routes.ts'
 import { usageRoutes } from './routes/usage.ts'
 import { reportRefusals, webhookRoutes } from './routes/webhooks.ts'
 
-export interface AppDeps extends Services {
+export interface AppOptions {
   /** Mounted first when the built-in Netlify sandbox serves from this process. */
   sandbox?: Router | undefined
   state: { draining: boolean }
@@ -68,7 +68,7 @@ function accessLine(req: IncomingMessage, res: ServerResponse, ms: number) {
 }
 
 /** Builds the Express app (no listen), so tests and entry points share one composition. */
-export function createApp(deps: AppDeps): Express {
+export function createApp(deps: AppServices, options: AppOptions): Express {
   const app = express()
   app.disable('x-powered-by')
   app.set('query parser', 'simple')
@@ -107,22 +107,21 @@ export function createApp(deps: AppDeps): Express {
   app.use(closeUnreadBodies)
   // Every log line written while serving a request carries its id, service lines included.
   app.use((req, _res, next) => withLogContext({ reqId: String(req.id) }, next))
-  if (deps.sandbox) app.use(deps.sandbox)
-  const metrics = createMetrics(deps.db, deps.logger)
+  if (options.sandbox) app.use(options.sandbox)
+  const metrics = createMetrics(deps.reporting.gauges, deps.logger)
   app.use(metrics.middleware)
   // While draining, answers close their connection so keep-alive clients reconnect elsewhere.
   app.use((_req, res, next) => {
-    if (deps.state.draining) res.setHeader('Connection', 'close')
+    if (options.state.draining) res.setHeader('Connection', 'close')
     next()
   })
   app.use(helmet())
   app.use(
     healthRoutes({
-      db: deps.db,
-      state: deps.state,
+      operations: deps.operations,
+      state: options.state,
       metrics,
       metricsToken: deps.config.metricsToken,
-      vaultKeyIds: deps.vault.keyIds,
     }),
   )
   app.use(
@@ -138,9 +137,9 @@ export function createApp(deps: AppDeps): Express {
     '/v1',
     requireApiKey(deps.accounts, deps.config.adminToken),
     accountRoutes(deps.accounts),
-    pushRoutes(deps.pushes, deps.chunked, deps.batch, deps.idempotency, deps.config, deps.state),
+    pushRoutes(deps.pushes, deps.chunked, deps.batch, deps.idempotency, deps.config, options.state),
     usageRoutes(deps.billing, deps.clock),
-    historyRoutes({ db: deps.db, pushes: deps.pushes }),
+    historyRoutes({ reporting: deps.reporting, pushes: deps.pushes }),
     webhookRoutes(deps.webhooks, 'customer'),
   )
   app.use(notFoundHandler)

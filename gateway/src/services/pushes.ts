@@ -6,6 +6,7 @@ import { quote } from '../db/billing-repo.ts'
 import { pendingAssemblies } from '../db/chunks-repo.ts'
 import * as repo from '../db/pushes-repo.ts'
 import { AppError, ERRORS } from '../errors.ts'
+import { toAppError } from '../netlify/errors.ts'
 import { newId } from '../lib/ids.ts'
 import { BodyTooLargeError, Sha1Gate } from '../lib/sha1-gate.ts'
 import { NetlifyApiError, type NetlifyDeploy } from '../netlify/client.ts'
@@ -20,6 +21,7 @@ import {
 import { createPushLifecycle } from './push-lifecycle.ts'
 
 export type { Caller, InitInput, PushServiceDeps } from './push-context.ts'
+export type { PushRow, PushState } from '../db/pushes-repo.ts'
 export { FINALIZE_QUEUE } from './push-context.ts'
 
 /** How long one run of the finalize job polls Netlify before it re-queues itself. */
@@ -486,19 +488,3 @@ export function createPushService(
 }
 
 export type PushService = ReturnType<typeof createPushService>
-
-/** Netlify failures in the gateway's vocabulary: retry later (503) or Netlify said no (502). */
-export function toAppError(error: unknown): AppError {
-  if (error instanceof AppError) return error
-  if (error instanceof NetlifyApiError) {
-    // 401: the stored token itself is dead (revoked or expired at Netlify), not this request.
-    if (error.status === 401) return ERRORS.netlifyTokenRejected(error.status)
-    return error.transient
-      ? ERRORS.netlifyUnavailable(
-          `Netlify is unavailable for now: ${error.message}`,
-          error.retryAfter ?? 5,
-        )
-      : ERRORS.netlifyError(error.status, error.message)
-  }
-  throw error
-}

@@ -1,5 +1,5 @@
 import { ConfigError } from '../config.ts'
-import { AppError, type ErrorCode } from '../errors.ts'
+import { ERRORS } from '../errors.ts'
 
 /**
  * The CLI's client for a running gateway's admin API (KAIXU_GATEWAY_URL + KAIXU_ADMIN_TOKEN).
@@ -33,11 +33,10 @@ export function createAdminClient(baseUrl: string, adminToken: string) {
     }
     if (!res.ok) {
       const e = json?.error
-      throw new AppError(
-        (e?.code ?? 'internal_error') as ErrorCode,
-        res.status,
+      throw ERRORS.fromAnswer(
+        e?.code,
         e?.message ?? `The gateway answered ${res.status}: ${text.slice(0, 200)}`,
-        { details: (e?.details as Record<string, unknown>) ?? {} },
+        (e?.details as Record<string, unknown>) ?? {},
       )
     }
     return json as T

@@ -364,7 +364,11 @@ async function main(argv: string[]): Promise<void> {
       if (!queue || !id) throw new UsageError('--queue and --id are required')
       const retried = await run(
         config,
-        async (s) => (await s.startJobs({ work: false })).retry(queue, id),
+        async (s) => {
+          await s.startJobs({ work: false })
+          // The same audited operation as the admin API's and the dashboard's.
+          return s.operations.retryJob(queue, id, 'cli')
+        },
         async (a) =>
           (await a.post<{ retried: boolean }>(`/jobs/${a.seg(queue)}/${a.seg(id)}/retry`)).retried,
       )

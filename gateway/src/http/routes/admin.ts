@@ -12,10 +12,8 @@ import {
   pricingBodySchema,
 } from '../schemas.ts'
 import { parse } from '../validate.ts'
-import type { Db } from '../../db/db.ts'
-import { insertAudit } from '../../db/audit-repo.ts'
 import { ERRORS } from '../../errors.ts'
-import type { JobQueue } from '../../jobs/queue.ts'
+import type { Operations } from '../../services/operations.ts'
 
 /** Admin changes are audited with the request id, so an entry leads to its log lines. */
 const admin = (req: Request) => ({ name: 'admin', requestId: String(req.id) })
@@ -25,8 +23,7 @@ export function adminRoutes(deps: {
   accounts: AccountService
   billing: Billing
   clock: Clock
-  db: Db
-  jobs: () => JobQueue
+  operations: Operations
 }): Router {
   const { accounts, billing, clock } = deps
   const router = Router()
@@ -77,22 +74,19 @@ export function adminRoutes(deps: {
   router.get('/jobs', async (req, res) => {
     const q = parse(jobsQuery, req.query, 'query')
     res.json({
-      jobs: await deps
-        .jobs()
-        .list({ states: q.state ? [q.state] : undefined, queue: q.queue, limit: q.limit }),
+      jobs: await deps.operations.listJobs({
+        states: q.state ? [q.state] : undefined,
+        queue: q.queue,
+        limit: q.limit,
+      }),
     })
   })
 
   router.post('/jobs/:queue/:id/retry', async (req, res) => {
     const { queue, id } = parse(jobParams, req.params, 'path')
-    if (!(await deps.jobs().retry(queue, id))) throw ERRORS.notFound(`Dead job '${id}' in ${queue}`)
-    await insertAudit(deps.db, {
-      actor: 'admin',
-      action: 'job.retry',
-      status: 'ok',
-      requestId: String(req.id),
-      details: { queue, id },
-    })
+    if (!(await deps.operations.retryJob(queue, id, admin(req)))) {
+      throw ERRORS.notFound(`Dead job '${id}' in ${queue}`)
+    }
     res.json({ retried: true, queue, id })
   })
 
