@@ -8,7 +8,7 @@ import { digestDir } from './files.ts'
 import { addSiteFiles } from './site.ts'
 import { selectFiles } from './select.ts'
 import { cancelPush } from './cancel.ts'
-import { COMMANDS_USAGE, SUBCOMMANDS, runCommand } from './cli-commands.ts'
+import { COMMANDS_USAGE, SUBCOMMANDS, runCommand, type CliIo } from './cli-commands.ts'
 import { GatewayClient } from './gateway-client.ts'
 import { DeployTimeoutError, PushError, push } from './deploy.ts'
 import { getErrorMessage } from './errors.ts'
@@ -41,11 +41,8 @@ export interface CliOptions {
   json: boolean
 }
 
-/** Where the CLI writes; tests capture it. */
-export interface CliIo {
-  out: (text: string) => void
-  err: (text: string) => void
-}
+// Declared with the subcommands (cli-commands.ts), which this module imports.
+export type { CliIo } from './cli-commands.ts'
 
 /** What `kaixu-push --help` prints. */
 export const USAGE = `Usage: kaixu-push --dir <folder> --project <id or name> --gateway-url <url> [options]

@@ -1,6 +1,7 @@
 import type { Config } from '../config.ts'
 import type { Db } from '../db/db.ts'
 import { assemblingUploads } from '../db/chunks-repo.ts'
+import { finalizingPushes } from '../db/pushes-repo.ts'
 import { ASSEMBLE_QUEUE } from '../services/chunk-uploads.ts'
 import { FINALIZE_QUEUE } from '../services/pushes.ts'
 import type { JobDefinition, JobQueue } from './queue.ts'
@@ -21,10 +22,7 @@ export function pushJobRetryJob(
     options: { retryLimit: 0 },
     schedule: config.jobs.retryCron,
     handle: async () => {
-      const finalizing = await db.query<{ id: string; customer_id: string }>(
-        "SELECT id, customer_id FROM pushes WHERE state = 'finalizing'",
-      )
-      for (const { id, customer_id: customerId } of finalizing) {
+      for (const { id, customer_id: customerId } of await finalizingPushes(db)) {
         if ((await queue().status(FINALIZE_QUEUE, id)) === 'none') {
           await queue().send(FINALIZE_QUEUE, { pushId: id }, { singletonKey: id, customerId })
         }

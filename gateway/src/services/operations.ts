@@ -4,6 +4,7 @@ import { insertAudit } from '../db/audit-repo.ts'
 import * as sessions from '../db/dashboard-repo.ts'
 import type { Db } from '../db/db.ts'
 import { pendingMigrations } from '../db/migrate.ts'
+import { ping } from '../db/stats-repo.ts'
 import type { JobQueue, JobState } from '../jobs/queue.ts'
 import { auditActor, type ActorRef } from './audit.ts'
 
@@ -75,7 +76,7 @@ export function createOperations(deps: {
     /** Whether this process should take traffic: database, migrations, vault keys in use. */
     async readiness(): Promise<Readiness> {
       try {
-        await db.query('SELECT 1')
+        await ping(db)
         const pending = await pendingMigrations(db)
         if (pending.length) return { ok: false, reason: 'migrations pending', pending }
         // Another process may have re-encrypted tokens with a key this one was not given.
