@@ -14,9 +14,9 @@ const auditQuery = z.object({
   before: opt(z.coerce.number().int().positive()),
 })
 
+/** Audit log with filters, keyset-paged by id. */
 export function auditPage(router: Router, deps: Pick<AppServices, 'auditLog' | 'reporting'>) {
   const { auditLog, reporting } = deps
-  // Audit log with filters, keyset-paged by id.
   router.get('/audit', async (req, res) => {
     const q = parse(auditQuery, req.query, 'query')
     const [{ entries, nextBefore }, customers] = await Promise.all([

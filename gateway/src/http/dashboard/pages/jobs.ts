@@ -34,9 +34,9 @@ function chunkCursor(text: string | undefined) {
   return m ? { at: m[1]!, pushId: m[2]!, sha1: m[3]! } : undefined
 }
 
+/** Background jobs (pg-boss) and chunked uploads, with a retry button on dead jobs. */
 export function jobPages(router: Router, deps: Pick<AppServices, 'reporting' | 'operations'>) {
   const { reporting, operations } = deps
-  // Background jobs (pg-boss) and chunked uploads, with a retry button on dead jobs.
   router.get('/jobs', async (req, res) => {
     const q = parse(jobsQuery, req.query, 'query')
     const states =

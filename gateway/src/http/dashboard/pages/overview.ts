@@ -6,12 +6,12 @@ import { html } from '../html.ts'
 import { dailyChart, table } from '../views.ts'
 import { page } from './page.ts'
 
+/** Overview: this month's totals, a chart per day, and what needs attention. */
 export function overviewPage(
   router: Router,
   deps: Pick<AppServices, 'reporting' | 'operations' | 'clock'>,
 ): void {
   const { reporting, operations, clock } = deps
-  // Overview: this month's totals, a chart per day, and what needs attention.
   router.get('/', async (_req, res) => {
     const thisMonth = monthOf(clock.now())
     const [{ totals, days, states, recentFailures: failures, chunks }, dead, pending] =
