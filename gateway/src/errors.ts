@@ -39,6 +39,8 @@ export const ErrorCode = {
   HeadersTooLarge: 'headers_too_large',
   RequestTimeout: 'request_timeout',
   VaultKeyMissing: 'vault_key_missing',
+  // Onboarding links (issue 15).
+  OnboardingLinkGone: 'onboarding_link_gone',
   Internal: 'internal_error',
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
@@ -80,6 +82,7 @@ export const STATUS = {
   headers_too_large: 431,
   request_timeout: 408,
   vault_key_missing: 503,
+  onboarding_link_gone: 410,
   internal_error: 500,
 } as const satisfies Record<ErrorCode, number>
 
@@ -272,4 +275,19 @@ export const ERRORS = {
    */
   fromAnswer: (code: unknown, message: string, details?: Record<string, unknown>) =>
     fail(isErrorCode(code) ? code : ErrorCode.Internal, message, { details }),
+  /**
+   * Unknown, used, revoked and expired links get one answer, so a guesser learns nothing about
+   * which links exist.
+   */
+  onboardingLinkGone: () =>
+    fail(
+      ErrorCode.OnboardingLinkGone,
+      'This onboarding link cannot be used: it was used already, was withdrawn or has expired. Ask for a new one.',
+    ),
+  onboardingThrottled: (retryAfterSeconds: number) =>
+    fail(
+      ErrorCode.RateLimited,
+      `Too many refused attempts; try again in ${Math.ceil(retryAfterSeconds / 60)} minute(s).`,
+      { retryAfter: retryAfterSeconds, details: { retryAfterSeconds } },
+    ),
 }

@@ -7,6 +7,7 @@ import type { Billing } from './billing.ts'
 import type { ChunkUploads } from './chunk-uploads.ts'
 import type { Idempotency } from './idempotency.ts'
 import type { Clock } from './metering.ts'
+import type { Onboarding } from './onboarding.ts'
 import type { Operations } from './operations.ts'
 import type { PushService } from './pushes.ts'
 import type { Reporting } from './reporting.ts'
@@ -31,6 +32,8 @@ export interface AppServices {
   auditLog: AuditLog
   webhooks: Webhooks
   vaultAdmin: VaultAdmin
+  /** One-time onboarding links (the operator's side and the client's /onboard page). */
+  onboarding: Onboarding
   /** Jobs, readiness, sign-in and sessions. */
   operations: Operations
   /** The dashboard's and the history API's read model. */

@@ -35,6 +35,7 @@ import { createIdempotency } from '../services/idempotency.ts'
 import { createMetering, systemClock, type Clock, type Metering } from '../services/metering.ts'
 import { finalizeInvoicesJob } from '../jobs/finalize-invoices.ts'
 import { createWebhooks } from '../services/webhooks.ts'
+import { createOnboarding } from '../services/onboarding.ts'
 import { acquireDataDirLock } from './data-dir-lock.ts'
 
 /** The application services plus what only the composition root and commands hold. */
@@ -117,6 +118,12 @@ export async function openServices(
     vaultKeyIds: vault.keyIds,
   })
   const reporting = createReporting({ db })
+  const onboarding = createOnboarding({
+    db,
+    vault,
+    accounts,
+    settings: { ttlHours: config.onboardingTtlHours, publicUrl: config.publicUrl },
+  })
   const definitions = [
     finalizePushJob(pushes, config),
     assembleFileJob(chunked, config),
@@ -145,6 +152,7 @@ export async function openServices(
     webhooks,
     operations,
     reporting,
+    onboarding,
     jobs,
     async startJobs({ work }) {
       started ??= await startJobQueue(db, definitions, {
@@ -177,6 +185,7 @@ export const appServices = (s: Services): AppServices => ({
   auditLog: s.auditLog,
   webhooks: s.webhooks,
   vaultAdmin: s.vaultAdmin,
+  onboarding: s.onboarding,
   operations: s.operations,
   reporting: s.reporting,
 })

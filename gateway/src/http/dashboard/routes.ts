@@ -10,6 +10,7 @@ import { auditPage } from './pages/audit.ts'
 import { customerPages } from './pages/customers.ts'
 import { invoicePages } from './pages/invoices.ts'
 import { jobPages } from './pages/jobs.ts'
+import { onboardingPages } from './pages/onboarding.ts'
 import { overviewPage } from './pages/overview.ts'
 import { page } from './pages/page.ts'
 import { pushPages } from './pages/pushes.ts'
@@ -56,6 +57,7 @@ export function dashboardRoutes(deps: AppServices): Router {
   customerPages(router, deps)
   pushPages(router, deps)
   webhookPages(router, { webhooks: deps.webhooks, page, csrf: (res) => sessionOf(res).csrf })
+  onboardingPages(router, { ...deps, page, csrf: (res) => sessionOf(res).csrf })
   jobPages(router, deps)
   invoicePages(router, deps)
   auditPage(router, deps)
