@@ -20,6 +20,7 @@ export const ErrorCode = {
   PayloadTooLarge: 'payload_too_large',
   ShaMismatch: 'sha_mismatch',
   ShaNotInPush: 'sha_not_in_push',
+  FunctionNotInPush: 'function_not_in_push',
   NetlifyError: 'netlify_error',
   NetlifyUnavailable: 'netlify_unavailable',
   ChunkShaMismatch: 'chunk_sha_mismatch',
@@ -64,6 +65,7 @@ export const STATUS = {
   payload_too_large: 413,
   sha_mismatch: 422,
   sha_not_in_push: 422,
+  function_not_in_push: 422,
   netlify_error: 502,
   netlify_unavailable: 503,
   chunk_sha_mismatch: 422,
@@ -157,10 +159,22 @@ export const ERRORS = {
   invalidState: (message: string, state: string) =>
     fail(ErrorCode.InvalidState, message, { details: { state } }),
   conflict: (message: string) => fail(ErrorCode.Conflict, message),
-  uploadsIncomplete: (missing: string[]) =>
-    fail(ErrorCode.UploadsIncomplete, `${missing.length} required file(s) are not uploaded yet.`, {
-      details: { missing: missing.slice(0, 100), missingCount: missing.length },
-    }),
+  uploadsIncomplete: (missing: string[], missingFunctions: string[] = []) =>
+    fail(
+      ErrorCode.UploadsIncomplete,
+      missingFunctions.length === 0
+        ? `${missing.length} required file(s) are not uploaded yet.`
+        : `${missing.length} required file(s) and ${missingFunctions.length} function(s) are not uploaded yet.`,
+      {
+        details: {
+          missing: missing.slice(0, 100),
+          missingCount: missing.length,
+          ...(missingFunctions.length > 0
+            ? { missingFunctions: missingFunctions.slice(0, 100) }
+            : {}),
+        },
+      },
+    ),
   netlifyTokenMissing: () =>
     fail(ErrorCode.NetlifyTokenMissing, 'No Netlify token is registered for this customer.'),
   payloadTooLarge: (message: string, details?: Record<string, unknown>) =>
@@ -171,6 +185,16 @@ export const ERRORS = {
       `The body's SHA-1 is ${actual}, not ${expected} as X-Content-Sha1 says; nothing was stored.`,
       { details: { expected, actual } },
     ),
+  functionShaMismatch: (expected: string, actual: string) =>
+    fail(
+      ErrorCode.ShaMismatch,
+      `The zip's SHA-256 is ${actual}, not ${expected} as X-Content-Sha256 says; nothing was deployed.`,
+      { details: { expected, actual } },
+    ),
+  functionNotInPush: (name: string) =>
+    fail(ErrorCode.FunctionNotInPush, `This push has no function named ${name}.`, {
+      details: { name },
+    }),
   shaNotInPush: (sha1: string) =>
     fail(ErrorCode.ShaNotInPush, `No file of this push has SHA-1 ${sha1}.`, { details: { sha1 } }),
   chunkShaMismatch: (expected: string, actual: string) =>
