@@ -13,6 +13,25 @@ export default tseslint.config(
     },
   },
   {
+    // The HTTP layer reaches the database, the job queue and the composition root only through
+    // the application services it is given (docs/architecture.md).
+    files: ['gateway/src/http/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '(^|/)(db|start|jobs)/',
+              message:
+                'http/ calls application services (services/index.ts AppServices), never db/, jobs/ or start/.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Tests poke at loosely typed JSON answers on purpose.
     files: ['**/__tests__/**', 'gateway/test/**'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },

@@ -16,10 +16,10 @@ import { loadConfig } from '../gateway/src/config.ts'
 import { insertSession } from '../gateway/src/db/dashboard-repo.ts'
 import { createApp } from '../gateway/src/http/app.ts'
 import { adminApiRoutes } from '../gateway/src/start/admin-routes.ts'
-import { sessionTokenHash } from '../gateway/src/http/dashboard/session.ts'
+import { sessionTokenHash } from '../gateway/src/services/operations.ts'
 import { createLogger } from '../gateway/src/lib/logger.ts'
 import { monthOf } from '../gateway/src/services/metering.ts'
-import { openServices } from '../gateway/src/start/gateway.ts'
+import { appServices, openServices } from '../gateway/src/start/gateway.ts'
 import { createScratchDatabase } from '../gateway/test/helpers/scratch-postgres.ts'
 import { summarize, type Summary } from './stats.ts'
 
@@ -77,7 +77,9 @@ export async function benchDashboard(serverUrl?: string): Promise<Record<string,
   })
   const services = await openServices(config, createLogger('silent'))
   const adminApi = adminApiRoutes({ ...services, jobs: () => services.startJobs({ work: false }) })
-  const server = createServer(createApp({ ...services, adminApi, state: { draining: false } }))
+  const server = createServer(
+    createApp(appServices(services), { adminApi, state: { draining: false } }),
+  )
   try {
     await seed(services.db)
     const sessionId = randomBytes(32).toString('base64url')

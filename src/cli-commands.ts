@@ -7,7 +7,12 @@ import { getErrorMessage } from './errors.ts'
 import { keepSecret, logLine, redact } from './escape.ts'
 import { formatBytes, formatCents, formatUtc } from './format.ts'
 import { parseGatewayUrl, parseNumber } from './validate.ts'
-import type { CliIo } from './cli-main.ts'
+
+/** Where the CLI writes; tests capture it. */
+export interface CliIo {
+  out: (text: string) => void
+  err: (text: string) => void
+}
 
 /** The first word that selects a subcommand instead of a push. */
 export const SUBCOMMANDS = ['token', 'projects', 'usage', 'history'] as const

@@ -9,7 +9,7 @@ import { addSiteFiles, CONFIG_NAME } from './site.ts'
 import { bundleFunctions, type FunctionBundle } from './functions.ts'
 import { selectFiles } from './select.ts'
 import { cancelPush } from './cancel.ts'
-import { COMMANDS_USAGE, SUBCOMMANDS, runCommand } from './cli-commands.ts'
+import { COMMANDS_USAGE, SUBCOMMANDS, runCommand, type CliIo } from './cli-commands.ts'
 import { detectCi } from './ci-env.ts'
 import { DOTENV_VARIABLES, writeDotenv } from './dotenv.ts'
 import { GatewayClient } from './gateway-client.ts'
@@ -52,11 +52,8 @@ export interface CliOptions {
   ci: CiEnv | undefined
 }
 
-/** Where the CLI writes; tests capture it. */
-export interface CliIo {
-  out: (text: string) => void
-  err: (text: string) => void
-}
+// Declared with the subcommands (cli-commands.ts), which this module imports.
+export type { CliIo } from './cli-commands.ts'
 
 /** What `kaixu-push --help` prints. */
 export const USAGE = `Usage: kaixu-push --dir <folder> --project <id or name> --gateway-url <url> [options]

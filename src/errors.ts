@@ -1,16 +1,7 @@
-import { describeCapExceeded, describeRateLimited } from './metering.ts'
+import { describeCapExceeded, describeRateLimited, type RateLimitInfo } from './metering.ts'
 
-/** What a 429's `RateLimit` and `RateLimit-Policy` headers say about the window that is full. */
-export interface RateLimitInfo {
-  /** The policy's name (`"minute"`, `"day"` from the Kaixu gateway). */
-  policy: string
-  /** Requests allowed per window (`q`). */
-  quota?: number
-  /** The window's length in seconds (`w`). */
-  windowSeconds?: number
-  /** Seconds until the window resets (`t`). */
-  resetSeconds?: number
-}
+// Declared beside its parser (metering.ts), which this module imports.
+export type { RateLimitInfo } from './metering.ts'
 
 /**
  * An error answer from the Kaixu gateway: `{"error":{"code","message","details"}}` plus the HTTP

@@ -3,7 +3,18 @@
 // lines a workflow author can act on.
 import { formatBudgetBytes, formatUtc, formatWait } from './format.ts'
 import type { PushLimits } from './gateway-api.ts'
-import type { RateLimitInfo } from './errors.ts'
+
+/** What a 429's `RateLimit` and `RateLimit-Policy` headers say about the window that is full. */
+export interface RateLimitInfo {
+  /** The policy's name (`"minute"`, `"day"` from the Kaixu gateway). */
+  policy: string
+  /** Requests allowed per window (`q`). */
+  quota?: number
+  /** The window's length in seconds (`w`). */
+  windowSeconds?: number
+  /** Seconds until the window resets (`t`). */
+  resetSeconds?: number
+}
 
 /**
  * What is left of the month's budget (`limits.month`):

@@ -1,3 +1,6 @@
+// --- The wire vocabulary: codes and their statuses. Self-contained (no imports, nothing below
+// used), so it can move to the shared contract package as one block. ---
+
 /**
  * Stable error codes. The string values are public API: the Action and customers' scripts branch
  * on them, so they never change meaning.
@@ -6,6 +9,7 @@ export const ErrorCode = {
   InvalidRequest: 'invalid_request',
   InvalidJson: 'invalid_json',
   Unauthorized: 'unauthorized',
+  Forbidden: 'forbidden',
   CustomerSuspended: 'customer_suspended',
   NotFound: 'not_found',
   ProjectNotFound: 'project_not_found',
@@ -42,8 +46,56 @@ export const ErrorCode = {
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 
+/**
+ * The one HTTP status of each code: a client may branch on either, so they never disagree.
+ * `unauthorized` (401) is "who are you?"; `forbidden` (403) is "you, but not this request".
+ */
+export const STATUS = {
+  invalid_request: 400,
+  invalid_json: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  customer_suspended: 403,
+  not_found: 404,
+  project_not_found: 404,
+  invalid_state: 409,
+  conflict: 409,
+  uploads_incomplete: 409,
+  netlify_token_missing: 412,
+  payload_too_large: 413,
+  sha_mismatch: 422,
+  sha_not_in_push: 422,
+  function_not_in_push: 422,
+  netlify_error: 502,
+  netlify_unavailable: 503,
+  chunk_sha_mismatch: 422,
+  chunk_conflict: 409,
+  cap_exceeded: 402,
+  rate_limited: 429,
+  length_required: 411,
+  idempotency_key_reused: 422,
+  idempotency_in_flight: 409,
+  admin_disabled: 404,
+  netlify_token_invalid: 400,
+  netlify_token_revoked: 412,
+  netlify_token_rejected: 412,
+  site_unreachable: 400,
+  unsupported_media_type: 415,
+  headers_too_large: 431,
+  request_timeout: 408,
+  vault_key_missing: 503,
+  onboarding_link_gone: 410,
+  internal_error: 500,
+} as const satisfies Record<ErrorCode, number>
+
+const CODES = new Set<string>(Object.values(ErrorCode))
+export const isErrorCode = (code: unknown): code is ErrorCode =>
+  typeof code === 'string' && CODES.has(code)
+
+// --- End of the wire vocabulary. ---
+
 export interface AppErrorOptions {
-  details?: Record<string, unknown>
+  details?: Record<string, unknown> | undefined
   cause?: unknown
   /** Seconds the client should wait before retrying; sent as `Retry-After`. */
   retryAfter?: number | undefined
@@ -51,7 +103,10 @@ export interface AppErrorOptions {
   headers?: Record<string, string> | undefined
 }
 
-/** An error with a stable code and HTTP status; the error handler renders it as JSON. */
+/**
+ * An error with a stable code (and so its one status); the error handlers render it. Made only
+ * by the `ERRORS` factories below, so each failure has one wording.
+ */
 export class AppError extends Error {
   override name = 'AppError'
   readonly code: ErrorCode
@@ -60,13 +115,23 @@ export class AppError extends Error {
   readonly retryAfter: number | undefined
   readonly headers: Record<string, string>
 
-  constructor(code: ErrorCode, status: number, message: string, options: AppErrorOptions = {}) {
+  constructor(code: ErrorCode, message: string, options: AppErrorOptions = {}) {
     super(message, { cause: options.cause })
     this.code = code
-    this.status = status
+    this.status = STATUS[code]
     this.details = options.details ?? {}
     this.retryAfter = options.retryAfter
     this.headers = options.headers ?? {}
+  }
+
+  /** The same failure with more details (e.g. which file of a batch it was). */
+  withDetails(details: Record<string, unknown>): AppError {
+    return new AppError(this.code, this.message, {
+      details: { ...this.details, ...details },
+      retryAfter: this.retryAfter,
+      headers: this.headers,
+      cause: this,
+    })
   }
 
   toJSON(): { code: ErrorCode; message: string; details: Record<string, unknown> } {
@@ -74,28 +139,29 @@ export class AppError extends Error {
   }
 }
 
+const fail = (code: ErrorCode, message: string, options?: AppErrorOptions) =>
+  new AppError(code, message, options)
+
 /** One factory per failure, so each code has one status and one wording. */
 export const ERRORS = {
   invalidRequest: (message: string, details?: Record<string, unknown>) =>
-    new AppError(ErrorCode.InvalidRequest, 400, message, { details }),
-  invalidJson: (message: string) => new AppError(ErrorCode.InvalidJson, 400, message),
+    fail(ErrorCode.InvalidRequest, message, { details }),
+  invalidJson: (message: string) => fail(ErrorCode.InvalidJson, message),
   unauthorized: (
     message = 'A valid Kaixu API key is required (Authorization: Bearer kx_live_…).',
-  ) => new AppError(ErrorCode.Unauthorized, 401, message),
-  customerSuspended: () =>
-    new AppError(ErrorCode.CustomerSuspended, 403, 'This customer account is suspended.'),
-  notFound: (what: string) => new AppError(ErrorCode.NotFound, 404, `${what} not found.`),
+  ) => fail(ErrorCode.Unauthorized, message),
+  /** Known caller, refused request (a dashboard POST without its session's CSRF token). */
+  forbidden: (message: string) => fail(ErrorCode.Forbidden, message),
+  customerSuspended: () => fail(ErrorCode.CustomerSuspended, 'This customer account is suspended.'),
+  notFound: (what: string) => fail(ErrorCode.NotFound, `${what} not found.`),
   projectNotFound: (project: string) =>
-    new AppError(ErrorCode.ProjectNotFound, 404, `Project '${project}' not found.`, {
-      details: { project },
-    }),
+    fail(ErrorCode.ProjectNotFound, `Project '${project}' not found.`, { details: { project } }),
   invalidState: (message: string, state: string) =>
-    new AppError(ErrorCode.InvalidState, 409, message, { details: { state } }),
-  conflict: (message: string) => new AppError(ErrorCode.Conflict, 409, message),
+    fail(ErrorCode.InvalidState, message, { details: { state } }),
+  conflict: (message: string) => fail(ErrorCode.Conflict, message),
   uploadsIncomplete: (missing: string[], missingFunctions: string[] = []) =>
-    new AppError(
+    fail(
       ErrorCode.UploadsIncomplete,
-      409,
       missingFunctions.length === 0
         ? `${missing.length} required file(s) are not uploaded yet.`
         : `${missing.length} required file(s) and ${missingFunctions.length} function(s) are not uploaded yet.`,
@@ -110,121 +176,141 @@ export const ERRORS = {
       },
     ),
   netlifyTokenMissing: () =>
-    new AppError(
-      ErrorCode.NetlifyTokenMissing,
-      412,
-      'No Netlify token is registered for this customer.',
-    ),
+    fail(ErrorCode.NetlifyTokenMissing, 'No Netlify token is registered for this customer.'),
   payloadTooLarge: (message: string, details?: Record<string, unknown>) =>
-    new AppError(ErrorCode.PayloadTooLarge, 413, message, { details }),
+    fail(ErrorCode.PayloadTooLarge, message, { details }),
   shaMismatch: (expected: string, actual: string) =>
-    new AppError(
+    fail(
       ErrorCode.ShaMismatch,
-      422,
       `The body's SHA-1 is ${actual}, not ${expected} as X-Content-Sha1 says; nothing was stored.`,
       { details: { expected, actual } },
     ),
   functionShaMismatch: (expected: string, actual: string) =>
-    new AppError(
+    fail(
       ErrorCode.ShaMismatch,
-      422,
       `The zip's SHA-256 is ${actual}, not ${expected} as X-Content-Sha256 says; nothing was deployed.`,
       { details: { expected, actual } },
     ),
   functionNotInPush: (name: string) =>
-    new AppError(ErrorCode.FunctionNotInPush, 422, `This push has no function named ${name}.`, {
+    fail(ErrorCode.FunctionNotInPush, `This push has no function named ${name}.`, {
       details: { name },
     }),
   shaNotInPush: (sha1: string) =>
-    new AppError(ErrorCode.ShaNotInPush, 422, `No file of this push has SHA-1 ${sha1}.`, {
-      details: { sha1 },
-    }),
+    fail(ErrorCode.ShaNotInPush, `No file of this push has SHA-1 ${sha1}.`, { details: { sha1 } }),
+  chunkShaMismatch: (expected: string, actual: string) =>
+    fail(
+      ErrorCode.ChunkShaMismatch,
+      `The chunk's SHA-1 is ${actual}, not ${expected} as X-Chunk-Sha1 says; nothing was stored.`,
+      { details: { expected, actual } },
+    ),
+  chunkConflict: (index: number, storedSha1: string) =>
+    fail(
+      ErrorCode.ChunkConflict,
+      `Chunk ${index} is already stored with a different body (SHA-1 ${storedSha1}).`,
+      { details: { index, storedSha1 } },
+    ),
+  capExceeded: (message: string, details: Record<string, unknown>) =>
+    fail(ErrorCode.CapExceeded, message, { details }),
+  /** Deploy pacing: the window that is full, and the policy as IETF RateLimit headers. */
+  deployPaced: (
+    window: { kind: string; limit: number },
+    retryIn: number,
+    headers: Record<string, string>,
+  ) =>
+    fail(
+      ErrorCode.RateLimited,
+      `Deploy pacing: at most ${window.limit} deploys in any ${window.kind}; retry in ${retryIn} s.`,
+      {
+        retryAfter: retryIn,
+        details: { limit: window.kind, max: window.limit, retryAfterSeconds: retryIn },
+        headers,
+      },
+    ),
   netlifyError: (status: number, message: string) =>
-    new AppError(ErrorCode.NetlifyError, 502, `Netlify answered ${status}: ${message}`, {
+    fail(ErrorCode.NetlifyError, `Netlify answered ${status}: ${message}`, {
       details: { status, netlifyMessage: message },
     }),
   lengthRequired: () =>
-    new AppError(
+    fail(
       ErrorCode.LengthRequired,
-      411,
       'Send Content-Length (or list the file size in the manifest): bytes are checked against the monthly cap before any reach Netlify.',
     ),
   signInThrottled: (retryAfterSeconds: number) =>
-    new AppError(
+    fail(
       ErrorCode.RateLimited,
-      429,
       `Too many failed sign-ins from your address; try again in ${Math.ceil(retryAfterSeconds / 60)} minute(s).`,
       { retryAfter: retryAfterSeconds, details: { retryAfterSeconds } },
     ),
   idempotencyKeyReused: () =>
-    new AppError(
+    fail(
       ErrorCode.IdempotencyKeyReused,
-      422,
       'This Idempotency-Key was used with a different request body.',
     ),
   idempotencyInFlight: () =>
-    new AppError(
+    fail(
       ErrorCode.IdempotencyInFlight,
-      409,
       'A request with this Idempotency-Key is still being processed; retry shortly.',
       { retryAfter: 1 },
     ),
   adminDisabled: () =>
-    new AppError(ErrorCode.AdminDisabled, 404, 'The admin API is disabled: set KAIXU_ADMIN_TOKEN.'),
+    fail(ErrorCode.AdminDisabled, 'The admin API is disabled: set KAIXU_ADMIN_TOKEN.'),
   netlifyUnavailable: (message: string, retryAfter?: number) =>
-    new AppError(ErrorCode.NetlifyUnavailable, 503, message, { retryAfter }),
+    fail(ErrorCode.NetlifyUnavailable, message, { retryAfter }),
   netlifyTokenInvalid: (netlifyStatus: number) =>
-    new AppError(
+    fail(
       ErrorCode.NetlifyTokenInvalid,
-      400,
       'Netlify rejected this token; nothing was stored. Create a personal access token in Netlify (User settings → Applications) and try again.',
       { details: { netlifyStatus } },
     ),
   netlifyTokenRevoked: () =>
-    new AppError(
+    fail(
       ErrorCode.NetlifyTokenRevoked,
-      412,
       "This customer's Netlify token was revoked in the gateway; register a new one (PUT /v1/netlify-token) before pushing.",
     ),
   netlifyTokenRejected: (netlifyStatus: number) =>
-    new AppError(
+    fail(
       ErrorCode.NetlifyTokenRejected,
-      412,
       "Netlify no longer accepts this customer's stored token (revoked or expired at Netlify); register a new one (PUT /v1/netlify-token).",
       { details: { netlifyStatus } },
     ),
   siteUnreachable: (
     message: string,
     sites: { siteId: string; project?: string; netlifyStatus: number }[],
-  ) => new AppError(ErrorCode.SiteUnreachable, 400, message, { details: { sites } }),
+  ) => fail(ErrorCode.SiteUnreachable, message, { details: { sites } }),
   unsupportedMediaType: (expected: string) =>
-    new AppError(
+    fail(
       ErrorCode.UnsupportedMediaType,
-      415,
       `This route takes ${expected}; send it with Content-Type: ${expected}.`,
       { details: { expected } },
     ),
+  headersTooLarge: () => fail(ErrorCode.HeadersTooLarge, 'The request headers are too large.'),
+  requestTimeout: () => fail(ErrorCode.RequestTimeout, 'The request took too long to arrive.'),
   vaultKeyMissing: (keyId: string) =>
-    new AppError(
+    fail(
       ErrorCode.VaultKeyMissing,
-      503,
       `This gateway lacks vault key '${keyId}' that a stored token uses; add it to KAIXU_VAULT_KEYS.`,
       { details: { keyId } },
     ),
+  /** A bug: the cause is logged, the client sees only this. */
+  internal: () => fail(ErrorCode.Internal, 'Internal error; it has been logged.'),
+  /**
+   * A gateway's JSON error answer read back by a client (the CLI over HTTP); a code this build
+   * does not know stays an internal error with the gateway's message.
+   */
+  fromAnswer: (code: unknown, message: string, details?: Record<string, unknown>) =>
+    fail(isErrorCode(code) ? code : ErrorCode.Internal, message, { details }),
   /**
    * Unknown, used, revoked and expired links get one answer, so a guesser learns nothing about
    * which links exist.
    */
   onboardingLinkGone: () =>
-    new AppError(
+    fail(
       ErrorCode.OnboardingLinkGone,
-      410,
       'This onboarding link cannot be used: it was used already, was withdrawn or has expired. Ask for a new one.',
     ),
   onboardingThrottled: (retryAfterSeconds: number) =>
-    new AppError(
+    fail(
       ErrorCode.RateLimited,
-      429,
       `Too many refused attempts; try again in ${Math.ceil(retryAfterSeconds / 60)} minute(s).`,
       { retryAfter: retryAfterSeconds, details: { retryAfterSeconds } },
     ),

@@ -134,6 +134,27 @@ describe.each(databases())('hostile clients: admin sign-in on %s', (database) =>
     expect(audited.filter((r) => r.status === 'throttled')).toHaveLength(1)
   })
 
+  test('a dashboard form fails as the API would: 413 when oversized, 403 forbidden when forged', async () => {
+    const g = await open(TOKEN_A)
+    const { session } = await signIn(g, TOKEN_A, '127.0.0.5')
+    expect(session).toBeDefined()
+    const post = (form: string) =>
+      call(g, { method: 'POST', path: '/admin/logout', from: '127.0.0.5', cookie: session!, form })
+    // Over the form's 8 kB limit: the JSON API's classifier says 413, and so does the page.
+    const big = await post(new URLSearchParams({ _csrf: 'x', note: 'a'.repeat(9000) }).toString())
+    expect(big.status).toBe(413)
+    expect(big.headers['content-type']).toMatch(/^text\/html/)
+    expect(big.body).toContain('<code>payload_too_large</code>')
+    // A known session with someone else's CSRF token: not "who are you" (401) but "no" (403).
+    const forged = await post(new URLSearchParams({ _csrf: 'forged' }).toString())
+    expect(forged.status).toBe(403)
+    expect(forged.body).toContain('<code>forbidden</code>')
+    // Without a session a POST is unauthorized.
+    const anonymous = await call(g, { method: 'POST', path: '/admin/logout', form: '_csrf=x' })
+    expect(anonymous.status).toBe(401)
+    expect(anonymous.body).toContain('<code>unauthorized</code>')
+  })
+
   test('sessions die when KAIXU_ADMIN_TOKEN changes; expired sessions are purged', async () => {
     let g = await open(TOKEN_A)
     const { session } = await signIn(g, TOKEN_A, '127.0.0.4')

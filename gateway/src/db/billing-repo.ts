@@ -120,17 +120,27 @@ export async function recordUsageEvent(
   )
 }
 
+/**
+ * What a draft is: the lines its month's events add up to, one per (customer, pricing version).
+ * The one formula, used to write a draft (recompute) and to read a page of them (invoicePage).
+ * `month` and `customers` are SQL over the caller's parameters.
+ */
+const draftLines = (month: string, customers: string) =>
+  `SELECT e.customer_id, e.pricing_version, v.cents_per_deploy, v.cents_per_gb,
+          sum(e.deploys)::bigint AS deploys, sum(e.bytes)::bigint AS bytes,
+          sum(e.cost_cents)::bigint AS amount_cents
+     FROM push_usage_events e JOIN pricing_versions v ON v.version = e.pricing_version
+    WHERE e.billing_month = ${month} AND ${customers}
+    GROUP BY e.customer_id, e.pricing_version, v.cents_per_deploy, v.cents_per_gb`
+
 /** Recomputes a draft invoice from its month's events: one line per pricing version. */
 async function recompute(db: Queryable, invoiceId: string, customerId: string, month: string) {
   await db.query('DELETE FROM invoice_lines WHERE invoice_id = $1', [invoiceId])
   await db.query(
     `INSERT INTO invoice_lines (invoice_id, pricing_version, cents_per_deploy, cents_per_gb, deploys,
                                 bytes, amount_cents)
-     SELECT $1, e.pricing_version, v.cents_per_deploy, v.cents_per_gb, sum(e.deploys), sum(e.bytes),
-            sum(e.cost_cents)
-       FROM push_usage_events e JOIN pricing_versions v ON v.version = e.pricing_version
-      WHERE e.customer_id = $2 AND e.billing_month = $3
-      GROUP BY e.pricing_version, v.cents_per_deploy, v.cents_per_gb`,
+     SELECT $1, pricing_version, cents_per_deploy, cents_per_gb, deploys, bytes, amount_cents
+       FROM (${draftLines('$3', 'e.customer_id = $2')}) d`,
     [invoiceId, customerId, month],
   )
   await db.query(
@@ -161,14 +171,23 @@ export async function finalizeInvoice(db: Queryable, customerId: string, month: 
   return true
 }
 
-/** Customers with something to bill in a month: events, or an invoice row already. */
-export const customersToBill = async (db: Queryable, month: string, customerId?: string) =>
+/**
+ * Customers with something to bill in a month (events, or an invoice row already), by id: all,
+ * one, or one page (`after`, `limit`).
+ */
+export const customersToBill = async (
+  db: Queryable,
+  month: string,
+  which: { customerId?: string | undefined; after?: string | undefined; limit?: number } = {},
+) =>
   (
     await db.query<{ customer_id: string }>(
-      `SELECT customer_id FROM push_usage_events WHERE billing_month = $1 AND ($2::text IS NULL OR customer_id = $2)
-       UNION SELECT customer_id FROM invoices WHERE month = $1 AND ($2::text IS NULL OR customer_id = $2)
-       ORDER BY customer_id`,
-      [month, customerId ?? null],
+      `SELECT customer_id FROM (
+         SELECT customer_id FROM push_usage_events WHERE billing_month = $1
+         UNION SELECT customer_id FROM invoices WHERE month = $1) t
+        WHERE ($2::text IS NULL OR customer_id = $2) AND ($3::text IS NULL OR customer_id > $3)
+        ORDER BY customer_id LIMIT $4`,
+      [month, which.customerId ?? null, which.after ?? null, which.limit ?? null],
     )
   ).map((r) => r.customer_id)
 
@@ -209,3 +228,43 @@ export const eventTotals = async (db: Queryable, customerId: string, month: stri
       [customerId, month],
     )
   )[0]!
+
+export interface InvoiceHeadRow {
+  customer_id: string
+  customer_name: string
+  id: string | null
+  status: 'draft' | 'finalized'
+  finalized_at: Date | null
+}
+
+export type InvoicePageLine = Omit<InvoiceLine, 'invoice_id'> & { customer_id: string }
+
+/**
+ * A month's invoices of some customers, read-only and in two queries for the whole page: a
+ * finalized invoice's stored lines, and for a draft the lines its events add up to now (the
+ * draft formula above). Serving drafts by recomputing each in its own transaction would cost
+ * a transaction per customer on every page view.
+ */
+export async function invoicePage(db: Queryable, month: string, customerIds: string[]) {
+  const heads = await db.query<InvoiceHeadRow>(
+    `SELECT c.id AS customer_id, c.name AS customer_name, i.id, coalesce(i.status, 'draft') AS status,
+            i.finalized_at
+       FROM customers c LEFT JOIN invoices i ON i.customer_id = c.id AND i.month = $1
+      WHERE c.id = ANY($2::text[])
+      ORDER BY c.name, c.id`,
+    [month, customerIds],
+  )
+  const lines = await db.query<InvoicePageLine>(
+    `SELECT i.customer_id, l.pricing_version, l.cents_per_deploy, l.cents_per_gb, l.deploys, l.bytes,
+            l.amount_cents
+       FROM invoices i JOIN invoice_lines l ON l.invoice_id = i.id
+      WHERE i.month = $1 AND i.customer_id = ANY($2::text[]) AND i.status = 'finalized'
+     UNION ALL
+     SELECT d.* FROM (${draftLines('$1', 'e.customer_id = ANY($2::text[])')}) d
+      WHERE NOT EXISTS (SELECT 1 FROM invoices i WHERE i.customer_id = d.customer_id
+                           AND i.month = $1 AND i.status = 'finalized')
+      ORDER BY 1, 2`,
+    [month, customerIds],
+  )
+  return { heads, lines }
+}

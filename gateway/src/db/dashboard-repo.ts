@@ -273,24 +273,6 @@ export const projectNames = (db: Queryable, customerId: string | undefined) =>
     [customerId ?? null],
   )
 
-/** Customers with an invoice or billable events in a month, one page by id. */
-export const billedCustomers = async (
-  db: Queryable,
-  month: string,
-  afterId: string | undefined,
-  limit: number,
-) =>
-  (
-    await db.query<{ customer_id: string }>(
-      `SELECT customer_id FROM (
-         SELECT customer_id FROM invoices WHERE month = $1
-         UNION SELECT DISTINCT customer_id FROM push_usage_events WHERE billing_month = $1) t
-        WHERE ($2::text IS NULL OR customer_id > $2)
-        ORDER BY customer_id LIMIT $3`,
-      [month, afterId ?? null, limit],
-    )
-  ).map((r) => r.customer_id)
-
 export interface PushStepRow {
   id: number
   at: Date
@@ -309,56 +291,3 @@ export const pushSteps = (db: Queryable, pushId: string, limit: number) =>
       WHERE push_id = $1 ORDER BY id LIMIT $2`,
     [pushId, limit],
   )
-
-export interface InvoiceHeadRow {
-  customer_id: string
-  customer_name: string
-  id: string | null
-  status: 'draft' | 'finalized'
-  finalized_at: Date | null
-}
-
-export interface InvoiceLineRow {
-  customer_id: string
-  pricing_version: number
-  cents_per_deploy: number
-  cents_per_gb: number
-  deploys: number
-  bytes: number
-  amount_cents: number
-}
-
-/**
- * A month's invoices of some customers, read-only and in two queries for the whole page: a
- * finalized invoice's stored lines, and for a draft the lines its month's events add up to now,
- * grouped by pricing version exactly as billing's recompute writes them. (Billing recomputes a
- * draft in its own transaction per customer when it serves one; a page of them that way costs
- * 20 transactions, this costs two reads.)
- */
-export async function invoicesOf(db: Queryable, month: string, customerIds: string[]) {
-  const heads = await db.query<InvoiceHeadRow>(
-    `SELECT c.id AS customer_id, c.name AS customer_name, i.id, coalesce(i.status, 'draft') AS status,
-            i.finalized_at
-       FROM customers c LEFT JOIN invoices i ON i.customer_id = c.id AND i.month = $1
-      WHERE c.id = ANY($2::text[])
-      ORDER BY c.name, c.id`,
-    [month, customerIds],
-  )
-  const lines = await db.query<InvoiceLineRow>(
-    `SELECT i.customer_id, l.pricing_version, l.cents_per_deploy, l.cents_per_gb, l.deploys, l.bytes,
-            l.amount_cents
-       FROM invoices i JOIN invoice_lines l ON l.invoice_id = i.id
-      WHERE i.month = $1 AND i.customer_id = ANY($2::text[]) AND i.status = 'finalized'
-     UNION ALL
-     SELECT e.customer_id, e.pricing_version, v.cents_per_deploy, v.cents_per_gb,
-            sum(e.deploys)::int, sum(e.bytes)::bigint, sum(e.cost_cents)::bigint
-       FROM push_usage_events e JOIN pricing_versions v ON v.version = e.pricing_version
-      WHERE e.billing_month = $1 AND e.customer_id = ANY($2::text[])
-        AND NOT EXISTS (SELECT 1 FROM invoices i WHERE i.customer_id = e.customer_id
-                           AND i.month = $1 AND i.status = 'finalized')
-      GROUP BY e.customer_id, e.pricing_version, v.cents_per_deploy, v.cents_per_gb
-      ORDER BY 1, 2`,
-    [month, customerIds],
-  )
-  return { heads, lines }
-}

@@ -462,3 +462,9 @@ export const shasKnownToProject = async (db: Queryable, projectId: string, shas:
       )
     ).map((r) => r.sha1),
   )
+
+/** Pushes waiting on their finalize job (the retry sweep checks each still has one). */
+export const finalizingPushes = (db: Queryable) =>
+  db.query<{ id: string; customer_id: string }>(
+    "SELECT id, customer_id FROM pushes WHERE state = 'finalizing'",
+  )

@@ -11,3 +11,6 @@ export const customersByStatus = (db: Queryable) =>
   db.query<{ status: string; n: number }>(
     'SELECT status, count(*)::int AS n FROM customers GROUP BY status',
   )
+
+/** The cheapest round trip: is the database there at all? */
+export const ping = (db: Queryable) => db.query('SELECT 1')

@@ -4,7 +4,7 @@ import express, { type Express, type Request, type Router } from 'express'
 import helmet from 'helmet'
 import { pinoHttp } from 'pino-http'
 import { withLogContext } from '../lib/logger.ts'
-import type { Services } from '../start/gateway.ts'
+import type { AppServices } from '../services/index.ts'
 import { createMetrics } from './metrics.ts'
 import { requireAdmin } from './middleware/admin-auth.ts'
 import { requireApiKey } from './middleware/auth.ts'
@@ -19,8 +19,8 @@ import { dashboardRoutes } from './dashboard/routes.ts'
 import { usageRoutes } from './routes/usage.ts'
 import { reportRefusals, webhookRoutes } from './routes/webhooks.ts'
 
-export interface AppDeps extends Services {
-  /** The operator's JSON API, mounted under /admin/api behind the admin token. */
+export interface AppOptions {
+  /** The operator's JSON API (start/admin-routes.ts), mounted under /admin/api behind the token. */
   adminApi: Router
   /** Mounted first when the built-in Netlify sandbox serves from this process. */
   sandbox?: Router | undefined
@@ -69,7 +69,7 @@ function accessLine(req: IncomingMessage, res: ServerResponse, ms: number) {
 }
 
 /** Builds the Express app (no listen), so tests and entry points share one composition. */
-export function createApp(deps: AppDeps): Express {
+export function createApp(deps: AppServices, options: AppOptions): Express {
   const app = express()
   app.disable('x-powered-by')
   app.set('query parser', 'simple')
@@ -108,25 +108,24 @@ export function createApp(deps: AppDeps): Express {
   app.use(closeUnreadBodies)
   // Every log line written while serving a request carries its id, service lines included.
   app.use((req, _res, next) => withLogContext({ reqId: String(req.id) }, next))
-  if (deps.sandbox) app.use(deps.sandbox)
-  const metrics = createMetrics(deps.db, deps.logger)
+  if (options.sandbox) app.use(options.sandbox)
+  const metrics = createMetrics(deps.reporting.gauges, deps.logger)
   app.use(metrics.middleware)
   // While draining, answers close their connection so keep-alive clients reconnect elsewhere.
   app.use((_req, res, next) => {
-    if (deps.state.draining) res.setHeader('Connection', 'close')
+    if (options.state.draining) res.setHeader('Connection', 'close')
     next()
   })
   app.use(helmet())
   app.use(
     healthRoutes({
-      db: deps.db,
-      state: deps.state,
+      operations: deps.operations,
+      state: options.state,
       metrics,
       metricsToken: deps.config.metricsToken,
-      vaultKeyIds: deps.vault.keyIds,
     }),
   )
-  app.use('/admin/api', requireAdmin(deps.config.adminToken), deps.adminApi)
+  app.use('/admin/api', requireAdmin(deps.config.adminToken), options.adminApi)
   // The operator's dashboard: HTML pages with a session cookie (the API above takes the token).
   app.use('/admin', dashboardRoutes(deps))
   // A customer's side of an onboarding link: a page, no key needed (the link is the credential).
@@ -135,9 +134,9 @@ export function createApp(deps: AppDeps): Express {
     '/v1',
     requireApiKey(deps.accounts, deps.config.adminToken),
     accountRoutes(deps.accounts),
-    pushRoutes(deps.pushes, deps.chunked, deps.batch, deps.idempotency, deps.config, deps.state),
+    pushRoutes(deps.pushes, deps.chunked, deps.batch, deps.idempotency, deps.config, options.state),
     usageRoutes(deps.billing, deps.clock),
-    historyRoutes({ db: deps.db, pushes: deps.pushes }),
+    historyRoutes({ reporting: deps.reporting, pushes: deps.pushes }),
     webhookRoutes(deps.webhooks),
   )
   app.use(notFoundHandler)

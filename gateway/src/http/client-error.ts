@@ -2,29 +2,19 @@ import { randomUUID } from 'node:crypto'
 import { STATUS_CODES } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { Logger } from 'pino'
-import { ErrorCode } from '../errors.ts'
+import { ERRORS, type AppError } from '../errors.ts'
 
-/** Node's parser errors, in our vocabulary: which status and stable code each one gets. */
-function classify(code: string | undefined): { status: number; code: string; message: string } {
+/** Node's parser errors, in our vocabulary: which stable code (and so status) each one gets. */
+function classify(code: string | undefined): AppError {
   switch (code) {
     case 'HPE_HEADER_OVERFLOW':
-      return {
-        status: 431,
-        code: ErrorCode.HeadersTooLarge,
-        message: 'The request headers are too large.',
-      }
+      return ERRORS.headersTooLarge()
     case 'ERR_HTTP_REQUEST_TIMEOUT':
-      return {
-        status: 408,
-        code: ErrorCode.RequestTimeout,
-        message: 'The request took too long to arrive.',
-      }
+      return ERRORS.requestTimeout()
     default:
-      return {
-        status: 400,
-        code: ErrorCode.InvalidRequest,
-        message: 'Malformed HTTP request (bad request line, header or Content-Length).',
-      }
+      return ERRORS.invalidRequest(
+        'Malformed HTTP request (bad request line, header or Content-Length).',
+      )
   }
 }
 
@@ -40,9 +30,10 @@ export function handleClientError(logger: Logger) {
       return
     }
     const requestId = randomUUID()
-    const { status, code, message } = classify(error.code)
+    const failure = classify(error.code)
+    const { status, message } = failure
     logger.warn({ reqId: requestId, parserError: error.code, status }, message)
-    const body = JSON.stringify({ error: { code, message, details: {} }, requestId })
+    const body = JSON.stringify({ error: failure.toJSON(), requestId })
     socket.end(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
         'Content-Type: application/json; charset=utf-8\r\n' +

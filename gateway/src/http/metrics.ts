@@ -1,9 +1,7 @@
 import type { RequestHandler } from 'express'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { Logger } from 'pino'
-import { tokenKeyIds } from '../db/accounts-repo.ts'
-import type { Queryable } from '../db/db.ts'
-import { customersByStatus, inFlightPushes } from '../db/stats-repo.ts'
+import type { Reporting } from '../services/reporting.ts'
 
 /** Where the app mounts its routers (see app.ts). */
 const MOUNTS = ['/admin/api', '/v1']
@@ -13,7 +11,7 @@ const MOUNTS = ['/admin/api', '/v1']
  * gateways in one process (the tests) never collide. Business gauges are read from the
  * database at scrape time, so every process reports the same shared truth.
  */
-export function createMetrics(db: Queryable, logger: Logger) {
+export function createMetrics(gauges: Reporting['gauges'], logger: Logger) {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
   const registers = [registry]
@@ -52,7 +50,7 @@ export function createMetrics(db: Queryable, logger: Logger) {
     registers,
     async collect() {
       await fromDb('pushes', async () => {
-        const rows = await inFlightPushes(db)
+        const rows = await gauges.pushesInFlight()
         for (const state of ['uploading', 'finalizing']) {
           this.set({ state }, rows.find((r) => r.state === state)?.n ?? 0)
         }
@@ -66,7 +64,7 @@ export function createMetrics(db: Queryable, logger: Logger) {
     registers,
     async collect() {
       await fromDb('customers', async () => {
-        const rows = await customersByStatus(db)
+        const rows = await gauges.customersByStatus()
         for (const status of ['active', 'suspended']) {
           this.set({ status }, rows.find((r) => r.status === status)?.n ?? 0)
         }
@@ -81,7 +79,7 @@ export function createMetrics(db: Queryable, logger: Logger) {
     async collect() {
       await fromDb('vault', async () => {
         this.reset()
-        for (const r of await tokenKeyIds(db)) this.set({ key_id: r.key_id }, r.tokens)
+        for (const r of await gauges.tokensByVaultKey()) this.set({ key_id: r.key_id }, r.tokens)
       })
     },
   })

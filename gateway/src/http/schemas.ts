@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { MAX_CHUNK_COUNT } from '../config.ts'
 import { WEBHOOK_EVENTS } from '../services/webhooks.ts'
-import type { PushState } from '../db/pushes-repo.ts'
+import type { PushState } from '../services/pushes.ts'
 
 const SHA1 = /^[0-9a-fA-F]{40}$/
 /** Netlify's alias (branch) labels: DNS-safe, at most 37 characters. */

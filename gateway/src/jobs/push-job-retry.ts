@@ -1,6 +1,7 @@
 import type { Config } from '../config.ts'
 import type { Db } from '../db/db.ts'
 import { assemblingUploads } from '../db/chunks-repo.ts'
+import { finalizingPushes } from '../db/pushes-repo.ts'
 import { assembleFile } from './assemble-file.ts'
 import { finalizePush } from './finalize-push.ts'
 import { jobKind } from './job.ts'
@@ -20,10 +21,7 @@ export const pushJobRetry = jobKind<object>({
  */
 export function pushJobRetryJob(db: Db, queue: () => JobQueue, config: Config) {
   return pushJobRetry.definition(config, async () => {
-    const finalizing = await db.query<{ id: string; customer_id: string }>(
-      "SELECT id, customer_id FROM pushes WHERE state = 'finalizing'",
-    )
-    for (const { id, customer_id: customerId } of finalizing) {
+    for (const { id, customer_id: customerId } of await finalizingPushes(db)) {
       const data = { pushId: id }
       if ((await finalizePush.status(queue(), data)) === 'none') {
         await finalizePush.send(queue(), data, { customerId })

@@ -1,3 +1,5 @@
+import { AppError, ERRORS } from '../errors.ts'
+
 // Netlify's failures as the gateway sees them, and how an answer or a thrown error maps to one.
 
 /**
@@ -61,3 +63,19 @@ export const retryAfterMs = (error: unknown): number | undefined =>
   error instanceof NetlifyApiError && error.retryAfter !== undefined
     ? error.retryAfter * 1000
     : undefined
+
+/** Netlify failures in the gateway's vocabulary: retry later (503) or Netlify said no (502). */
+export function toAppError(error: unknown): AppError {
+  if (error instanceof AppError) return error
+  if (error instanceof NetlifyApiError) {
+    // 401: the stored token itself is dead (revoked or expired at Netlify), not this request.
+    if (error.status === 401) return ERRORS.netlifyTokenRejected(error.status)
+    return error.transient
+      ? ERRORS.netlifyUnavailable(
+          `Netlify is unavailable for now: ${error.message}`,
+          error.retryAfter ?? 5,
+        )
+      : ERRORS.netlifyError(error.status, error.message)
+  }
+  throw error
+}

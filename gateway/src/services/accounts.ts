@@ -9,7 +9,7 @@ import { NetlifyApiError, type NetlifyClient } from '../netlify/client.ts'
 import { generateApiKey, hashApiKey, isWellFormedApiKey } from './api-keys.ts'
 import { auditActor, type ActorRef } from './audit.ts'
 import type { Metering } from './metering.ts'
-import { toAppError } from './pushes.ts'
+import { toAppError } from '../netlify/errors.ts'
 import type { Vault } from './vault.ts'
 
 export interface AccountServiceDeps {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { Readable } from 'node:stream'
 import * as repo from '../db/pushes-repo.ts'
-import { AppError, ERRORS, ErrorCode } from '../errors.ts'
+import { AppError, ERRORS } from '../errors.ts'
 import {
   BatchFormatError,
   ByteReader,
@@ -10,10 +10,9 @@ import {
   type BatchEntry,
 } from '../lib/batch-frames.ts'
 import { NetlifyApiError } from '../netlify/client.ts'
-import { retryAfterMs } from '../netlify/errors.ts'
+import { retryAfterMs, toAppError } from '../netlify/errors.ts'
 import { backoff, retry } from '../lib/retry.ts'
 import type { Caller, PushContext, PushServiceDeps } from './push-context.ts'
-import { toAppError } from './pushes.ts'
 
 /** Files read ahead of Netlify per request: enough to keep its upload slots busy, no more. */
 const AHEAD_FILES = 16
@@ -218,7 +217,7 @@ export function createBatchUploads(deps: PushServiceDeps, ctx: PushContext) {
         (f) => !(f.error instanceof AppError || f.error instanceof NetlifyApiError),
       )
       const failure =
-        readError ?? firstFailure(failed.filter((f) => f !== bug)) ?? (bug && internal())
+        readError ?? firstFailure(failed.filter((f) => f !== bug)) ?? (bug && ERRORS.internal())
       await db.transaction(async (tx) => {
         if (sent.length) {
           await repo.markUploadedMany(tx, pushId, sent)
@@ -248,7 +247,7 @@ export function createBatchUploads(deps: PushServiceDeps, ctx: PushContext) {
         const fatal = failed.find((f) => f.error instanceof NetlifyApiError && !f.error.transient)
         if (fatal) await ctx.failPush(push, failure.message)
         logger.debug({ pushId, failed: failed.length, code: failure.code }, 'batch upload failed')
-        throw withDetails(failure, {
+        throw failure.withDetails({
           uploaded: sent.map((s) => s.sha1),
           failed: failed.map((f) => ({ sha1: f.sha1, code: toBatchError(f.error).code })),
         })
@@ -275,10 +274,8 @@ function toBatchError(error: unknown): AppError {
     ? error
     : error instanceof NetlifyApiError
       ? toAppError(error)
-      : internal()
+      : ERRORS.internal()
 }
-
-const internal = () => new AppError(ErrorCode.Internal, 500, 'Internal error; it has been logged.')
 
 /** The failure that says most: Netlify refusing for good, then a wrong file, then a retryable one. */
 function firstFailure(failed: { error: unknown }[]): AppError | undefined {
@@ -295,13 +292,4 @@ function asRequestError(error: unknown): AppError {
   if (error instanceof BatchFormatError) return ERRORS.invalidRequest(error.message, error.details)
   // The client went away or the connection broke mid-body: nothing more can be read.
   return ERRORS.invalidRequest(`The request body could not be read: ${(error as Error).message}`)
-}
-
-function withDetails(error: AppError, details: Record<string, unknown>): AppError {
-  return new AppError(error.code, error.status, error.message, {
-    details: { ...error.details, ...details },
-    retryAfter: error.retryAfter,
-    headers: error.headers,
-    cause: error,
-  })
 }

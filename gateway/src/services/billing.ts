@@ -2,7 +2,7 @@ import * as repo from '../db/billing-repo.ts'
 import { findCustomer } from '../db/accounts-repo.ts'
 import { insertAudit } from '../db/audit-repo.ts'
 import type { Db, Queryable } from '../db/db.ts'
-import { AppError, ERRORS, ErrorCode } from '../errors.ts'
+import { ERRORS } from '../errors.ts'
 import { auditActor, type ActorRef } from './audit.ts'
 import { monthOf, type Clock, type Metering } from './metering.ts'
 
@@ -26,6 +26,18 @@ export interface InvoiceView {
   }[]
 }
 
+/** A draft not yet written has no invoice row, so no id. */
+export type InvoicePageView = Omit<InvoiceView, 'id'> & { id: string | null }
+
+const lineView = (l: Omit<repo.InvoiceLine, 'invoice_id'>) => ({
+  pricingVersion: l.pricing_version,
+  centsPerDeploy: l.cents_per_deploy,
+  centsPerGb: l.cents_per_gb,
+  deploys: l.deploys,
+  bytes: l.bytes,
+  amountCents: l.amount_cents,
+})
+
 /** Pricing versions, monthly invoices (draft → finalized) and usage figures. */
 export function createBilling(deps: {
   db: Db
@@ -38,7 +50,7 @@ export function createBilling(deps: {
 
   async function invoices(month: string, customerId?: string): Promise<InvoiceView[]> {
     // Drafts are recomputed on read, so they always equal the month's events so far.
-    for (const id of await repo.customersToBill(db, month, customerId)) {
+    for (const id of await repo.customersToBill(db, month, { customerId })) {
       await db.transaction((tx) => repo.refreshInvoice(tx, id, month))
     }
     const rows = await repo.listInvoices(db, month, customerId)
@@ -56,21 +68,46 @@ export function createBilling(deps: {
       bytes: r.bytes,
       totalCents: r.total_cents,
       finalizedAt: r.finalized_at,
-      lines: lines
-        .filter((l) => l.invoice_id === r.id)
-        .map((l) => ({
-          pricingVersion: l.pricing_version,
-          centsPerDeploy: l.cents_per_deploy,
-          centsPerGb: l.cents_per_gb,
-          deploys: l.deploys,
-          bytes: l.bytes,
-          amountCents: l.amount_cents,
-        })),
+      lines: lines.filter((l) => l.invoice_id === r.id).map(lineView),
     }))
+  }
+
+  /**
+   * One page of a month's invoices (`YYYY-MM-01`) for the dashboard: customers by id after
+   * `after`, or one customer. Read-only: a draft is added up from its events by the same formula
+   * that writes it, so the page, the CSV and the API agree; a draft never written has no id.
+   */
+  async function invoicePage(
+    month: string,
+    which: { customerId?: string | undefined; after?: string | undefined; limit: number },
+  ): Promise<{ invoices: InvoicePageView[]; next: string | undefined }> {
+    // One customer is shown even before it has anything to bill (an empty draft).
+    const ids = which.customerId
+      ? [which.customerId]
+      : await repo.customersToBill(db, month, { after: which.after, limit: which.limit + 1 })
+    const shown = ids.slice(0, which.limit)
+    const { heads, lines } = await repo.invoicePage(db, month, shown)
+    const invoices = heads.map((h) => {
+      const mine = lines.filter((l) => l.customer_id === h.customer_id)
+      return {
+        id: h.id,
+        customerId: h.customer_id,
+        customerName: h.customer_name,
+        month: month.slice(0, 7),
+        status: h.status,
+        finalizedAt: h.finalized_at,
+        deploys: mine.reduce((s, l) => s + l.deploys, 0),
+        bytes: mine.reduce((s, l) => s + l.bytes, 0),
+        totalCents: mine.reduce((s, l) => s + l.amount_cents, 0),
+        lines: mine.map(lineView),
+      }
+    })
+    return { invoices, next: ids.length > which.limit ? shown.at(-1) : undefined }
   }
 
   return {
     invoices,
+    invoicePage,
 
     /**
      * Finalizes a closed month's invoices (all customers, or one). The current month cannot be
@@ -78,17 +115,12 @@ export function createBilling(deps: {
      */
     async finalize(month: string, actor: ActorRef, customerId?: string) {
       if (month >= monthOf(clock.now())) {
-        throw new AppError(
-          ErrorCode.InvalidRequest,
-          400,
-          `Month ${month.slice(0, 7)} has not closed yet.`,
-          {
-            details: { month: month.slice(0, 7) },
-          },
-        )
+        throw ERRORS.invalidRequest(`Month ${month.slice(0, 7)} has not closed yet.`, {
+          month: month.slice(0, 7),
+        })
       }
       const finalized: string[] = []
-      for (const id of await repo.customersToBill(db, month, customerId)) {
+      for (const id of await repo.customersToBill(db, month, { customerId })) {
         await db.transaction(async (tx) => {
           if (await repo.finalizeInvoice(tx, id, month)) {
             finalized.push(id)

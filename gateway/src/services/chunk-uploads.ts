@@ -3,7 +3,7 @@ import { Readable } from 'node:stream'
 import { AGAIN, poll } from '../lib/poll.ts'
 import * as chunks from '../db/chunks-repo.ts'
 import * as repo from '../db/pushes-repo.ts'
-import { AppError, ERRORS, ErrorCode } from '../errors.ts'
+import { ERRORS } from '../errors.ts'
 import { sha1Gate, type DigestGate } from '../lib/digest-gate.ts'
 import { NetlifyApiError } from '../netlify/client.ts'
 import { retryAfterMs } from '../netlify/errors.ts'
@@ -121,12 +121,7 @@ export function createChunkUploads(
     }
     if (staged.sha1 !== expectedSha1) {
       await staged.discard()
-      throw new AppError(
-        ErrorCode.ChunkShaMismatch,
-        422,
-        `The chunk's SHA-1 is ${staged.sha1}, not ${expectedSha1} as X-Chunk-Sha1 says; nothing was stored.`,
-        { details: { expected: expectedSha1, actual: staged.sha1 } },
-      )
+      throw ERRORS.chunkShaMismatch(expectedSha1, staged.sha1)
     }
     return staged
   }
@@ -501,12 +496,7 @@ export function createChunkUploads(
             if (!inserted.stored) {
               if (inserted.existingSha1 !== h.chunkSha1) {
                 await store.remove(pushId, h.sha1, { idx: h.index, chunkSha1: h.chunkSha1 })
-                throw new AppError(
-                  ErrorCode.ChunkConflict,
-                  409,
-                  `Chunk ${h.index} is already stored with a different body (SHA-1 ${inserted.existingSha1}).`,
-                  { details: { index: h.index, storedSha1: inserted.existingSha1 } },
-                )
+                throw ERRORS.chunkConflict(h.index, inserted.existingSha1)
               }
               return { stored: false, complete: upload.state !== 'receiving', opened: false }
             }

@@ -1,7 +1,7 @@
 import type { Queryable } from '../db/db.ts'
 import * as repo from '../db/metering-repo.ts'
 import type { Limits, MonthUsage } from '../db/metering-repo.ts'
-import { AppError, ErrorCode } from '../errors.ts'
+import { ERRORS, type AppError } from '../errors.ts'
 
 export type { Limits }
 
@@ -53,13 +53,11 @@ function capExceeded(which: 'deploys' | 'bytes', r: LimitsReport, needed: number
     which === 'deploys'
       ? `Monthly deploy cap reached: ${r.deploys.used} of ${r.deploys.limit} deploys used in ${r.month}; it resets at ${r.resetAt}.`
       : `Monthly byte cap reached: this needs ${needed} more bytes but ${r.bytes.remaining} of ${r.bytes.limit} remain in ${r.month}; it resets at ${r.resetAt}.`
-  return new AppError(ErrorCode.CapExceeded, 402, message, {
-    details: {
-      limit: which,
-      remaining: { deploys: r.deploys.remaining, bytes: r.bytes.remaining },
-      limits: { deploys: r.deploys.limit, bytes: r.bytes.limit },
-      resetAt: r.resetAt,
-    },
+  return ERRORS.capExceeded(message, {
+    limit: which,
+    remaining: { deploys: r.deploys.remaining, bytes: r.bytes.remaining },
+    limits: { deploys: r.deploys.limit, bytes: r.bytes.limit },
+    resetAt: r.resetAt,
   })
 }
 
@@ -109,21 +107,12 @@ export function createMetering(options: { defaults: Limits; clock: Clock }) {
         const until = await repo.pacingFullUntil(tx, customerId, now, w)
         if (until === undefined) continue
         const retryIn = Math.max(1, Math.ceil((until.getTime() - now.getTime()) / 1000))
-        throw new AppError(
-          ErrorCode.RateLimited,
-          429,
-          `Deploy pacing: at most ${w.limit} deploys in any ${w.kind}; retry in ${retryIn} s.`,
-          {
-            retryAfter: retryIn,
-            details: { limit: w.kind, max: w.limit, retryAfterSeconds: retryIn },
-            headers: {
-              'RateLimit-Policy': windows
-                .map((x) => `"${x.kind}";q=${x.limit};w=${x.seconds}`)
-                .join(', '),
-              RateLimit: `"${w.kind}";r=0;t=${retryIn}`,
-            },
-          },
-        )
+        throw ERRORS.deployPaced(w, retryIn, {
+          'RateLimit-Policy': windows
+            .map((x) => `"${x.kind}";q=${x.limit};w=${x.seconds}`)
+            .join(', '),
+          RateLimit: `"${w.kind}";r=0;t=${retryIn}`,
+        })
       }
       await repo.logAdmission(tx, customerId, now)
       const month = monthOf(now)

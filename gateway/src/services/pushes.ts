@@ -7,6 +7,7 @@ import { pendingAssemblies } from '../db/chunks-repo.ts'
 import * as repo from '../db/pushes-repo.ts'
 import * as functionsRepo from '../db/functions-repo.ts'
 import { AppError, ERRORS } from '../errors.ts'
+import { toAppError } from '../netlify/errors.ts'
 import { newId } from '../lib/ids.ts'
 import { sha1Gate } from '../lib/digest-gate.ts'
 import { NetlifyApiError, type NetlifyDeploy } from '../netlify/client.ts'
@@ -27,6 +28,7 @@ import {
 } from './functions.ts'
 
 export type { Caller, InitInput, PushServiceDeps } from './push-context.ts'
+export type { PushRow, PushState } from '../db/pushes-repo.ts'
 
 /** How long one run of the finalize job polls Netlify before it re-queues itself. */
 const FINALIZE_RUN_MS = 5_000
@@ -509,19 +511,3 @@ export function createPushService(
 }
 
 export type PushService = ReturnType<typeof createPushService>
-
-/** Netlify failures in the gateway's vocabulary: retry later (503) or Netlify said no (502). */
-export function toAppError(error: unknown): AppError {
-  if (error instanceof AppError) return error
-  if (error instanceof NetlifyApiError) {
-    // 401: the stored token itself is dead (revoked or expired at Netlify), not this request.
-    if (error.status === 401) return ERRORS.netlifyTokenRejected(error.status)
-    return error.transient
-      ? ERRORS.netlifyUnavailable(
-          `Netlify is unavailable for now: ${error.message}`,
-          error.retryAfter ?? 5,
-        )
-      : ERRORS.netlifyError(error.status, error.message)
-  }
-  throw error
-}

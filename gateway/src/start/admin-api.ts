@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { ConfigError } from '../config.ts'
-import { AppError, ERRORS, type ErrorCode } from '../errors.ts'
+import { ERRORS } from '../errors.ts'
 import {
   adminWebhookBodySchema,
   auditQuery,
@@ -44,7 +44,14 @@ import type { Services } from './gateway.ts'
 /** What an operation may use: the services, with the job queue started on first use. */
 export type AdminServices = Pick<
   Services,
-  'accounts' | 'billing' | 'auditLog' | 'vaultAdmin' | 'webhooks' | 'onboarding' | 'clock'
+  | 'accounts'
+  | 'billing'
+  | 'auditLog'
+  | 'vaultAdmin'
+  | 'webhooks'
+  | 'onboarding'
+  | 'operations'
+  | 'clock'
 > & { jobs(): Promise<JobQueue> }
 
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE'
@@ -171,10 +178,11 @@ export const OPERATIONS = {
     route: '/jobs/:queue/:id/retry',
     path: jobParams,
     call: async (s, { path: { queue, id } }, actor) => {
-      if (!(await (await s.jobs()).retry(queue, id))) {
+      await s.jobs() // the queue must be started before operations can reach it
+      // The same audited operation as the dashboard's.
+      if (!(await s.operations.retryJob(queue, id, actor))) {
         throw ERRORS.notFound(`Dead job '${id}' in ${queue}`)
       }
-      await s.auditLog.record(actor, { action: 'job.retry', status: 'ok', details: { queue, id } })
       return { retried: true, queue, id }
     },
   }),
@@ -508,11 +516,10 @@ export function httpAdmin(baseUrl: string, adminToken: string): AdminApi {
     }
     if (!res.ok) {
       const e = json?.error
-      throw new AppError(
-        (e?.code ?? 'internal_error') as ErrorCode,
-        res.status,
+      throw ERRORS.fromAnswer(
+        e?.code,
         e?.message ?? `The gateway answered ${res.status}: ${text.slice(0, 200)}`,
-        { details: (e?.details as Record<string, unknown>) ?? {} },
+        (e?.details as Record<string, unknown>) ?? {},
       )
     }
     return json

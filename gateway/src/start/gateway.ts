@@ -18,42 +18,33 @@ import { deliverWebhookJob } from '../jobs/deliver-webhook.ts'
 import { startJobQueue, type JobDefinition, type JobQueue } from '../jobs/queue.ts'
 import { createNetlifyClient, type NetlifyClient } from '../netlify/client.ts'
 import { createNetlifySandbox, type NetlifySandbox } from '../netlify/sandbox/index.ts'
-import { createAccountService, type AccountService } from '../services/accounts.ts'
-import { createChunkUploads, type ChunkUploads } from '../services/chunk-uploads.ts'
-import { createBatchUploads, type BatchUploads } from '../services/batch-uploads.ts'
+import { createAccountService } from '../services/accounts.ts'
+import { createChunkUploads } from '../services/chunk-uploads.ts'
+import { createBatchUploads } from '../services/batch-uploads.ts'
 import { chunkStoreFor } from '../services/chunk-store.ts'
+import type { AppServices } from '../services/index.ts'
+import { createOperations } from '../services/operations.ts'
 import { createPushContext } from '../services/push-context.ts'
-import { createPushService, type PushService } from '../services/pushes.ts'
-import { createAuditLog, type AuditLog } from '../services/audit.ts'
+import { createPushService } from '../services/pushes.ts'
+import { createReporting } from '../services/reporting.ts'
+import { createAuditLog } from '../services/audit.ts'
 import { createVault, loadKeyring, type Vault } from '../services/vault.ts'
-import { createVaultAdmin, type VaultAdmin } from '../services/vault-admin.ts'
-import { createBilling, type Billing } from '../services/billing.ts'
-import { createIdempotency, type Idempotency } from '../services/idempotency.ts'
+import { createVaultAdmin } from '../services/vault-admin.ts'
+import { createBilling } from '../services/billing.ts'
+import { createIdempotency } from '../services/idempotency.ts'
 import { createMetering, systemClock, type Clock, type Metering } from '../services/metering.ts'
 import { finalizeInvoicesJob } from '../jobs/finalize-invoices.ts'
-import { createWebhooks, type Webhooks } from '../services/webhooks.ts'
-import { createOnboarding, type Onboarding } from '../services/onboarding.ts'
+import { createWebhooks } from '../services/webhooks.ts'
+import { createOnboarding } from '../services/onboarding.ts'
 import { adminApiRoutes } from './admin-routes.ts'
 import { acquireDataDirLock } from './data-dir-lock.ts'
 
-export interface Services {
-  config: Config
+/** The application services plus what only the composition root and commands hold. */
+export interface Services extends AppServices {
   db: Db
-  logger: Logger
   netlify: NetlifyClient
-  accounts: AccountService
-  pushes: PushService
   metering: Metering
-  billing: Billing
-  idempotency: Idempotency
-  chunked: ChunkUploads
-  batch: BatchUploads
-  clock: Clock
   vault: Vault
-  vaultAdmin: VaultAdmin
-  auditLog: AuditLog
-  webhooks: Webhooks
-  onboarding: Onboarding
   /** The job queue, once `startJobs` ran. */
   jobs: () => JobQueue
   /** Starts the queues (and, with `work`, the workers and schedules) of every job. */
@@ -121,6 +112,13 @@ export async function openServices(
   const idempotency = createIdempotency(db, { requestTimeoutMs: config.http.requestTimeoutMs })
   const vaultAdmin = createVaultAdmin({ db, vault, logger })
   const auditLog = createAuditLog(db)
+  const operations = createOperations({
+    db,
+    jobs,
+    adminToken: config.adminToken,
+    vaultKeyIds: vault.keyIds,
+  })
+  const reporting = createReporting({ db })
   const onboarding = createOnboarding({
     db,
     vault,
@@ -153,6 +151,8 @@ export async function openServices(
     vaultAdmin,
     auditLog,
     webhooks,
+    operations,
+    reporting,
     onboarding,
     jobs,
     async startJobs({ work }) {
@@ -171,6 +171,25 @@ export async function openServices(
     },
   }
 }
+
+/** What the HTTP app is given: the application services, not the database or the queue. */
+export const appServices = (s: Services): AppServices => ({
+  config: s.config,
+  logger: s.logger,
+  clock: s.clock,
+  accounts: s.accounts,
+  pushes: s.pushes,
+  billing: s.billing,
+  idempotency: s.idempotency,
+  chunked: s.chunked,
+  batch: s.batch,
+  auditLog: s.auditLog,
+  webhooks: s.webhooks,
+  vaultAdmin: s.vaultAdmin,
+  onboarding: s.onboarding,
+  operations: s.operations,
+  reporting: s.reporting,
+})
 
 /** A key id still used by a stored token but missing from the keyring would strand that token. */
 async function assertKeysPresent(db: Db, keyIds: readonly string[]) {
@@ -261,7 +280,10 @@ export async function startGateway(
 
   const state = { draining: false }
   const adminApi = adminApiRoutes({ ...services, jobs: async () => queue })
-  server.on('request', createApp({ ...services, adminApi, sandbox: sandbox?.router, state }))
+  server.on(
+    'request',
+    createApp(appServices(services), { adminApi, sandbox: sandbox?.router, state }),
+  )
   logger.info(
     {
       url,

@@ -1,6 +1,6 @@
-import type { ErrorRequestHandler, RequestHandler } from 'express'
-import { AppError, ERRORS, ErrorCode } from '../../errors.ts'
-import { VaultKeyMissingError } from '../../services/vault.ts'
+import type { ErrorRequestHandler, RequestHandler, Response } from 'express'
+import { ERRORS, type AppError } from '../../errors.ts'
+import { knownFailure } from '../../services/errors.ts'
 
 /** Errors body-parser raises, by its `type`, in our vocabulary. */
 function fromBodyParser(error: {
@@ -15,6 +15,10 @@ function fromBodyParser(error: {
       return ERRORS.invalidJson('The body is not valid JSON.')
     case 'entity.too.large':
       return ERRORS.payloadTooLarge(`The body is larger than ${error.limit} bytes.`, {
+        limit: error.limit,
+      })
+    case 'parameters.too.many':
+      return ERRORS.payloadTooLarge(`The form has more than ${error.limit} fields.`, {
         limit: error.limit,
       })
     case 'request.size.invalid':
@@ -37,51 +41,45 @@ function fromBodyParser(error: {
 }
 
 /**
- * Database errors a client can cause: a duplicate (unique violation), and text Postgres cannot
- * store (NUL bytes, invalid UTF-8, too long). Validation should catch these first; this is the
- * backstop that keeps them 4xx, and the transaction was rolled back, so nothing changed.
+ * The one classifier of everything a route can throw, for both renderers (JSON here, HTML in
+ * the dashboard): a known failure keeps its code and status; anything else is a bug, answered as
+ * an opaque 500 (`known` false, so the caller logs its stack).
  */
-function fromDatabase(error: { code?: unknown; detail?: unknown }): AppError | undefined {
-  switch (error.code) {
-    case '23505':
-      return ERRORS.conflict('That already exists.')
-    case '22021': // character_not_in_repertoire (e.g. a NUL byte)
-    case '22P05': // untranslatable_character
-      return ERRORS.invalidRequest('The request contains text the database cannot store.')
-    case '22001': // string_data_right_truncation
-      return ERRORS.invalidRequest('A value in the request is too long.')
-    default:
-      return undefined
-  }
+export function classifyError(err: unknown): { error: AppError; known: boolean } {
+  const known =
+    knownFailure(err) ?? (err !== null && typeof err === 'object' ? fromBodyParser(err) : undefined)
+  return known ? { error: known, known: true } : { error: ERRORS.internal(), known: false }
 }
 
-/** A key this process lacks is an operations problem the operator can fix: 503, not a bug. */
-function fromVault(error: unknown): AppError | undefined {
-  return error instanceof VaultKeyMissingError ? ERRORS.vaultKeyMissing(error.keyId) : undefined
+/**
+ * Classifies and logs a failed request, and sets what every answer carries (its headers, the
+ * code for the metrics middleware). Answers undefined when the response is already under way:
+ * the connection is then cut, the only honest signal left.
+ */
+export function prepareErrorAnswer(
+  err: unknown,
+  req: Parameters<RequestHandler>[0],
+  res: Response,
+): AppError | undefined {
+  const { error, known } = classifyError(err)
+  if (known) req.log?.info({ code: error.code, status: error.status }, error.message)
+  else req.log?.error({ err }, 'unhandled error')
+  res.locals['errorCode'] = error.code
+  if (res.headersSent) {
+    res.destroy()
+    return undefined
+  }
+  if (error.retryAfter !== undefined) res.setHeader('Retry-After', String(error.retryAfter))
+  for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value)
+  return error
 }
 
 export const notFoundHandler: RequestHandler = (req) => {
   throw ERRORS.notFound(`Route ${req.method} ${req.path}`)
 }
 
-/**
- * Renders every error as `{error:{code,message,details},requestId}`. Anything that is not an
- * AppError is a bug: logged with its stack, answered as an opaque 500.
- */
+/** Renders every error as `{error:{code,message,details},requestId}`. */
 export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
-  const known =
-    err instanceof AppError ? err : (fromBodyParser(err) ?? fromDatabase(err) ?? fromVault(err))
-  const error =
-    known ?? new AppError(ErrorCode.Internal, 500, 'Internal error; it has been logged.')
-  if (known) req.log?.info({ code: error.code, status: error.status }, error.message)
-  else req.log?.error({ err }, 'unhandled error')
-  // For the metrics middleware: errors are counted by their stable code.
-  res.locals['errorCode'] = error.code
-  if (res.headersSent) {
-    res.destroy()
-    return
-  }
-  if (error.retryAfter !== undefined) res.setHeader('Retry-After', String(error.retryAfter))
-  for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value)
-  res.status(error.status).json({ error: error.toJSON(), requestId: req.id })
+  const error = prepareErrorAnswer(err, req, res)
+  if (error) res.status(error.status).json({ error: error.toJSON(), requestId: req.id })
 }

@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import express, { Router, type ErrorRequestHandler, type Request, type Response } from 'express'
-import { AppError, ERRORS, ErrorCode } from '../../errors.ts'
+import { AppError, ErrorCode } from '../../errors.ts'
 import type { Onboarding, Visitor } from '../../services/onboarding.ts'
-import { readCookie, sameSecret } from '../dashboard/session.ts'
+import { sameSecret } from '../../services/operations.ts'
+import { readCookie } from '../dashboard/auth.ts'
 import { html, type HtmlValue } from '../dashboard/html.ts'
+import { prepareErrorAnswer } from '../middleware/error-handler.ts'
 import { parse } from '../validate.ts'
 import { onboardForm, onboardQuery } from './schemas.ts'
 
@@ -166,35 +168,21 @@ export function onboardingPage(onboarding: Onboarding): Router {
   return router
 }
 
-/** Errors as a page with the stable code and request id; never the link or the token. */
+/**
+ * Errors as a page with the stable code and request id; never the link or the token. Status and
+ * code come from the classifier every renderer shares.
+ */
 const pageErrors: ErrorRequestHandler = (cause, req, res, _next) => {
-  const status = (cause as { status?: unknown } | null)?.status
-  const err =
-    cause instanceof AppError
-      ? cause
-      : status === 413
-        ? ERRORS.payloadTooLarge('The form is larger than it can be.')
-        : typeof status === 'number' && status >= 400 && status < 500
-          ? ERRORS.invalidRequest('The form could not be read.')
-          : undefined
-  if (!err) req.log?.error({ err: cause }, 'unhandled error')
-  if (res.headersSent) {
-    res.destroy()
-    return
-  }
-  if (err?.retryAfter !== undefined) res.setHeader('Retry-After', String(err.retryAfter))
-  const code = err?.code ?? ErrorCode.Internal
-  res.locals['errorCode'] = code
+  const err = prepareErrorAnswer(cause, req, res)
+  if (!err) return
   res
-    .status(err?.status ?? 500)
+    .status(err.status)
     .type('html')
     .send(
       shell(
-        err?.status === 410 ? 'This link cannot be used' : 'Something is wrong',
-        html`<p class="error-box" role="alert">
-            ${err?.message ?? 'Internal error; it has been logged.'}
-          </p>
-          <p>Code <code>${code}</code> · request <code>${String(req.id)}</code></p>`,
+        err.status === 410 ? 'This link cannot be used' : 'Something is wrong',
+        html`<p class="error-box" role="alert">${err.message}</p>
+          <p>Code <code>${err.code}</code> · request <code>${String(req.id)}</code></p>`,
       ),
     )
 }

@@ -1,21 +1,17 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { Router } from 'express'
-import { tokenKeyIds } from '../../db/accounts-repo.ts'
-import type { Db } from '../../db/db.ts'
-import { pendingMigrations } from '../../db/migrate.ts'
 import { ERRORS } from '../../errors.ts'
+import type { Operations } from '../../services/operations.ts'
 import type { Metrics } from '../metrics.ts'
 
 const digest = (s: string) => createHash('sha256').update(s).digest()
 
 export interface HealthDeps {
-  db: Db
+  operations: Operations
   state: { draining: boolean }
   metrics: Metrics
   /** Bearer token for /metrics; undefined leaves it open. */
   metricsToken: string | undefined
-  /** Vault key ids this process holds, to report a keyring that lacks a key in use. */
-  vaultKeyIds: readonly string[]
 }
 
 /**
@@ -23,7 +19,7 @@ export interface HealthDeps {
  * answers 503 while draining; /metrics serves Prometheus text.
  */
 export function healthRoutes(deps: HealthDeps): Router {
-  const { db, state } = deps
+  const { operations, state } = deps
   const router = Router()
   const metricsDigest = deps.metricsToken ? digest(deps.metricsToken) : undefined
 
@@ -36,25 +32,8 @@ export function healthRoutes(deps: HealthDeps): Router {
       res.status(503).json({ ok: false, reason: 'draining' })
       return
     }
-    try {
-      await db.query('SELECT 1')
-      const pending = await pendingMigrations(db)
-      if (pending.length) {
-        res.status(503).json({ ok: false, reason: 'migrations pending', pending })
-        return
-      }
-      // Another process may have re-encrypted tokens with a key this one was not given.
-      const missing = (await tokenKeyIds(db))
-        .map((r) => r.key_id)
-        .filter((k) => !deps.vaultKeyIds.includes(k))
-      if (missing.length) {
-        res.status(503).json({ ok: false, reason: 'vault keys missing', keyIds: missing })
-        return
-      }
-      res.json({ ok: true, database: db.kind })
-    } catch {
-      res.status(503).json({ ok: false, reason: 'database unavailable' })
-    }
+    const readiness = await operations.readiness()
+    res.status(readiness.ok ? 200 : 503).json(readiness)
   })
 
   router.get('/metrics', async (req, res) => {

@@ -1,8 +1,7 @@
 import { Router } from 'express'
-import type { Queryable } from '../../db/db.ts'
-import * as repo from '../../db/dashboard-repo.ts'
 import { ERRORS } from '../../errors.ts'
 import type { PushService } from '../../services/pushes.ts'
+import type { Reporting } from '../../services/reporting.ts'
 import { pushDetailQuery, pushListQuery, pushParams } from '../schemas.ts'
 import { parse } from '../validate.ts'
 import { renderPush } from './push.ts'
@@ -17,8 +16,8 @@ const DEFAULT_FILES_PAGE = 200
  * The list is the dashboard's keyset query with the customer pinned to the key's, so the two
  * views page the same way and a customer can only ever name their own pushes.
  */
-export function historyRoutes(deps: { db: Queryable; pushes: PushService }): Router {
-  const { db, pushes } = deps
+export function historyRoutes(deps: { reporting: Reporting; pushes: PushService }): Router {
+  const { reporting, pushes } = deps
   const router = Router()
 
   router.get('/pushes', async (req, res) => {
@@ -28,7 +27,7 @@ export function historyRoutes(deps: { db: Queryable; pushes: PushService }): Rou
     // Removed projects keep their history, so the filter looks among them too (a live one wins).
     let projectId: string | undefined
     if (q.project) {
-      const all = await repo.projectNames(db, customerId)
+      const all = await reporting.projectNames(customerId)
       const found =
         all.find((p) => p.id === q.project) ??
         all.find((p) => p.name === q.project && !p.removed_at) ??
@@ -36,7 +35,7 @@ export function historyRoutes(deps: { db: Queryable; pushes: PushService }): Rou
       if (!found) throw ERRORS.projectNotFound(q.project)
       projectId = found.id
     }
-    const rows = await repo.listPushes(db, {
+    const rows = await reporting.pushes({
       customerId,
       projectId,
       month: q.month ? `${q.month}-01` : undefined,
@@ -72,7 +71,7 @@ export function historyRoutes(deps: { db: Queryable; pushes: PushService }): Rou
     // The push-status read: another customer's push is not found, a moving one is refreshed.
     const push = await pushes.status(req.caller!, id)
     const filesLimit = q.filesLimit ?? DEFAULT_FILES_PAGE
-    const files = await repo.pushFiles(db, push.id, q.filesAfter, filesLimit + 1)
+    const files = await reporting.pushFiles(push.id, q.filesAfter, filesLimit + 1)
     const shown = files.slice(0, filesLimit)
     res.json({
       ...renderPush(push),

@@ -1,14 +1,13 @@
 import type { Request, Response, Router } from 'express'
 import { z } from 'zod'
-import type { Actor } from '../../services/audit.ts'
-import { WEBHOOK_EVENTS, type WebhookEventType, type Webhooks } from '../../services/webhooks.ts'
-import { customerIdSchema, deliveryParams, webhookParams, webhookUrlSchema } from '../schemas.ts'
-import { parse } from '../validate.ts'
-import { fmtTime } from './format.ts'
-import { html, type HtmlValue } from './html.ts'
-import { badge, table } from './views.ts'
-
-const PAGE = 50
+import type { Actor } from '../../../services/audit.ts'
+import { WEBHOOK_EVENTS, type WebhookEventType, type Webhooks } from '../../../services/webhooks.ts'
+import { customerIdSchema, deliveryParams, webhookParams, webhookUrlSchema } from '../../schemas.ts'
+import { parse } from '../../validate.ts'
+import { fmtTime } from '../format.ts'
+import { html, type HtmlValue } from '../html.ts'
+import { badge, table } from '../views.ts'
+import { PAGE } from './page.ts'
 
 const createForm = z.object({
   _csrf: z.string(),

@@ -1,17 +1,16 @@
 import type { Request, Response, Router } from 'express'
 import { z } from 'zod'
-import type { AccountService } from '../../services/accounts.ts'
-import type { Actor } from '../../services/audit.ts'
-import type { Onboarding } from '../../services/onboarding.ts'
-import { onboardingCreateSchema, onboardingParams } from '../onboarding/schemas.ts'
-import { originOf } from '../origin.ts'
-import { customerIdSchema } from '../schemas.ts'
-import { parse } from '../validate.ts'
-import { fmtTime } from './format.ts'
-import { html, type HtmlValue } from './html.ts'
-import { badge, pager, table } from './views.ts'
-
-const PAGE = 50
+import type { AccountService } from '../../../services/accounts.ts'
+import type { Actor } from '../../../services/audit.ts'
+import type { Onboarding } from '../../../services/onboarding.ts'
+import { onboardingCreateSchema, onboardingParams } from '../../onboarding/schemas.ts'
+import { originOf } from '../../origin.ts'
+import { customerIdSchema } from '../../schemas.ts'
+import { parse } from '../../validate.ts'
+import { fmtTime } from '../format.ts'
+import { html, type HtmlValue } from '../html.ts'
+import { badge, pager, table } from '../views.ts'
+import { PAGE } from './page.ts'
 
 /** Empty form fields mean "not given". */
 const blank = (v: unknown) => (v === '' ? undefined : v)
