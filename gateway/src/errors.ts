@@ -1,43 +1,7 @@
-/**
- * Stable error codes. The string values are public API: the Action and customers' scripts branch
- * on them, so they never change meaning.
- */
-export const ErrorCode = {
-  InvalidRequest: 'invalid_request',
-  InvalidJson: 'invalid_json',
-  Unauthorized: 'unauthorized',
-  CustomerSuspended: 'customer_suspended',
-  NotFound: 'not_found',
-  ProjectNotFound: 'project_not_found',
-  InvalidState: 'invalid_state',
-  Conflict: 'conflict',
-  UploadsIncomplete: 'uploads_incomplete',
-  NetlifyTokenMissing: 'netlify_token_missing',
-  PayloadTooLarge: 'payload_too_large',
-  ShaMismatch: 'sha_mismatch',
-  ShaNotInPush: 'sha_not_in_push',
-  NetlifyError: 'netlify_error',
-  NetlifyUnavailable: 'netlify_unavailable',
-  ChunkShaMismatch: 'chunk_sha_mismatch',
-  ChunkConflict: 'chunk_conflict',
-  CapExceeded: 'cap_exceeded',
-  RateLimited: 'rate_limited',
-  LengthRequired: 'length_required',
-  IdempotencyKeyReused: 'idempotency_key_reused',
-  IdempotencyInFlight: 'idempotency_in_flight',
-  AdminDisabled: 'admin_disabled',
-  // Accounts and hardening (issue 5).
-  NetlifyTokenInvalid: 'netlify_token_invalid',
-  NetlifyTokenRevoked: 'netlify_token_revoked',
-  NetlifyTokenRejected: 'netlify_token_rejected',
-  SiteUnreachable: 'site_unreachable',
-  UnsupportedMediaType: 'unsupported_media_type',
-  HeadersTooLarge: 'headers_too_large',
-  RequestTimeout: 'request_timeout',
-  VaultKeyMissing: 'vault_key_missing',
-  Internal: 'internal_error',
-} as const
-export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
+// The codes and their statuses are part of the wire contract, shared with every client; they are
+// re-exported here so the gateway names them from one place.
+import { ErrorCode } from 'kaixu-contract'
+export { ErrorCode, STATUS, isErrorCode } from 'kaixu-contract'
 
 export interface AppErrorOptions {
   details?: Record<string, unknown>

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads'
 import { AppError, ERRORS, ErrorCode } from '../errors.ts'
 import type { InitInput } from '../services/push-context.ts'
-import { initBodySchema } from './schemas.ts'
+import { initBodySchema } from 'kaixu-contract'
 import { parse } from './validate.ts'
 
 /** What bounds a manifest: files per push, and the largest file a push may hold. */

@@ -10,10 +10,9 @@ import {
   customerParams,
   keyBodySchema,
   keyParams,
-  netlifyTokenBodySchema,
-  projectBodySchema,
   projectParams,
 } from '../schemas.ts'
+import { netlifyTokenBodySchema, projectBodySchema } from 'kaixu-contract'
 import { parse } from '../validate.ts'
 
 const admin = (req: Request): Actor => ({ name: 'admin', requestId: String(req.id) })

@@ -3,7 +3,7 @@ import type { Queryable } from '../../db/db.ts'
 import * as repo from '../../db/dashboard-repo.ts'
 import { ERRORS } from '../../errors.ts'
 import type { PushService } from '../../services/pushes.ts'
-import { pushDetailQuery, pushListQuery, pushParams } from '../schemas.ts'
+import { pushDetailQuery, pushListQuery, pushParams } from 'kaixu-contract'
 import { parse } from '../validate.ts'
 import { renderPush } from './push.ts'
 
