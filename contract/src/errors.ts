@@ -36,6 +36,8 @@ export const ErrorCode = {
   HeadersTooLarge: 'headers_too_large',
   RequestTimeout: 'request_timeout',
   VaultKeyMissing: 'vault_key_missing',
+  // Onboarding links (issue 15).
+  OnboardingLinkGone: 'onboarding_link_gone',
   Internal: 'internal_error',
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
@@ -77,6 +79,7 @@ export const STATUS = {
   headers_too_large: 431,
   request_timeout: 408,
   vault_key_missing: 503,
+  onboarding_link_gone: 410,
   internal_error: 500,
 } as const satisfies Record<ErrorCode, number>
 

@@ -151,4 +151,21 @@ export const ERRORS = {
       `This gateway lacks vault key '${keyId}' that a stored token uses; add it to KAIXU_VAULT_KEYS.`,
       { details: { keyId } },
     ),
+  /**
+   * Unknown, used, revoked and expired links get one answer, so a guesser learns nothing about
+   * which links exist.
+   */
+  onboardingLinkGone: () =>
+    new AppError(
+      ErrorCode.OnboardingLinkGone,
+      410,
+      'This onboarding link cannot be used: it was used already, was withdrawn or has expired. Ask for a new one.',
+    ),
+  onboardingThrottled: (retryAfterSeconds: number) =>
+    new AppError(
+      ErrorCode.RateLimited,
+      429,
+      `Too many refused attempts; try again in ${Math.ceil(retryAfterSeconds / 60)} minute(s).`,
+      { retryAfter: retryAfterSeconds, details: { retryAfterSeconds } },
+    ),
 }
