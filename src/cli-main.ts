@@ -5,7 +5,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { digestDir } from './files.ts'
-import { addSiteFiles } from './site.ts'
+import { addSiteFiles, CONFIG_NAME } from './site.ts'
+import { bundleFunctions, type FunctionBundle } from './functions.ts'
 import { selectFiles } from './select.ts'
 import { cancelPush } from './cancel.ts'
 import { COMMANDS_USAGE, SUBCOMMANDS, runCommand } from './cli-commands.ts'
@@ -30,6 +31,8 @@ export interface CliOptions {
   title: string | undefined
   /** The `netlify.toml` to deploy; undefined: found in `dir` or the working directory. */
   netlifyConfig: string | undefined
+  /** The Netlify Functions folder; undefined: from netlify.toml, else none. */
+  functions: string | undefined
   /** Glob patterns of the files of `dir` to deploy (`--include`, repeatable); empty: all. */
   include: string[]
   /** Glob patterns of the files never to deploy nor read (`--exclude`, repeatable). */
@@ -61,6 +64,7 @@ Options:
   --alias <name>          a draft under a stable alias URL, e.g. pr-12 (implies --draft)
   --title <text>          the deploy title Netlify shows
   --netlify-config <file> the netlify.toml to deploy (default: in --dir, else ./netlify.toml)
+  --functions <folder>    the Netlify Functions to bundle and deploy (default: from netlify.toml)
   --include <glob>        deploy only the files of --dir matching it (repeatable)
   --exclude <glob>        never deploy nor read the files matching it (repeatable)
   --no-wait               end once the deploy is queued, without waiting for it
@@ -106,6 +110,7 @@ export function parseCliArgs(
         alias: { type: 'string' },
         title: { type: 'string' },
         'netlify-config': { type: 'string' },
+        functions: { type: 'string' },
         include: { type: 'string', multiple: true },
         exclude: { type: 'string', multiple: true },
         wait: { type: 'boolean', default: true },
@@ -150,6 +155,10 @@ export function parseCliArgs(
       values['netlify-config'] === undefined
         ? undefined
         : usage(() => parseFile(values['netlify-config']!, '--netlify-config')),
+    functions:
+      values.functions === undefined
+        ? undefined
+        : usage(() => parseDir(values.functions!, '--functions')),
     include: values.include ?? [],
     exclude: values.exclude ?? [],
     wait: values.wait !== false,
@@ -207,6 +216,7 @@ export async function runCli(
 
   let client: GatewayClient | undefined
   let pushId: string | undefined
+  let functions: FunctionBundle | undefined
   try {
     const started = Date.now()
     const digest = await addSiteFiles(
@@ -230,6 +240,13 @@ export async function runCli(
       `Digest of ${options.dir}: ${digest.count} files, ${formatBytes(digest.totalBytes)} ` +
         `in ${formatDuration(Date.now() - started)}`,
     )
+    functions = await bundleFunctions({
+      dir: options.functions,
+      configFile: digest.byPath.get(CONFIG_NAME)?.absPath,
+      root: process.cwd(),
+      info: reporter.info,
+      warn: reporter.warning,
+    })
     client = new GatewayClient({
       baseUrl: options.gatewayUrl,
       apiKey: options.kaixuKey,
@@ -241,7 +258,13 @@ export async function runCli(
       const plan = await planPush(
         client,
         digest,
-        { project: options.project, draft: options.draft, alias: options.alias, timeoutMs },
+        {
+          project: options.project,
+          draft: options.draft,
+          alias: options.alias,
+          timeoutMs,
+          functions,
+        },
         reporter,
       )
       io.out(options.json ? `${JSON.stringify(planJson(plan))}\n` : '')
@@ -259,6 +282,7 @@ export async function runCli(
         ...(options.alias ? { alias: options.alias } : {}),
         ...(options.title ? { title: options.title } : {}),
         onInit: (id) => (pushId = id),
+        functions,
         ...(interrupt ? { signal: interrupt } : {}),
       },
       reporter,
@@ -281,6 +305,8 @@ export async function runCli(
       io.out(`${JSON.stringify({ ...resultJson(error.result), error: message })}\n`)
     }
     return 1
+  } finally {
+    await functions?.dispose()
   }
 }
 
@@ -291,6 +317,9 @@ function describeResult(result: PushResult): string {
     result.siteUrl && `site-url: ${result.siteUrl}`,
     result.deployLogUrl && `deploy-log-url: ${result.deployLogUrl}`,
     `files: ${result.filesTotal} total, ${result.filesUploaded} uploaded (${formatBytes(result.bytesUploaded)})`,
+    result.functionsTotal === undefined
+      ? undefined
+      : `functions: ${result.functionsTotal} total, ${result.functionsUploaded ?? 0} uploaded`,
     result.costCents === undefined ? undefined : `cost: ${formatCents(result.costCents)}`,
   ]
   return `${lines.filter(Boolean).join('\n')}\n`
@@ -309,6 +338,8 @@ function resultJson(result: PushResult) {
     'files-changed': result.filesRequired,
     'files-uploaded': result.filesUploaded,
     'bytes-uploaded': result.bytesUploaded,
+    'functions-total': result.functionsTotal,
+    'functions-uploaded': result.functionsUploaded,
     'cost-cents': result.costCents,
   }
 }
@@ -319,6 +350,7 @@ function planJson(plan: PlanResult) {
     'files-total': plan.filesTotal,
     'files-changed': plan.filesToUpload,
     'bytes-to-upload': plan.bytesToUpload,
+    'functions-to-upload': plan.functionsToUpload,
     'estimated-cost-cents': plan.estimatedCostCents,
   }
 }

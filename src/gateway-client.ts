@@ -111,6 +111,29 @@ export class GatewayClient {
   }
 
   /**
+   * `PUT /v1/push-upload-function`: streams one function zip, checked by its SHA-256; the stream
+   * is re-opened for each attempt.
+   */
+  async uploadFunction(
+    pushId: string,
+    fn: { name: string; sha256: string; path: string; size: number },
+    signal?: AbortSignal,
+  ) {
+    return this.#request(schemas.functionUploadResponse, {
+      method: 'PUT',
+      route: 'v1/push-upload-function',
+      query: { pushId, name: fn.name },
+      body: () => Readable.toWeb(fs.createReadStream(fn.path)) as ReadableStream<Uint8Array>,
+      headers: {
+        'X-Content-Sha256': fn.sha256,
+        'Content-Type': 'application/zip',
+        'Content-Length': String(fn.size),
+      },
+      signal,
+    })
+  }
+
+  /**
    * `POST /v1/push-upload-batch`: many small files in one request, framed by the contract's
    * codec (the table of SHA-1s and sizes, then the bytes in table order). Each attempt streams
    * the files from disk again, one at a time.

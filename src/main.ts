@@ -3,7 +3,8 @@ import path from 'node:path'
 import * as core from '@actions/core'
 import { getInputs } from './inputs.ts'
 import { digestDir } from './files.ts'
-import { addSiteFiles } from './site.ts'
+import { addSiteFiles, CONFIG_NAME } from './site.ts'
+import { bundleFunctions, type FunctionBundle } from './functions.ts'
 import { selectFiles } from './select.ts'
 import { GatewayClient } from './gateway-client.ts'
 import { DeployTimeoutError, PushError, push } from './deploy.ts'
@@ -55,6 +56,7 @@ export async function run(): Promise<void> {
   let result: PushResult | undefined
   let plan: PlanResult | undefined
   let digestMs: number | undefined
+  let functions: FunctionBundle | undefined
   let error: string | undefined
   let skipped: string | undefined
   let reportToGitHub = false
@@ -124,6 +126,13 @@ export async function run(): Promise<void> {
       `Digest of ${inputs.dir}: ${digest.count} files, ${formatBytes(digest.totalBytes)} ` +
         `in ${formatDuration(digestMs)}`,
     )
+    functions = await bundleFunctions({
+      dir: inputs.functionsDir,
+      configFile: digest.byPath.get(CONFIG_NAME)?.absPath,
+      root: workspace(),
+      info: reporter.info,
+      warn: reporter.warning,
+    })
     const client = new GatewayClient({
       baseUrl: inputs.gatewayUrl,
       apiKey: inputs.kaixuKey,
@@ -137,7 +146,7 @@ export async function run(): Promise<void> {
       plan = await planPush(
         client,
         digest,
-        { project: inputs.project, draft: target.draft, alias: target.alias, timeoutMs },
+        { project: inputs.project, draft: target.draft, alias: target.alias, timeoutMs, functions },
         reporter,
       )
       setPlanOutputs(plan)
@@ -173,6 +182,7 @@ export async function run(): Promise<void> {
         ...(title ? { title } : {}),
         // Saved at once: a cancelled job's post step cancels this push (post.ts).
         onInit: savePushId,
+        functions,
       },
       reporter,
     )
@@ -189,6 +199,7 @@ export async function run(): Promise<void> {
     }
     core.setFailed(error)
   } finally {
+    await functions?.dispose()
     // Step 4: tell GitHub, failures included.
     let commentUrl: string | undefined
     let commentId: number | undefined

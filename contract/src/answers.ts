@@ -4,6 +4,7 @@
 // answer here before any of it is used, logged or published; unknown fields pass through.
 import { z } from 'zod'
 import {
+  FUNCTION_NAME_PATTERN,
   ID_PATTERN,
   MIN_CHUNK_BYTES,
   SHA1_LOWER_PATTERN,
@@ -18,6 +19,8 @@ export interface PushInitResponse {
   state: PushState
   /** SHA-1s Netlify does not have yet, each once: upload one file per SHA-1. */
   required: string[]
+  /** Names of the functions whose zip Netlify lacks; absent from gateways without functions. */
+  requiredFunctions?: string[]
   upload: {
     inlineMaxBytes: number
     chunkBytes: number
@@ -37,6 +40,9 @@ export interface PushPlanResponse {
     /** Null when the manifest has no sizes. */
     bytes: number | null
     shas: string[]
+    /** Functions whose zip the project's last ready deploy did not have, and their bytes. */
+    functions?: string[]
+    functionBytes?: number
   }
   /** Null when the manifest has no sizes or no pricing is in force. */
   estimatedCostCents: number | null
@@ -78,6 +84,14 @@ export interface RateLimitedDetails {
   /** Deploys allowed per window. */
   max: number
   retryAfterSeconds: number
+}
+
+/** Answer of `PUT /v1/push-upload-function`. */
+export interface FunctionUploadResponse {
+  name: string
+  /** Bytes counted for this push (0 when another name of the same zip was counted). */
+  bytes: number
+  skipped: boolean
 }
 
 /** Answer of `PUT /v1/push-upload`. */
@@ -250,6 +264,7 @@ export const pushInitResponse: z.ZodType<PushInitResponse> = z.looseObject({
   deployId: id,
   state,
   required: z.array(sha1),
+  requiredFunctions: z.array(z.string().regex(FUNCTION_NAME_PATTERN)).optional(),
   upload: z.looseObject({
     inlineMaxBytes: count,
     chunkBytes: z.int().min(MIN_CHUNK_BYTES).max(Number.MAX_SAFE_INTEGER),
@@ -267,6 +282,8 @@ export const pushPlanResponse: z.ZodType<PushPlanResponse> = z.looseObject({
     files: count,
     bytes: count.nullable(),
     shas: z.array(sha1),
+    functions: z.array(text).optional(),
+    functionBytes: count.optional(),
   }),
   estimatedCostCents: count.nullable(),
   pricingVersion: z.int().nullable(),
@@ -295,6 +312,12 @@ export const pushRecord: z.ZodType<PushRecord> = z.looseObject({
 
 export const pushUploadResponse: z.ZodType<PushUploadResponse> = z.looseObject({
   sha1,
+  bytes: count,
+  skipped: z.boolean(),
+})
+
+export const functionUploadResponse: z.ZodType<FunctionUploadResponse> = z.looseObject({
+  name: text,
   bytes: count,
   skipped: z.boolean(),
 })

@@ -15,6 +15,9 @@ export const ALIAS_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,35}[a-z0-9])?$/
 /** A Netlify site name: it becomes part of a URL, so a DNS label and nothing else. */
 export const SITE_NAME_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/
 
+/** A function name as the gateway answers it in `requiredFunctions`. */
+export const FUNCTION_NAME_PATTERN = /^[A-Za-z0-9_-]{1,128}$/
+
 /** Ids the gateway answers end up in outputs, logs and summaries: word characters and `_.:-`. */
 export const ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/
 export const PUSH_ID_PATTERN = /^push_[0-9A-Za-z]{20}$/
