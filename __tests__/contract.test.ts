@@ -24,6 +24,7 @@ import {
   pushUploadBatchResponse,
   readBatchTable,
   type BatchEntry,
+  type PushInitRequest,
 } from 'kaixu-contract'
 
 const sha1 = (data: Uint8Array) => createHash('sha1').update(data).digest('hex')
@@ -146,15 +147,30 @@ describe('request schemas', () => {
       draft: true,
       alias: 'pr-12',
       title: 'Fix the header',
-    }
+      functions: { hello: 'AB'.repeat(32) },
+      functionDetails: { hello: { size: 10, runtime: 'js', config: { path: '/hi' } } },
+    } satisfies PushInitRequest
     const parsed = init.parse(JSON.parse(JSON.stringify(request)))
     expect(parsed).toEqual({
-      ...request,
+      project: request.project,
+      draft: true,
+      alias: 'pr-12',
+      title: 'Fix the header',
       files: { 'index.html': a, 'css/a b.css': a },
       sizes: { 'index.html': 14, 'css/a b.css': 14 },
+      functions: [
+        {
+          name: 'hello',
+          sha256: 'ab'.repeat(32),
+          size: 10,
+          runtime: 'js',
+          config: { path: '/hi' },
+        },
+      ],
     })
-    // What the gateway stores parses again to itself.
-    expect(init.parse(parsed)).toEqual(parsed)
+    // A function needs its details, and details need a function.
+    expect(init.safeParse({ ...request, functionDetails: {} }).success).toBe(false)
+    expect(init.safeParse({ ...request, functions: {} }).success).toBe(false)
   })
 
   test.each([
