@@ -11,6 +11,7 @@ FROM node:24-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY gateway/package.json gateway/
+COPY contract/package.json contract/
 # Only the gateway workspace's runtime dependencies, exactly as locked: no Action, no dev tools.
 RUN npm ci --omit=dev --workspace gateway --no-audit --no-fund
 
@@ -26,6 +27,10 @@ COPY gateway/package.json gateway/
 COPY gateway/bin gateway/bin
 COPY gateway/migrations gateway/migrations
 COPY gateway/src gateway/src
+# The wire contract (kaixu-contract): a workspace package run from its TypeScript sources like the
+# gateway; node_modules/kaixu-contract links to it.
+COPY contract/package.json contract/
+COPY contract/src contract/src
 # The data directory: embedded PGlite, its vault key and the sandbox's files when DATABASE_URL is
 # unset. With Postgres nothing is written there. The `node` user comes with the base image.
 RUN mkdir -p /data && chown node:node /data

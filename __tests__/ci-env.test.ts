@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals'
-import { initBodySchema } from '../gateway/src/http/schemas.ts'
+import { initBodySchema } from 'kaixu-contract'
 import { detectCi } from '../src/ci-env.ts'
 
 const sha = 'ab12cd34ef56ab12cd34ef56ab12cd34ef56ab12'

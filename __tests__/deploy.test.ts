@@ -16,7 +16,7 @@ import type {
   PushInitResponse,
   PushRecord,
   PushState,
-} from '../src/gateway-api.ts'
+} from 'kaixu-contract'
 
 // A digest built by hand: the flow only reads it, so no files are needed.
 function digestOf(files: [path: string, sha1: string, size: number][], root = '/site'): Digest {

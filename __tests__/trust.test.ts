@@ -18,7 +18,7 @@ import { digestDir } from '../src/files.ts'
 import { readRunContext } from '../src/run-context.ts'
 import { resolveTarget } from '../src/target.ts'
 import { isLoopback, parseGatewayUrl, parsePublishedUrl } from '../src/validate.ts'
-import { pushRecord } from '../src/gateway-schemas.ts'
+import { pushRecord } from 'kaixu-contract'
 
 describe('symlinks follow the publish rules by their target', () => {
   let root: string

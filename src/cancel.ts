@@ -1,6 +1,7 @@
+import { ErrorCode } from 'kaixu-contract'
 import { GatewayError, getErrorMessage } from './errors.ts'
 import type { Reporter } from './deploy.ts'
-import type { PushState } from './gateway-api.ts'
+import type { PushState } from 'kaixu-contract'
 import type { GatewayClient } from './gateway-client.ts'
 
 /** A cancelling run has seconds, not minutes: a runner kills a post step that takes too long. */
@@ -22,7 +23,7 @@ export async function cancelPush(
     reporter.info(`Push ${pushId} cancelled; its reservation is returned`)
     return record.state
   } catch (error) {
-    if (error instanceof GatewayError && error.code === 'invalid_state') {
+    if (error instanceof GatewayError && error.code === ErrorCode.InvalidState) {
       const state = (error.details as { state?: PushState } | undefined)?.state
       reporter.info(`Push ${pushId} is ${state ?? 'past uploading'}; it was not cancelled`)
       return state

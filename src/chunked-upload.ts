@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { open } from 'node:fs/promises'
 import pLimit from 'p-limit'
 import type { FileEntry } from './files.ts'
-import type { ChunkPutHeaders, ChunkPutResponse, ChunkStatusResponse } from './gateway-api.ts'
+import type { ChunkPutHeaders, ChunkPutResponse, ChunkStatusResponse } from 'kaixu-contract'
 
 /** The two gateway calls a chunked upload needs (GatewayClient has them). */
 export interface ChunkClient {

@@ -2,7 +2,7 @@
 // (KAIXU_KEY), over the gateway's /v1 routes. Text for people by default, `--json` for scripts.
 import { parseArgs } from 'node:util'
 import { GatewayClient } from './gateway-client.ts'
-import { PUSH_STATES, type PushState } from './gateway-api.ts'
+import { PUSH_STATES, type PushState } from 'kaixu-contract'
 import { getErrorMessage } from './errors.ts'
 import { keepSecret, logLine, redact } from './escape.ts'
 import { formatBytes, formatCents, formatUtc } from './format.ts'

@@ -1,13 +1,13 @@
 import { GatewayError, getErrorMessage } from './errors.ts'
 import { formatCents } from './format.ts'
-import { isFinalState } from './gateway-api.ts'
+import { ErrorCode, isFinalState } from 'kaixu-contract'
 import { formatBudget } from './metering.ts'
 import { uploadRequired } from './upload.ts'
 import { uploadFunctions } from './function-uploads.ts'
 import type { FunctionBundle } from './functions.ts'
 import type { Digest } from './files.ts'
 import type { GatewayClient } from './gateway-client.ts'
-import type { PushLimits, PushRecord, PushState } from './gateway-api.ts'
+import type { PushLimits, PushRecord, PushState } from 'kaixu-contract'
 
 /** Where the flow writes its log; the Action passes `@actions/core`, a CLI would pass the console. */
 export interface Reporter {
@@ -274,7 +274,7 @@ async function finalize(
     record = await client.complete(pushId, false, signal)
   } catch (error) {
     // A retried complete whose first attempt got through finds the push already finalizing.
-    if (!(error instanceof GatewayError && error.code === 'invalid_state')) throw error
+    if (!(error instanceof GatewayError && error.code === ErrorCode.InvalidState)) throw error
     reporter.debug(`push-complete answered invalid_state; reading the status instead`)
     record = await client.status(pushId, signal)
   }
@@ -313,7 +313,7 @@ function applyRecord(result: PushResult, record: PushRecord): void {
   result.deployUrl = record.deploy_ssl_url ?? undefined
   result.siteUrl = record.site_url ?? record.ssl_url ?? undefined
   const siteName = record.project?.siteName
-  // Both parts are checked (gateway-schemas.ts: a DNS label, an id), so the URL needs no escaping.
+  // Both parts are checked (kaixu-contract answers.ts: a DNS label, an id), so the URL needs no escaping.
   if (siteName && result.deployId) {
     result.deployLogUrl = `https://app.netlify.com/sites/${siteName}/deploys/${result.deployId}`
   }

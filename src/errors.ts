@@ -1,3 +1,4 @@
+import { ErrorCode } from 'kaixu-contract'
 import { describeCapExceeded, describeRateLimited, type RateLimitInfo } from './metering.ts'
 
 // Declared beside its parser (metering.ts), which this module imports.
@@ -44,11 +45,12 @@ export class GatewayError extends Error {
 
 // Known failures say which input or setting to change (house rule 5).
 const HINTS: Record<string, string> = {
-  unauthorized: "Check the 'kaixu-key' input: the key is missing, unknown or revoked.",
-  customer_suspended: 'Your Kaixu account is suspended; contact the gateway operator.',
-  project_not_found: "Check the 'project' input: it names no project of this Kaixu key.",
-  netlify_token_missing: 'Register your Netlify token with the gateway (PUT /v1/netlify-token).',
-  cap_exceeded: 'Ask the gateway operator to raise it.',
+  [ErrorCode.Unauthorized]: "Check the 'kaixu-key' input: the key is missing, unknown or revoked.",
+  [ErrorCode.CustomerSuspended]: 'Your Kaixu account is suspended; contact the gateway operator.',
+  [ErrorCode.ProjectNotFound]: "Check the 'project' input: it names no project of this Kaixu key.",
+  [ErrorCode.NetlifyTokenMissing]:
+    'Register your Netlify token with the gateway (PUT /v1/netlify-token).',
+  [ErrorCode.CapExceeded]: 'Ask the gateway operator to raise it.',
 }
 
 /**
@@ -76,8 +78,9 @@ export function getErrorMessage(error: unknown): string {
 // Metering answers are rebuilt from their details, so caps and pacing always read the same way
 // (units, reset time in UTC) whatever the gateway's own wording; its message is the fallback.
 function explain(error: GatewayError): string {
-  if (error.code === 'cap_exceeded') return describeCapExceeded(error.details) ?? error.message
-  if (error.code === 'rate_limited') {
+  if (error.code === ErrorCode.CapExceeded)
+    return describeCapExceeded(error.details) ?? error.message
+  if (error.code === ErrorCode.RateLimited) {
     return (
       describeRateLimited(error.details, error.rateLimit, error.retryAfterSeconds) ?? error.message
     )

@@ -9,7 +9,7 @@ import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { z } from 'zod'
-import type { FunctionDetails } from './gateway-api.ts'
+import type { FunctionDetails } from 'kaixu-contract'
 
 /** The bundler netlify-cli uses, and the version this push was built and tested with. */
 export const BUNDLER = '@netlify/zip-it-and-ship-it'

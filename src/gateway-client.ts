@@ -3,11 +3,12 @@ import { randomUUID } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { GatewayError, getErrorMessage } from './errors.ts'
 import { retry } from './retry.ts'
-import * as schemas from './gateway-schemas.ts'
+import * as schemas from 'kaixu-contract'
+import { BATCH_CONTENT_TYPE, batchBodyBytes, encodeBatchTable } from 'kaixu-contract'
 import type { z } from 'zod'
 import type { RateLimitInfo } from './errors.ts'
 import type { RetryOptions } from './retry.ts'
-import type { ChunkPutHeaders, PushHistoryQuery, PushInitRequest } from './gateway-api.ts'
+import type { ChunkPutHeaders, PushHistoryQuery, PushInitRequest } from 'kaixu-contract'
 
 /** One file of a batch upload: its content's SHA-1 and size, and where to read it. */
 export interface BatchFile {
@@ -133,20 +134,13 @@ export class GatewayClient {
   }
 
   /**
-   * `POST /v1/push-upload-batch`: many small files in one request, framed as the gateway reads
-   * them (docs/api.md): "KXB1", the count, a table of (SHA-1, size), then the bytes in table
-   * order. Each attempt streams the files from disk again, one at a time.
+   * `POST /v1/push-upload-batch`: many small files in one request, framed by the contract's
+   * codec (the table of SHA-1s and sizes, then the bytes in table order). Each attempt streams
+   * the files from disk again, one at a time.
    */
   async uploadBatch(pushId: string, files: readonly BatchFile[], signal?: AbortSignal) {
-    const table = Buffer.alloc(8 + 24 * files.length)
-    table.write('KXB1', 0, 'latin1')
-    table.writeUInt32BE(files.length, 4)
-    let bytes = table.length
-    files.forEach((file, i) => {
-      table.write(file.sha1, 8 + 24 * i, 'hex')
-      table.writeUInt32BE(file.size, 8 + 24 * i + 20)
-      bytes += file.size
-    })
+    const table = encodeBatchTable(files)
+    const bytes = batchBodyBytes(files)
     async function* body() {
       yield table
       for (const file of files) {
@@ -165,7 +159,7 @@ export class GatewayClient {
       route: 'v1/push-upload-batch',
       query: { pushId },
       body: () => Readable.toWeb(Readable.from(body())) as ReadableStream<Uint8Array>,
-      headers: { 'Content-Type': 'application/vnd.kaixu.batch', 'Content-Length': String(bytes) },
+      headers: { 'Content-Type': BATCH_CONTENT_TYPE, 'Content-Length': String(bytes) },
       signal,
     })
   }

@@ -2,7 +2,7 @@
 // up) and pacing (deploys per minute and per day, `429 rate_limited`). These turn its answers into
 // lines a workflow author can act on.
 import { formatBudgetBytes, formatUtc, formatWait } from './format.ts'
-import type { PushLimits } from './gateway-api.ts'
+import type { PushLimits } from 'kaixu-contract'
 
 /** What a 429's `RateLimit` and `RateLimit-Policy` headers say about the window that is full. */
 export interface RateLimitInfo {

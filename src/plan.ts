@@ -1,7 +1,7 @@
 import { formatBytes, formatCents } from './format.ts'
 import type { Digest } from './files.ts'
 import type { GatewayClient } from './gateway-client.ts'
-import type { PushLimits } from './gateway-api.ts'
+import type { PushLimits } from 'kaixu-contract'
 import type { Reporter } from './deploy.ts'
 import type { FunctionBundle } from './functions.ts'
 

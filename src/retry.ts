@@ -1,3 +1,4 @@
+import { ErrorCode } from 'kaixu-contract'
 import { GatewayError } from './errors.ts'
 
 /** How `retry` spaces and bounds its attempts; every field has a default. */
@@ -58,7 +59,7 @@ export function isRetryable(error: unknown): boolean {
   if (error instanceof GatewayError) {
     // An earlier attempt with the same Idempotency-Key is still running (its answer got lost on
     // the way); once it ends, the same request is answered with its stored result.
-    if (error.status === 409) return error.code === 'idempotency_in_flight'
+    if (error.status === 409) return error.code === ErrorCode.IdempotencyInFlight
     // The gateway sends 502 `netlify_error` when Netlify refused for good; a bare 502 comes from a
     // proxy in front of a restarting gateway and is worth another try.
     if (error.status === 502) return error.code !== 'netlify_error'

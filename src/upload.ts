@@ -1,7 +1,7 @@
 import pLimit from 'p-limit'
 import { formatBytes } from './format.ts'
 import type { Digest, FileEntry } from './files.ts'
-import type { BatchLimits } from './gateway-api.ts'
+import type { BatchLimits } from 'kaixu-contract'
 import type { GatewayClient } from './gateway-client.ts'
 import { uploadInChunks } from './chunked-upload.ts'
 

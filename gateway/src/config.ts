@@ -1,11 +1,9 @@
 import { resolve } from 'node:path'
 import { z } from 'zod'
+import { MAX_CHUNK_COUNT, MIN_CHUNK_BYTES } from 'kaixu-contract'
 
 /** The real Netlify API; `NETLIFY_API_URL=sandbox` swaps in the built-in sandbox. */
 export const NETLIFY_API_DEFAULT = 'https://api.netlify.com/api/v1'
-
-/** The most chunks one file may come in (`X-Chunk-Count`); with `chunkBytes` it bounds a file. */
-export const MAX_CHUNK_COUNT = 10_000
 
 const intFromEnv = (min: number, max: number) => z.coerce.number().int().min(min).max(max)
 
@@ -35,7 +33,7 @@ const envSchema = z.object({
   KAIXU_MAX_CONNECTIONS: intFromEnv(1, 1_000_000).default(1_000),
   KAIXU_MAX_FILES: intFromEnv(1, 1_000_000).default(100_000),
   KAIXU_INLINE_MAX_BYTES: intFromEnv(1, 2 ** 32).default(5 * 1024 * 1024),
-  KAIXU_CHUNK_BYTES: intFromEnv(64 * 1024, 64 * 1024 * 1024).default(5 * 1024 * 1024),
+  KAIXU_CHUNK_BYTES: intFromEnv(MIN_CHUNK_BYTES, 64 * 1024 * 1024).default(5 * 1024 * 1024),
   KAIXU_FUNCTION_MAX_BYTES: intFromEnv(1, 2 ** 32).default(50 * 1024 * 1024),
   KAIXU_BATCH_MAX_FILES: intFromEnv(1, 10_000).default(500),
   KAIXU_BATCH_MAX_BYTES: intFromEnv(1, 1024 * 1024 * 1024).default(32 * 1024 * 1024),

@@ -1,6 +1,8 @@
 import type { Queryable } from './db.ts'
 
-export type PushState = 'uploading' | 'finalizing' | 'ready' | 'error' | 'cancelled' | 'expired'
+// The states are part of the wire contract: a push record carries them.
+import type { PushState } from 'kaixu-contract'
+export type { PushState }
 
 /** How a push that never became ready ends: failed, cancelled by its client, or expired idle. */
 export type EndState = 'error' | 'cancelled' | 'expired'

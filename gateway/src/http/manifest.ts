@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads'
 import { AppError, ERRORS, ErrorCode } from '../errors.ts'
 import type { InitInput } from '../services/push-context.ts'
-import { initBodySchema, MAX_FUNCTIONS } from './schemas.ts'
+import { initBodySchema, MAX_FUNCTIONS } from 'kaixu-contract'
 import { parse } from './validate.ts'
 
 /** What bounds a manifest: files per push, and the largest file a push may hold. */

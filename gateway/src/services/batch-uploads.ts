@@ -8,7 +8,7 @@ import {
   batchBodyBytes,
   readBatchTable,
   type BatchEntry,
-} from '../lib/batch-frames.ts'
+} from 'kaixu-contract'
 import { NetlifyApiError } from '../netlify/client.ts'
 import { retryAfterMs, toAppError } from '../netlify/errors.ts'
 import { backoff, retry } from '../lib/retry.ts'
@@ -30,7 +30,7 @@ export interface BatchFileResult {
 }
 
 /**
- * `POST /v1/push-upload-batch`: many small files in one request (see lib/batch-frames.ts). The
+ * `POST /v1/push-upload-batch`: many small files in one request (see kaixu-contract's batch-frames.ts). The
  * table of files is checked whole (known SHA-1s, sizes, the byte cap) before any content is read;
  * then each file is read, verified against its SHA-1 in memory (it is small), and handed to
  * Netlify while the next ones arrive. Read-ahead is bounded, so a request holds a few MiB however
@@ -40,7 +40,9 @@ export function createBatchUploads(deps: PushServiceDeps, ctx: PushContext) {
   const { db, netlify, config, logger, metering } = deps
   const limits = config.batch
 
-  async function send(token: string, deployId: string, path: string, bytes: Buffer) {
+  async function send(token: string, deployId: string, path: string, content: Uint8Array) {
+    // A view, not a copy: a Node stream of the same bytes.
+    const bytes = Buffer.from(content.buffer, content.byteOffset, content.byteLength)
     // The file is in memory, so a transient failure can be sent again from the same bytes.
     await retry(
       () =>

@@ -16,12 +16,11 @@ import {
   keyBodySchema,
   keyParams,
   limitsBodySchema,
-  netlifyTokenBodySchema,
   pricingBodySchema,
-  projectBodySchema,
   projectParams,
   webhookParams,
 } from '../http/schemas.ts'
+import { netlifyTokenBodySchema, projectBodySchema } from 'kaixu-contract'
 import {
   onboardingCreateSchema,
   onboardingListQuery,

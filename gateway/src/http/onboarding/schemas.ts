@@ -1,5 +1,6 @@
 import { z } from 'zod'
-import { customerIdSchema, keyBodySchema, netlifyTokenBodySchema } from '../schemas.ts'
+import { netlifyTokenBodySchema } from 'kaixu-contract'
+import { customerIdSchema, keyBodySchema } from '../schemas.ts'
 
 /** Onboarding links, at every edge: the admin API, the dashboard, the CLI and the client page. */
 

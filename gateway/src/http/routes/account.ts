@@ -3,10 +3,10 @@ import type { AccountService } from '../../services/accounts.ts'
 import type { Actor } from '../../services/audit.ts'
 import { jsonBody } from '../middleware/json-body.ts'
 import { z } from 'zod'
-import { netlifyTokenBodySchema, projectBodySchema, projectParams } from '../schemas.ts'
+import { netlifyTokenBodySchema, projectBodySchema, projectRefSchema } from 'kaixu-contract'
 import { parse } from '../validate.ts'
 
-const ownProjectParams = z.object({ project: projectParams.shape.project })
+const ownProjectParams = z.object({ project: projectRefSchema })
 
 const self = (req: Request): Actor => ({
   name: `key:${req.caller!.apiKeyId}`,

@@ -2,7 +2,7 @@ import { Router } from 'express'
 import { ERRORS } from '../../errors.ts'
 import type { PushService } from '../../services/pushes.ts'
 import type { Reporting } from '../../services/reporting.ts'
-import { pushDetailQuery, pushListQuery, pushParams } from '../schemas.ts'
+import { pushDetailQuery, pushListQuery, pushParams } from 'kaixu-contract'
 import { parse } from '../validate.ts'
 import { renderPush } from './push.ts'
 

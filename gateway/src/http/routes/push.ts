@@ -8,8 +8,8 @@ import type { PushService } from '../../services/pushes.ts'
 import { requestHash, type Idempotency } from '../../services/idempotency.ts'
 import type { ChunkUploads } from '../../services/chunk-uploads.ts'
 import type { BatchUploads } from '../../services/batch-uploads.ts'
-import { BATCH_CONTENT_TYPE } from '../../lib/batch-frames.ts'
 import {
+  BATCH_CONTENT_TYPE,
   batchHeaders,
   cancelBodySchema,
   chunkHeaders,
@@ -21,7 +21,7 @@ import {
   pushIdQuery,
   pushStatusQuery,
   uploadHeaders,
-} from '../schemas.ts'
+} from 'kaixu-contract'
 import { parse } from '../validate.ts'
 
 /** Manifest bytes allowed per file the push may list (path, SHA-1 and size, JSON-quoted). */
@@ -106,7 +106,7 @@ export function pushRoutes(
     )
   })
 
-  // Many small files in one framed body (lib/batch-frames.ts), read as it arrives: no parser.
+  // Many small files in one framed body (kaixu-contract's batch-frames.ts), read as it arrives: no parser.
   router.post('/push-upload-batch', async (req, res) => {
     const { pushId } = parse(pushIdQuery, req.query, 'query')
     if (!req.is(BATCH_CONTENT_TYPE)) throw ERRORS.unsupportedMediaType(BATCH_CONTENT_TYPE)

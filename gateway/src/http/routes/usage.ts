@@ -1,7 +1,7 @@
 import { Router } from 'express'
 import type { Billing } from '../../services/billing.ts'
 import { monthOf, type Clock } from '../../services/metering.ts'
-import { monthQuery } from '../schemas.ts'
+import { monthQuery } from 'kaixu-contract'
 import { parse } from '../validate.ts'
 
 /** A customer's own usage: `GET /v1/usage?month=YYYY-MM` (default: this month). */

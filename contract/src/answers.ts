@@ -1,35 +1,16 @@
-// Request and response shapes of the gateway routes the Action calls, as docs/api.md defines them.
-
-/** Body of `POST /v1/push-init`. */
-export interface PushInitRequest {
-  /** Project id (`prj_…`) or name. */
-  project: string
-  /** Every file of the deploy: relative `/`-separated path → SHA-1 hex. */
-  files: Record<string, string>
-  /** Each file's size in bytes. */
-  sizes?: Record<string, number>
-  draft?: boolean
-  alias?: string
-  title?: string
-  /** Netlify Functions: name → SHA-256 of its zip. */
-  functions?: Record<string, string>
-  /** Each function's size, runtime and settings; one per name of `functions`. */
-  functionDetails?: Record<string, FunctionDetails>
-}
-
-/** What push-init says about one function beside its zip's digest. */
-export interface FunctionDetails {
-  /** Bytes of the zip: reserved against the byte cap at init. */
-  size: number
-  /** The runtime Netlify runs it with (`js`, `nodejs22.x`, `go`…). */
-  runtime: string
-  invocationMode?: string
-  /** Cron expression of a scheduled function. */
-  schedule?: string
-  timeout?: number
-  /** Netlify's `functions_config` entry: routes, display name, generator, build data. */
-  config?: Record<string, unknown>
-}
+// What the gateway answers on its /v1 routes, as docs/api.md defines them: a type for each answer
+// and the schema a client parses it with. A gateway is a server someone else runs (or one that
+// was compromised): its answers are data to check, never trusted shapes. A client parses each
+// answer here before any of it is used, logged or published; unknown fields pass through.
+import { z } from 'zod'
+import {
+  FUNCTION_NAME_PATTERN,
+  ID_PATTERN,
+  MIN_CHUNK_BYTES,
+  SHA1_LOWER_PATTERN,
+  SITE_NAME_PATTERN,
+  parsePublishedUrl,
+} from './patterns.ts'
 
 /** `201` answer of `POST /v1/push-init`. */
 export interface PushInitResponse {
@@ -105,7 +86,6 @@ export interface RateLimitedDetails {
   retryAfterSeconds: number
 }
 
-/** Answer of `PUT /v1/push-upload`. */
 /** Answer of `PUT /v1/push-upload-function`. */
 export interface FunctionUploadResponse {
   name: string
@@ -114,6 +94,7 @@ export interface FunctionUploadResponse {
   skipped: boolean
 }
 
+/** Answer of `PUT /v1/push-upload`. */
 export interface PushUploadResponse {
   sha1: string
   bytes: number
@@ -178,16 +159,6 @@ export interface PushRecord {
 /** Whether a push state is final. */
 export function isFinalState(state: PushState): boolean {
   return state !== 'uploading' && state !== 'finalizing'
-}
-
-/** The headers of one `PUT /v1/push-upload-chunk`. */
-export interface ChunkPutHeaders {
-  /** The whole file's SHA-1. */
-  sha1: string
-  index: number
-  count: number
-  chunkSha1: string
-  fileSize: number
 }
 
 /** Answer of `PUT /v1/push-upload-chunk`. */
@@ -267,15 +238,160 @@ export interface PushPage {
   next: string | null
 }
 
-/** Filters and paging of `GET /v1/pushes`. */
-export interface PushHistoryQuery {
-  /** Project id or name. */
-  project?: string
-  state?: PushState
-  /** `YYYY-MM`, UTC. */
-  month?: string
-  /** 1 to 100 (default 20). */
-  limit?: number
-  /** The `next` of the previous page. */
-  before?: string
-}
+// --- the schemas -------------------------------------------------------------------------------
+
+// Ids end up in outputs, logs and the summary: word characters and a little punctuation only.
+const id = z.string().regex(ID_PATTERN, 'must be an id (letters, digits, _ . : -)')
+const sha1 = z.string().regex(SHA1_LOWER_PATTERN, 'must be a SHA-1 in lowercase hex')
+const count = z.int().min(0).max(Number.MAX_SAFE_INTEGER)
+const state = z.enum(PUSH_STATES)
+// Free text the gateway relays (Netlify's states and errors): bounded, escaped where it lands.
+const text = z.string().max(2000)
+// A URL that reaches outputs, the deployment's environment_url, the comment and the summary.
+const url = z.string().superRefine((value, ctx) => {
+  try {
+    parsePublishedUrl(value, 'the URL')
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message })
+  }
+})
+
+const counter = z.looseObject({ limit: count, used: count, remaining: count })
+const limits = z.looseObject({ month: text, resetAt: text, deploys: counter, bytes: counter })
+
+export const pushInitResponse: z.ZodType<PushInitResponse> = z.looseObject({
+  pushId: id,
+  deployId: id,
+  state,
+  required: z.array(sha1),
+  requiredFunctions: z.array(z.string().regex(FUNCTION_NAME_PATTERN)).optional(),
+  upload: z.looseObject({
+    inlineMaxBytes: count,
+    chunkBytes: z.int().min(MIN_CHUNK_BYTES).max(Number.MAX_SAFE_INTEGER),
+    batch: z
+      .looseObject({ maxFiles: z.int().min(1).max(100_000), maxBytes: count, fileMaxBytes: count })
+      .optional(),
+  }),
+  limits: limits.optional(),
+})
+
+export const pushPlanResponse: z.ZodType<PushPlanResponse> = z.looseObject({
+  project: z.looseObject({ id, name: text, siteId: text }),
+  files: z.looseObject({ total: count, distinct: count }),
+  wouldUpload: z.looseObject({
+    files: count,
+    bytes: count.nullable(),
+    shas: z.array(sha1),
+    functions: z.array(text).optional(),
+    functionBytes: count.optional(),
+  }),
+  estimatedCostCents: count.nullable(),
+  pricingVersion: z.int().nullable(),
+  limits: limits.optional(),
+})
+
+const siteName = z.string().regex(SITE_NAME_PATTERN, 'must be a Netlify site name (a-z, 0-9, -)')
+
+export const pushRecord: z.ZodType<PushRecord> = z.looseObject({
+  pushId: id,
+  project: z
+    .looseObject({ id, name: text, siteId: text, siteName: siteName.nullable().optional() })
+    .optional(),
+  // Empty until Netlify has made the deploy on some gateways; the Action keeps the one it had.
+  deployId: z.union([id, z.literal('')]),
+  state,
+  netlifyState: text.nullable().optional(),
+  files: z.looseObject({ total: count, required: count, uploaded: count }).optional(),
+  bytesUploaded: count.optional(),
+  ssl_url: url.nullable().optional(),
+  deploy_ssl_url: url.nullable().optional(),
+  site_url: url.nullable().optional(),
+  error_message: text.nullable().optional(),
+  costCents: count.nullable().optional(),
+})
+
+export const pushUploadResponse: z.ZodType<PushUploadResponse> = z.looseObject({
+  sha1,
+  bytes: count,
+  skipped: z.boolean(),
+})
+
+export const functionUploadResponse: z.ZodType<FunctionUploadResponse> = z.looseObject({
+  name: text,
+  bytes: count,
+  skipped: z.boolean(),
+})
+
+export const pushUploadBatchResponse: z.ZodType<PushUploadBatchResponse> = z.looseObject({
+  files: z.array(z.looseObject({ sha1, bytes: count, skipped: z.boolean() })),
+  uploaded: count,
+  skipped: count,
+  bytes: count,
+})
+
+export const chunkPutResponse: z.ZodType<ChunkPutResponse> = z.looseObject({
+  sha1,
+  index: count,
+  skipped: z.boolean(),
+  stored: z.boolean().optional(),
+  complete: z.boolean().optional(),
+})
+
+export const chunkStatusResponse: z.ZodType<ChunkStatusResponse> = z.looseObject({
+  sha1,
+  path: z.string(),
+  state: z.enum(['receiving', 'assembling', 'uploaded', 'failed', 'expired']),
+  chunkCount: count,
+  fileSize: count,
+  received: z.array(count),
+  missing: z.array(count),
+  bytesReceived: count,
+  expiresAt: z.string(),
+  error: z.string().nullable(),
+})
+
+const project: z.ZodType<ProjectInfo> = z.looseObject({
+  id,
+  name: text,
+  siteId: text,
+  createdAt: text.optional(),
+  removed: z.boolean().optional(),
+})
+
+export const projectInfo = project
+export const projectList = z.looseObject({ projects: z.array(project) })
+
+export const netlifyTokenInfo: z.ZodType<NetlifyTokenInfo> = z.looseObject({
+  state: z.enum(['active', 'revoked']),
+  last4: text,
+  sitesChecked: count.optional(),
+  updatedAt: text.optional(),
+})
+
+export const usageReport: z.ZodType<UsageReport> = z.looseObject({
+  month: text,
+  deploys: count,
+  bytes: count,
+  costCents: count,
+  limits: limits.optional(),
+})
+
+export const pushPage: z.ZodType<PushPage> = z.looseObject({
+  pushes: z.array(
+    z.looseObject({
+      pushId: id,
+      project: z.looseObject({ id, name: text }),
+      state,
+      netlifyState: text.nullable().optional(),
+      files: z.looseObject({ total: count, required: count }),
+      bytesUploaded: count,
+      costCents: count.nullable().optional(),
+      ssl_url: url.nullable().optional(),
+      deploy_ssl_url: url.nullable().optional(),
+      error_message: text.nullable().optional(),
+      createdAt: text,
+      finishedAt: text.nullable().optional(),
+    }),
+  ),
+  next: z.string().max(200).nullable(),
+})
