@@ -7,14 +7,12 @@ import { parseArgs } from 'node:util'
 import { digestDir } from './files.ts'
 import { addSiteFiles } from './site.ts'
 import { selectFiles } from './select.ts'
-import { cancelPush } from './cancel.ts'
 import { COMMANDS_USAGE, SUBCOMMANDS, runCommand } from './cli-commands.ts'
-import { GatewayClient } from './gateway-client.ts'
-import { DeployTimeoutError, PushError, push } from './deploy.ts'
+import { KaixuPush } from './client/kaixu-push.ts'
+import { DeployTimeoutError, PushError } from './deploy.ts'
 import { getErrorMessage } from './errors.ts'
 import { keepSecret, logLine, redact } from './escape.ts'
 import { formatBytes, formatCents, formatDuration } from './format.ts'
-import { planPush } from './plan.ts'
 import { parseAlias, parseDir, parseFile, parseGatewayUrl, parseNumber } from './validate.ts'
 import type { PushResult, Reporter } from './deploy.ts'
 import type { PlanResult } from './plan.ts'
@@ -205,8 +203,6 @@ export async function runCli(
     return 0
   }
 
-  let client: GatewayClient | undefined
-  let pushId: string | undefined
   try {
     const started = Date.now()
     const digest = await addSiteFiles(
@@ -230,46 +226,39 @@ export async function runCli(
       `Digest of ${options.dir}: ${digest.count} files, ${formatBytes(digest.totalBytes)} ` +
         `in ${formatDuration(Date.now() - started)}`,
     )
-    client = new GatewayClient({
-      baseUrl: options.gatewayUrl,
+    const kaixu = new KaixuPush({
+      gatewayUrl: options.gatewayUrl,
       apiKey: options.kaixuKey,
       userAgent: 'kaixu-push-cli',
-      log: reporter.info,
+      reporter,
     })
     const timeoutMs = options.timeoutMinutes * 60_000
     if (options.dryRun) {
-      const plan = await planPush(
-        client,
-        digest,
-        { project: options.project, draft: options.draft, alias: options.alias, timeoutMs },
-        reporter,
-      )
+      const plan = await kaixu.planDigest(digest, {
+        project: options.project,
+        draft: options.draft,
+        ...(options.alias ? { alias: options.alias } : {}),
+        timeoutMs,
+      })
       io.out(options.json ? `${JSON.stringify(planJson(plan))}\n` : '')
       return 0
     }
-    const result = await push(
-      client,
-      digest,
-      {
-        project: options.project,
-        draft: options.draft,
-        wait: options.wait,
-        timeoutMs,
-        concurrency: options.concurrency,
-        ...(options.alias ? { alias: options.alias } : {}),
-        ...(options.title ? { title: options.title } : {}),
-        onInit: (id) => (pushId = id),
-        ...(interrupt ? { signal: interrupt } : {}),
-      },
-      reporter,
-    )
+    // Interrupted, the push is cancelled at the gateway before this rejects.
+    const result = await kaixu.pushDigest(digest, {
+      project: options.project,
+      draft: options.draft,
+      wait: options.wait,
+      timeoutMs,
+      concurrency: options.concurrency,
+      ...(options.alias ? { alias: options.alias } : {}),
+      ...(options.title ? { title: options.title } : {}),
+      ...(interrupt ? { signal: interrupt } : {}),
+    })
     io.out(options.json ? `${JSON.stringify(resultJson(result))}\n` : describeResult(result))
     return 0
   } catch (error) {
     if (interrupt?.aborted) {
       io.err(`kaixu-push: interrupted by ${String(interrupt.reason)}\n`)
-      // A push left behind would hold a deploy of the month until the gateway expires it.
-      if (client && pushId) await cancelPush(client, pushId, reporter)
       return interrupt.reason === 'SIGTERM' ? 143 : 130
     }
     let message = redact(getErrorMessage(error))

@@ -2,7 +2,7 @@
 // was compromised): its answers are data to check, never trusted shapes. Each answer is parsed
 // here before any of it is used, logged or published; unknown fields pass through untouched.
 import { z } from 'zod'
-import { parsePublishedUrl } from './validate.ts'
+import { parsePublishedUrl } from './published-url.ts'
 import {
   PUSH_STATES,
   type ChunkPutResponse,

@@ -5,14 +5,13 @@ import { getInputs } from './inputs.ts'
 import { digestDir } from './files.ts'
 import { addSiteFiles } from './site.ts'
 import { selectFiles } from './select.ts'
-import { GatewayClient } from './gateway-client.ts'
-import { DeployTimeoutError, PushError, push } from './deploy.ts'
+import { KaixuPush } from './client/kaixu-push.ts'
+import { DeployTimeoutError, PushError } from './deploy.ts'
 import { getErrorMessage } from './errors.ts'
 import { logLine, redact } from './escape.ts'
 import { createGitHubApi, describeGitHubError } from './github.ts'
 import { startDeployment } from './github-deployment.ts'
 import { renderComment, upsertComment } from './pr-comment.ts'
-import { planPush } from './plan.ts'
 import { readRunContext } from './run-context.ts'
 import { markFinished, saveDeploymentId, savePushId } from './state.ts'
 import { deployTitle, resolveTarget } from './target.ts'
@@ -124,22 +123,22 @@ export async function run(): Promise<void> {
       `Digest of ${inputs.dir}: ${digest.count} files, ${formatBytes(digest.totalBytes)} ` +
         `in ${formatDuration(digestMs)}`,
     )
-    const client = new GatewayClient({
-      baseUrl: inputs.gatewayUrl,
+    const kaixu = new KaixuPush({
+      gatewayUrl: inputs.gatewayUrl,
       apiKey: inputs.kaixuKey,
       userAgent: 'kaixu-push-action',
-      log: reporter.info,
+      reporter,
     })
     const timeoutMs = inputs.timeoutMinutes * 60_000
 
     // Step 3 (dry run): ask the gateway what the push would do, then stop; nothing is written.
     if (inputs.dryRun) {
-      plan = await planPush(
-        client,
-        digest,
-        { project: inputs.project, draft: target.draft, alias: target.alias, timeoutMs },
-        reporter,
-      )
+      plan = await kaixu.planDigest(digest, {
+        project: inputs.project,
+        draft: target.draft,
+        ...(target.alias ? { alias: target.alias } : {}),
+        timeoutMs,
+      })
       setPlanOutputs(plan)
       return
     }
@@ -160,22 +159,17 @@ export async function run(): Promise<void> {
       if (deployment) saveDeploymentId(deployment.id)
     }
     const title = deployTitle(context, target, inputs.deployMessage)
-    result = await push(
-      client,
-      digest,
-      {
-        project: inputs.project,
-        draft: target.draft,
-        wait: inputs.wait,
-        timeoutMs,
-        concurrency: inputs.concurrency,
-        ...(target.alias ? { alias: target.alias } : {}),
-        ...(title ? { title } : {}),
-        // Saved at once: a cancelled job's post step cancels this push (post.ts).
-        onInit: savePushId,
-      },
-      reporter,
-    )
+    result = await kaixu.pushDigest(digest, {
+      project: inputs.project,
+      draft: target.draft,
+      wait: inputs.wait,
+      timeoutMs,
+      concurrency: inputs.concurrency,
+      ...(target.alias ? { alias: target.alias } : {}),
+      ...(title ? { title } : {}),
+      // Saved at once: a cancelled job's post step cancels this push (post.ts).
+      onInit: savePushId,
+    })
     setOutputs(result)
   } catch (caught) {
     if (caught instanceof PushError) {
