@@ -133,7 +133,8 @@ kaixu.push({}, {})
         ...['--noEmit', '--strict', '--module', 'nodenext', '--target', 'es2022'],
         ...['--types', 'node', '--typeRoots', join(root, 'node_modules/@types'), consumer],
       ],
-      { stdio: 'inherit' },
+      // Outside the repository, so no tsconfig.json of ours is in the way.
+      { cwd: join(prefix, 'lib'), stdio: 'inherit' },
     )
   })
 })

@@ -57,7 +57,13 @@ describe('CORS on /v1', () => {
     expect(res.headers.get('access-control-allow-origin')).toBe(EDITOR)
     expect(res.headers.get('access-control-allow-methods')).toContain('PUT')
     const allowed = res.headers.get('access-control-allow-headers')!.toLowerCase()
-    for (const header of ['authorization', 'idempotency-key', 'x-content-sha1', 'x-chunk-sha1']) {
+    for (const header of [
+      'authorization',
+      'idempotency-key',
+      'x-content-sha1',
+      'x-chunk-sha1',
+      'user-agent',
+    ]) {
       expect(allowed).toContain(header)
     }
     expect(res.headers.get('access-control-allow-credentials')).toBeNull()

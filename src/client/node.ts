@@ -15,6 +15,7 @@ export * from './index.ts'
  * Action deploys a folder (dotfiles and `__MACOSX` skipped, symlinks inside it followed).
  */
 export class KaixuPush extends WebKaixuPush {
+  // Only the type widens: the base hands `files` to `makeDigest`, which this class overrides.
   override push(files: FileMap | string, options: DeployOptions): Promise<PushResult> {
     return super.push(files as FileMap, options)
   }

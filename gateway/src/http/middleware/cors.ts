@@ -12,6 +12,8 @@ const ALLOW_HEADERS = [
   'X-Chunk-Sha1',
   'X-File-Size',
   'X-Request-Id',
+  // The client names itself; Chromium drops the header, Firefox sends it and so asks first.
+  'User-Agent',
 ].join(', ')
 const EXPOSE_HEADERS = ['Retry-After', 'RateLimit', 'RateLimit-Policy', 'X-Request-Id'].join(', ')
 const PREFLIGHT_MAX_AGE_S = 600
