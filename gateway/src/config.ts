@@ -39,6 +39,8 @@ const envSchema = z.object({
       ),
     )
     .default([]),
+  KAIXU_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
+  KAIXU_ONBOARDING_TTL_HOURS: intFromEnv(1, 24 * 30).default(72),
   KAIXU_SHUTDOWN_GRACE_MS: intFromEnv(0, 600_000).default(20_000),
   KAIXU_VAULT_KEYS: z.string().min(1).optional(),
   KAIXU_WAIT_TIMEOUT_MS: intFromEnv(0, 3_600_000).default(120_000),
@@ -85,6 +87,13 @@ export interface Config {
   /** Base URL of Netlify's API, or `sandbox` for the built-in one. */
   readonly netlifyApiUrl: string
   readonly adminToken: string | undefined
+  /**
+   * Where clients reach this gateway (`https://deploy.example.com`), for the links it hands out;
+   * unset, an admin request's own origin is used (the CLI's local path: `http://HOST:PORT`).
+   */
+  readonly publicUrl: string | undefined
+  /** How long an onboarding link stays usable unless its creator asks for less. */
+  readonly onboardingTtlHours: number
   /** Bearer token for GET /metrics; unset leaves it open (the default HOST is loopback). */
   readonly metricsToken: string | undefined
   /** A running gateway's URL: CLI commands then go through its admin API. */
@@ -205,6 +214,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     metricsToken: e.KAIXU_METRICS_TOKEN,
     gatewayUrl: e.KAIXU_GATEWAY_URL?.replace(/\/+$/, ''),
     corsOrigins: Object.freeze(e.KAIXU_CORS_ORIGINS),
+    publicUrl: e.KAIXU_PUBLIC_URL?.replace(/\/+$/, ''),
+    onboardingTtlHours: e.KAIXU_ONBOARDING_TTL_HOURS,
     shutdownGraceMs: e.KAIXU_SHUTDOWN_GRACE_MS,
     vaultKeys: e.KAIXU_VAULT_KEYS,
     waitTimeoutMs: e.KAIXU_WAIT_TIMEOUT_MS,

@@ -35,6 +35,8 @@ export const ErrorCode = {
   HeadersTooLarge: 'headers_too_large',
   RequestTimeout: 'request_timeout',
   VaultKeyMissing: 'vault_key_missing',
+  // Onboarding links (issue 15).
+  OnboardingLinkGone: 'onboarding_link_gone',
   Internal: 'internal_error',
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
@@ -186,5 +188,22 @@ export const ERRORS = {
       503,
       `This gateway lacks vault key '${keyId}' that a stored token uses; add it to KAIXU_VAULT_KEYS.`,
       { details: { keyId } },
+    ),
+  /**
+   * Unknown, used, revoked and expired links get one answer, so a guesser learns nothing about
+   * which links exist.
+   */
+  onboardingLinkGone: () =>
+    new AppError(
+      ErrorCode.OnboardingLinkGone,
+      410,
+      'This onboarding link cannot be used: it was used already, was withdrawn or has expired. Ask for a new one.',
+    ),
+  onboardingThrottled: (retryAfterSeconds: number) =>
+    new AppError(
+      ErrorCode.RateLimited,
+      429,
+      `Too many refused attempts; try again in ${Math.ceil(retryAfterSeconds / 60)} minute(s).`,
+      { retryAfter: retryAfterSeconds, details: { retryAfterSeconds } },
     ),
 }

@@ -1,5 +1,6 @@
 import type { Queryable } from './db.ts'
 import type { PushState } from './pushes-repo.ts'
+import { blockedFor, clearFailures, recordFailure, type ThrottleWindow } from './throttle-repo.ts'
 
 // The admin dashboard's SQL: sessions, plus read-only queries over pushes, usage and chunks.
 // Lists are paged by keyset (never OFFSET) so a page costs the same on page 1 and page 1000.
@@ -44,39 +45,18 @@ export const purgeSessions = (db: Queryable, currentTokenHash?: string) =>
     [currentTokenHash ?? null],
   )
 
-/**
- * Sign-in throttling for one address: answers undefined while fewer than `limit` sign-ins
- * failed in the last `seconds`, else how many seconds until the oldest of them leaves the window.
- */
-export async function signInBlockedFor(
-  db: Queryable,
-  address: string,
-  window: { limit: number; seconds: number },
-): Promise<number | undefined> {
-  const row = (
-    await db.query<{ wait: number }>(
-      `SELECT ceil(extract(epoch FROM failed_at + make_interval(secs => $2) - now()))::int AS wait
-         FROM admin_sign_in_failures
-        WHERE address = $1 AND failed_at > now() - make_interval(secs => $2)
-        ORDER BY failed_at DESC OFFSET $3 LIMIT 1`,
-      [address, window.seconds, window.limit - 1],
-    )
-  )[0]
-  return row ? Math.max(1, row.wait) : undefined
-}
+/** Dashboard sign-ins are throttled per client address (see throttle-repo.ts). */
+const SIGN_IN = 'admin.sign_in'
 
-/** Records a failed sign-in, dropping failures older than the window on the way. */
-export async function recordSignInFailure(db: Queryable, address: string, windowSeconds: number) {
-  await db.query(
-    'DELETE FROM admin_sign_in_failures WHERE failed_at <= now() - make_interval(secs => $1)',
-    [windowSeconds],
-  )
-  await db.query('INSERT INTO admin_sign_in_failures (address) VALUES ($1)', [address])
-}
+export const signInBlockedFor = (db: Queryable, address: string, window: ThrottleWindow) =>
+  blockedFor(db, SIGN_IN, address, window)
+
+export const recordSignInFailure = (db: Queryable, address: string, windowSeconds: number) =>
+  recordFailure(db, SIGN_IN, address, windowSeconds)
 
 /** A successful sign-in forgets the address's failures. */
 export const clearSignInFailures = (db: Queryable, address: string) =>
-  db.query('DELETE FROM admin_sign_in_failures WHERE address = $1', [address])
+  clearFailures(db, SIGN_IN, address)
 
 /** `YYYY-MM-01` → the month's bounds in UTC, as SQL fragments on parameter `$n`. */
 const monthStart = (n: number) => `($${n}::date::timestamp AT TIME ZONE 'UTC')`

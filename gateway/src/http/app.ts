@@ -16,6 +16,8 @@ import { historyRoutes } from './routes/history.ts'
 import { accountRoutes } from './routes/account.ts'
 import { adminRoutes } from './routes/admin.ts'
 import { adminAccountRoutes } from './routes/admin-accounts.ts'
+import { adminOnboardingRoutes } from './routes/admin-onboarding.ts'
+import { onboardingPage } from './onboarding/page.ts'
 import { pushRoutes } from './routes/push.ts'
 import { dashboardRoutes } from './dashboard/routes.ts'
 import { usageRoutes } from './routes/usage.ts'
@@ -132,9 +134,12 @@ export function createApp(deps: AppDeps): Express {
     adminRoutes(deps),
     adminAccountRoutes(deps),
     webhookRoutes(deps.webhooks, 'admin'),
+    adminOnboardingRoutes(deps.onboarding),
   )
   // The operator's dashboard: HTML pages with a session cookie (the API above takes the token).
   app.use('/admin', dashboardRoutes(deps))
+  // A customer's side of an onboarding link: a page, no key needed (the link is the credential).
+  app.use('/onboard', onboardingPage(deps.onboarding))
   app.use(
     '/v1',
     // Before the key check: a preflight carries no key, and an error needs the header to be read.

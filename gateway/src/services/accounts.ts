@@ -1,7 +1,7 @@
 import type { Logger } from 'pino'
 import * as repo from '../db/accounts-repo.ts'
 import { insertAudit } from '../db/audit-repo.ts'
-import type { Db } from '../db/db.ts'
+import type { Db, Queryable } from '../db/db.ts'
 import { upsertLimits, type LimitOverrides } from '../db/metering-repo.ts'
 import { ERRORS } from '../errors.ts'
 import { newId } from '../lib/ids.ts'
@@ -163,6 +163,26 @@ export function createAccountService(deps: AccountServiceDeps) {
     return out
   }
 
+  /**
+   * What setting a token checks before storing it: Netlify accepts it, and it reaches every site
+   * the customer has projects on (another Netlify account would strand them).
+   */
+  async function checkNetlifyToken(customerId: string, token: string) {
+    await verifyToken(token)
+    const projects = await repo.listProjects(db, customerId)
+    const missing = await unreachable(
+      token,
+      projects.map((p) => ({ siteId: p.site_id, project: p.name })),
+    )
+    if (missing.length > 0) {
+      throw ERRORS.siteUnreachable(
+        `This token cannot reach ${missing.length} of the customer's sites (another Netlify account?); nothing was stored.`,
+        missing,
+      )
+    }
+    return { sitesChecked: projects.length }
+  }
+
   /** The customer's live token, or the precise reason there is none. */
   async function liveToken(customerId: string): Promise<string> {
     const row = await repo.findNetlifyToken(db, customerId)
@@ -219,26 +239,7 @@ export function createAccountService(deps: AccountServiceDeps) {
     /** Issues a key; the key itself is returned here once and never stored. */
     async createApiKey(customerId: string, actor: ActorRef, options: { name?: string } = {}) {
       await requireCustomer(customerId)
-      const generated = generateApiKey()
-      const id = newId('key')
-      await db.transaction(async (tx) => {
-        await repo.insertApiKey(tx, {
-          id,
-          customerId,
-          hash: generated.hash,
-          start: generated.start,
-          name: options.name,
-        })
-        await insertAudit(tx, {
-          ...auditActor(actor),
-          action: 'key.create',
-          status: 'ok',
-          customerId,
-          apiKeyId: id,
-          details: { prefix: generated.start, name: options.name ?? null },
-        })
-      })
-      return { id, key: generated.key, prefix: generated.start, name: options.name ?? null }
+      return db.transaction((tx) => issueApiKey(tx, customerId, actor, options.name))
     },
 
     async listApiKeys(customerId: string): Promise<ApiKeyView[]> {
@@ -302,43 +303,15 @@ export function createAccountService(deps: AccountServiceDeps) {
         if (!previous) throw ERRORS.netlifyTokenMissing()
         if (!previous.ciphertext) throw ERRORS.netlifyTokenRevoked()
       }
-      await verifyToken(token)
-      const projects = await repo.listProjects(db, customerId)
-      const missing = await unreachable(
-        token,
-        projects.map((p) => ({ siteId: p.site_id, project: p.name })),
+      const { sitesChecked } = await checkNetlifyToken(customerId, token)
+      const last4 = await db.transaction((tx) =>
+        storeNetlifyToken(tx, vault, { customerId, token, actor, sitesChecked }),
       )
-      if (missing.length > 0) {
-        throw ERRORS.siteUnreachable(
-          `This token cannot reach ${missing.length} of the customer's sites (another Netlify account?); nothing was stored.`,
-          missing,
-        )
-      }
-      const sealed = vault.seal(customerId, token)
-      const last4 = token.slice(-4)
-      await db.transaction(async (tx) => {
-        await repo.upsertNetlifyToken(tx, {
-          customerId,
-          ciphertext: sealed.ciphertext,
-          keyId: sealed.keyId,
-          last4,
-        })
-        await insertAudit(tx, {
-          ...auditActor(actor),
-          action: previous?.ciphertext ? 'netlify_token.rotate' : 'netlify_token.set',
-          status: 'ok',
-          customerId,
-          details: {
-            last4,
-            previousLast4: previous?.last4 ?? null,
-            vaultKeyId: sealed.keyId,
-            sitesChecked: projects.length,
-          },
-        })
-      })
       const row = (await repo.findNetlifyToken(db, customerId))!
-      return { customerId, ...tokenView(row), last4, sitesChecked: projects.length }
+      return { customerId, ...tokenView(row), last4, sitesChecked }
     },
+
+    checkNetlifyToken,
 
     /**
      * Revokes the customer's token in the gateway: the ciphertext is destroyed, new pushes are
@@ -448,3 +421,63 @@ export function createAccountService(deps: AccountServiceDeps) {
 }
 
 export type AccountService = ReturnType<typeof createAccountService>
+
+/**
+ * Seals and stores a checked token in one statement (so there is never a moment without a
+ * working token) and audits it; inside the caller's transaction. Answers its last 4 characters.
+ */
+export async function storeNetlifyToken(
+  tx: Queryable,
+  vault: Vault,
+  t: { customerId: string; token: string; actor: ActorRef; sitesChecked: number },
+): Promise<string> {
+  const previous = await repo.findNetlifyToken(tx, t.customerId)
+  const sealed = vault.seal(t.customerId, t.token)
+  const last4 = t.token.slice(-4)
+  await repo.upsertNetlifyToken(tx, {
+    customerId: t.customerId,
+    ciphertext: sealed.ciphertext,
+    keyId: sealed.keyId,
+    last4,
+  })
+  await insertAudit(tx, {
+    ...auditActor(t.actor),
+    action: previous?.ciphertext ? 'netlify_token.rotate' : 'netlify_token.set',
+    status: 'ok',
+    customerId: t.customerId,
+    details: {
+      last4,
+      previousLast4: previous?.last4 ?? null,
+      vaultKeyId: sealed.keyId,
+      sitesChecked: t.sitesChecked,
+    },
+  })
+  return last4
+}
+
+/** Issues and audits a key inside the caller's transaction; the key is returned once, never stored. */
+export async function issueApiKey(
+  tx: Queryable,
+  customerId: string,
+  actor: ActorRef,
+  name: string | undefined,
+) {
+  const generated = generateApiKey()
+  const id = newId('key')
+  await repo.insertApiKey(tx, {
+    id,
+    customerId,
+    hash: generated.hash,
+    start: generated.start,
+    name,
+  })
+  await insertAudit(tx, {
+    ...auditActor(actor),
+    action: 'key.create',
+    status: 'ok',
+    customerId,
+    apiKeyId: id,
+    details: { prefix: generated.start, name: name ?? null },
+  })
+  return { id, key: generated.key, prefix: generated.start, name: name ?? null }
+}

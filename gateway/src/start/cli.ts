@@ -14,6 +14,7 @@ import { createAdminClient, type AdminClient } from './admin-client.ts'
 import { ACCOUNT_OPTIONS, ACCOUNT_USAGE, runAccountCommand } from './cli-accounts.ts'
 import { DB_OPTIONS, DB_USAGE, runDbCommand, TransferError } from './cli-db.ts'
 import { runWebhookCommand, WEBHOOK_OPTIONS, WEBHOOK_USAGE } from './cli-webhooks.ts'
+import { ONBOARDING_OPTIONS, ONBOARDING_USAGE, runOnboardingCommand } from './cli-onboarding.ts'
 import { acquireDataDirLock, DataDirBusyError } from './data-dir-lock.ts'
 import { openServices, startGateway, type Services } from './gateway.ts'
 
@@ -37,6 +38,7 @@ ${ACCOUNT_USAGE}
                                           background jobs; failed = dead (every attempt used)
   jobs retry --queue Q --id ID            run a dead job again
 ${WEBHOOK_USAGE}
+${ONBOARDING_USAGE}
   sandbox [--port P] [--host H]           run the Netlify sandbox on its own
 
 Options:
@@ -72,6 +74,7 @@ const OPTIONS = {
   ...ACCOUNT_OPTIONS,
   ...DB_OPTIONS,
   ...WEBHOOK_OPTIONS,
+  ...ONBOARDING_OPTIONS,
 } as const
 
 type Values = ReturnType<
@@ -401,7 +404,9 @@ async function main(argv: string[]): Promise<void> {
       }
       if (await runDbCommand(command, config, ctx)) return
       const handled =
-        (await runAccountCommand(command, ctx)) || (await runWebhookCommand(command, ctx))
+        (await runAccountCommand(command, ctx)) ||
+        (await runWebhookCommand(command, ctx)) ||
+        (await runOnboardingCommand(command, ctx))
       if (!handled) throw new UsageError(`unknown command '${command}'`)
     }
   }

@@ -32,6 +32,7 @@ import { createIdempotency, type Idempotency } from '../services/idempotency.ts'
 import { createMetering, systemClock, type Clock, type Metering } from '../services/metering.ts'
 import { finalizeInvoicesJob } from '../jobs/finalize-invoices.ts'
 import { createWebhooks, type Webhooks } from '../services/webhooks.ts'
+import { createOnboarding, type Onboarding } from '../services/onboarding.ts'
 import { acquireDataDirLock } from './data-dir-lock.ts'
 
 export interface Services {
@@ -51,6 +52,7 @@ export interface Services {
   vaultAdmin: VaultAdmin
   auditLog: AuditLog
   webhooks: Webhooks
+  onboarding: Onboarding
   /** The job queue, once `startJobs` ran. */
   jobs: () => JobQueue
   /** Starts the queues (and, with `work`, the workers and schedules) of every job. */
@@ -118,6 +120,12 @@ export async function openServices(
   const idempotency = createIdempotency(db, { requestTimeoutMs: config.http.requestTimeoutMs })
   const vaultAdmin = createVaultAdmin({ db, vault, logger })
   const auditLog = createAuditLog(db)
+  const onboarding = createOnboarding({
+    db,
+    vault,
+    accounts,
+    settings: { ttlHours: config.onboardingTtlHours, publicUrl: config.publicUrl },
+  })
   const definitions = [
     finalizePushJob(pushes, config),
     assembleFileJob(chunked, config),
@@ -144,6 +152,7 @@ export async function openServices(
     vaultAdmin,
     auditLog,
     webhooks,
+    onboarding,
     jobs,
     async startJobs({ work }) {
       started ??= await startJobQueue(db, definitions, {

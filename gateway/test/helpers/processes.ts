@@ -75,3 +75,12 @@ export function runCli(
     child.on('close', (code) => done({ stdout, stderr, code: code ?? 1 }))
   })
 }
+
+/** Runs CLI commands with `--json` in `env`: answers the parsed output, rejects with stderr. */
+export const cliJson =
+  (env: Record<string, string>) =>
+  async (...args: string[]): Promise<Record<string, any>> => {
+    const res = await runCli([...args, '--json'], env)
+    if (res.code !== 0) throw new Error(`kaixu-gateway ${args.join(' ')}: ${res.stderr}`)
+    return JSON.parse(res.stdout) as Record<string, any>
+  }

@@ -18,6 +18,7 @@ import type { Services } from '../../start/gateway.ts'
 import { PUSH_STATES } from '../schemas.ts'
 import { parse } from '../validate.ts'
 import { webhookPages } from './webhooks-page.ts'
+import { onboardingPages } from './onboarding-page.ts'
 import { fmtBytes, fmtCents, fmtDuration, fmtInt, fmtTime } from './format.ts'
 import { html, type HtmlValue } from './html.ts'
 import {
@@ -564,6 +565,7 @@ export function dashboardRoutes(deps: Services): Router {
   })
 
   webhookPages(router, { webhooks: deps.webhooks, page, csrf: (res) => sessionOf(res).csrf })
+  onboardingPages(router, { ...deps, page, csrf: (res) => sessionOf(res).csrf })
 
   // Background jobs (pg-boss) and chunked uploads, with a retry button on dead jobs.
   router.get('/jobs', async (req, res) => {

@@ -15,6 +15,7 @@ export function layout(opts: {
     ['jobs', '/admin/jobs', 'Jobs'],
     ['invoices', '/admin/invoices', 'Invoices'],
     ['webhooks', '/admin/webhooks', 'Webhooks'],
+    ['onboarding', '/admin/onboarding', 'Onboarding'],
     ['audit', '/admin/audit', 'Audit'],
   ] as const
   return html`<!doctype html>
