@@ -18,6 +18,37 @@ import {
   type Started,
 } from '../gateway/test/helpers/processes.ts'
 
+/** netlify.toml rules the rules tests deploy: a 301 redirect and a header on every path. */
+const RULES_TOML = [
+  '[[redirects]]',
+  'from = "/old"',
+  'to = "/new.html"',
+  'status = 301',
+  '',
+  '[[headers]]',
+  'for = "/*"',
+  '[headers.values]',
+  'X-Frame-Options = "DENY"',
+  '',
+].join('\n')
+
+/**
+ * Checks a deploy of the rules sites: RULES_TOML's redirect and header, and the `_redirects`
+ * splat `/blog/*` → `/posts/:splat.html`. Answers the splat's page.
+ */
+async function expectRulesServed(url: string) {
+  const moved = await fetchSite(`${url}/old`)
+  expect(moved.status).toBe(301)
+  expect(moved.headers['location']).toMatch(/\/new\.html$/)
+  const home = await fetchSite(`${url}/`)
+  expect(home.body.toString()).toBe('<p>home</p>')
+  expect(home.headers['x-frame-options']).toBe('DENY')
+  const post = await fetchSite(`${url}/blog/hello`)
+  expect(post.status).toBe(200)
+  expect(post.body.toString()).toBe('<p>hello post</p>')
+  return post
+}
+
 /**
  * The product end to end, each part a real process: the Netlify sandbox on its own, the gateway
  * CLI to set up a customer, `kaixu-gateway serve`, and the bundled Action run as a runner runs it.
@@ -43,7 +74,11 @@ describe.each(databases())('end to end on %s', (database) => {
   }
 
   const sandboxStats = async () =>
-    (await (await fetch(`${sandbox.line['url']}/__sandbox/stats`)).json()) as { filePuts: number }
+    (await (await fetch(`${sandbox.line['url']}/__sandbox/stats`)).json()) as {
+      filePuts: number
+      functionPuts: number
+      functionPutsByName: Record<string, number>
+    }
 
   /** Requests the gateway has answered on its push routes, from its Prometheus metrics. */
   const gatewayRequests = async () => {
@@ -110,7 +145,7 @@ describe.each(databases())('end to end on %s', (database) => {
       (j) => j['msg'] === 'gateway listening',
     )
     gatewayUrl = String(gateway.line['url'])
-  }, 120_000)
+  }, 300_000)
 
   afterAll(async () => {
     await gateway?.stop()
@@ -157,22 +192,7 @@ describe.each(databases())('end to end on %s', (database) => {
     // The checkout: a netlify.toml and Edge Functions at its root, the built site in public/.
     const repo = join(work, 'repo-rules')
     const dir = join(repo, 'public')
-    await writeNested(
-      repo,
-      'netlify.toml',
-      [
-        '[[redirects]]',
-        'from = "/old"',
-        'to = "/new.html"',
-        'status = 301',
-        '',
-        '[[headers]]',
-        'for = "/*"',
-        '[headers.values]',
-        'X-Frame-Options = "DENY"',
-        '',
-      ].join('\n'),
-    )
+    await writeNested(repo, 'netlify.toml', RULES_TOML)
     await writeNested(repo, 'netlify/edge-functions/geo.ts', 'export default () => {}')
     await writeNested(dir, 'index.html', '<p>home</p>')
     await writeNested(dir, 'new.html', '<p>new</p>')
@@ -202,15 +222,7 @@ describe.each(databases())('end to end on %s', (database) => {
     expect(run.stdout).toMatch(/::warning::Edge Functions found \(.*netlify\/edge-functions\)/)
 
     const url = run.outputs['deploy-url']!
-    const moved = await fetchSite(`${url}/old`)
-    expect(moved.status).toBe(301)
-    expect(moved.headers['location']).toMatch(/\/new\.html$/)
-    const home = await fetchSite(`${url}/`)
-    expect(home.body.toString()).toBe('<p>home</p>')
-    expect(home.headers['x-frame-options']).toBe('DENY')
-    const post = await fetchSite(`${url}/blog/hello`)
-    expect(post.status).toBe(200)
-    expect(post.body.toString()).toBe('<p>hello post</p>')
+    const post = await expectRulesServed(url)
     expect(post.headers['x-robots-tag']).toBe('noindex')
     expect((await fetchSite(`${url}/app.js.map`)).status).toBe(404)
 
@@ -219,6 +231,63 @@ describe.each(databases())('end to end on %s', (database) => {
     })
     expect(((await deploy.json()) as { title?: string }).title).toBe('Rules e2e')
   })
+
+  test('functions beside netlify.toml rules: bundled, deployed, and only a changed one sent again', async () => {
+    // The checkout: netlify.toml at its root names the functions folder; the site in public/.
+    const repo = join(work, 'repo-functions')
+    const dir = join(repo, 'public')
+    const toml = `${RULES_TOML}\n[functions]\n  directory = "netlify/functions"\n`
+    await writeNested(repo, 'netlify.toml', toml)
+    await writeNested(
+      repo,
+      'netlify/functions/hello.mjs',
+      'export default async (req) => new Response(`hello from ${new URL(req.url).pathname}`)\n',
+    )
+    await writeNested(
+      repo,
+      'netlify/functions/classic.js',
+      "exports.handler = async () => ({ statusCode: 200, body: 'classic' })\n",
+    )
+    await writeNested(dir, 'index.html', '<p>home</p>')
+    await writeNested(dir, 'new.html', '<p>new</p>')
+    await writeNested(dir, 'posts/hello.html', '<p>hello post</p>')
+    await writeNested(dir, '_redirects', '/blog/*  /posts/:splat.html  200\n')
+    const push = () =>
+      runAction(
+        { 'gateway-url': gatewayUrl, 'kaixu-key': key, project: projectName, dir },
+        { env: { GITHUB_WORKSPACE: repo } },
+      )
+
+    const before = await sandboxStats()
+    const first = await push()
+    expect(first.stderr).toBe('')
+    expect(first.code).toBe(0)
+    expect(first.outputs['state']).toBe('ready')
+    expect(first.stdout).toContain('Bundled 2 functions (classic, hello)')
+    expect(first.stdout).toContain('2 of 2 functions to upload: classic, hello')
+    const afterFirst = await sandboxStats()
+    expect(afterFirst.functionPuts - before.functionPuts).toBe(2)
+
+    await expectRulesServed(first.outputs['deploy-url']!)
+
+    // One function changes: exactly that one goes up again, and the files none.
+    await writeNested(
+      repo,
+      'netlify/functions/hello.mjs',
+      "export default async () => new Response('hello, edited')\n",
+    )
+    const second = await push()
+    expect(second.code).toBe(0)
+    expect(second.outputs).toMatchObject({ state: 'ready', 'files-uploaded': '0' })
+    expect(second.stdout).toContain('1 of 2 functions to upload: hello (1 unchanged)')
+    const afterSecond = await sandboxStats()
+    expect(afterSecond.functionPuts - afterFirst.functionPuts).toBe(1)
+    expect(
+      (afterSecond.functionPutsByName['hello'] ?? 0) -
+        (afterFirst.functionPutsByName['hello'] ?? 0),
+    ).toBe(1)
+    expect(afterSecond.functionPutsByName['classic']).toBe(afterFirst.functionPutsByName['classic'])
+  }, 240_000)
 
   test('a second push of a 50-file site with one changed file uploads exactly one file', async () => {
     const dir = join(work, 'site50')

@@ -5,7 +5,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { digestDir } from './files.ts'
-import { addSiteFiles } from './site.ts'
+import { addSiteFiles, CONFIG_NAME } from './site.ts'
+import { bundleFunctions, type FunctionBundle } from './functions.ts'
 import { selectFiles } from './select.ts'
 import { COMMANDS_USAGE, SUBCOMMANDS, runCommand } from './cli-commands.ts'
 import { KaixuPush } from './client/kaixu-push.ts'
@@ -28,6 +29,8 @@ export interface CliOptions {
   title: string | undefined
   /** The `netlify.toml` to deploy; undefined: found in `dir` or the working directory. */
   netlifyConfig: string | undefined
+  /** The Netlify Functions folder; undefined: from netlify.toml, else none. */
+  functions: string | undefined
   /** Glob patterns of the files of `dir` to deploy (`--include`, repeatable); empty: all. */
   include: string[]
   /** Glob patterns of the files never to deploy nor read (`--exclude`, repeatable). */
@@ -59,6 +62,7 @@ Options:
   --alias <name>          a draft under a stable alias URL, e.g. pr-12 (implies --draft)
   --title <text>          the deploy title Netlify shows
   --netlify-config <file> the netlify.toml to deploy (default: in --dir, else ./netlify.toml)
+  --functions <folder>    the Netlify Functions to bundle and deploy (default: from netlify.toml)
   --include <glob>        deploy only the files of --dir matching it (repeatable)
   --exclude <glob>        never deploy nor read the files matching it (repeatable)
   --no-wait               end once the deploy is queued, without waiting for it
@@ -104,6 +108,7 @@ export function parseCliArgs(
         alias: { type: 'string' },
         title: { type: 'string' },
         'netlify-config': { type: 'string' },
+        functions: { type: 'string' },
         include: { type: 'string', multiple: true },
         exclude: { type: 'string', multiple: true },
         wait: { type: 'boolean', default: true },
@@ -148,6 +153,10 @@ export function parseCliArgs(
       values['netlify-config'] === undefined
         ? undefined
         : usage(() => parseFile(values['netlify-config']!, '--netlify-config')),
+    functions:
+      values.functions === undefined
+        ? undefined
+        : usage(() => parseDir(values.functions!, '--functions')),
     include: values.include ?? [],
     exclude: values.exclude ?? [],
     wait: values.wait !== false,
@@ -203,6 +212,7 @@ export async function runCli(
     return 0
   }
 
+  let functions: FunctionBundle | undefined
   try {
     const started = Date.now()
     const digest = await addSiteFiles(
@@ -226,6 +236,13 @@ export async function runCli(
       `Digest of ${options.dir}: ${digest.count} files, ${formatBytes(digest.totalBytes)} ` +
         `in ${formatDuration(Date.now() - started)}`,
     )
+    functions = await bundleFunctions({
+      dir: options.functions,
+      configFile: digest.byPath.get(CONFIG_NAME)?.absPath,
+      root: process.cwd(),
+      info: reporter.info,
+      warn: reporter.warning,
+    })
     const kaixu = new KaixuPush({
       gatewayUrl: options.gatewayUrl,
       apiKey: options.kaixuKey,
@@ -239,6 +256,7 @@ export async function runCli(
         draft: options.draft,
         ...(options.alias ? { alias: options.alias } : {}),
         timeoutMs,
+        functions,
       })
       io.out(options.json ? `${JSON.stringify(planJson(plan))}\n` : '')
       return 0
@@ -252,6 +270,7 @@ export async function runCli(
       concurrency: options.concurrency,
       ...(options.alias ? { alias: options.alias } : {}),
       ...(options.title ? { title: options.title } : {}),
+      functions,
       ...(interrupt ? { signal: interrupt } : {}),
     })
     io.out(options.json ? `${JSON.stringify(resultJson(result))}\n` : describeResult(result))
@@ -270,6 +289,8 @@ export async function runCli(
       io.out(`${JSON.stringify({ ...resultJson(error.result), error: message })}\n`)
     }
     return 1
+  } finally {
+    await functions?.dispose()
   }
 }
 
@@ -280,6 +301,9 @@ function describeResult(result: PushResult): string {
     result.siteUrl && `site-url: ${result.siteUrl}`,
     result.deployLogUrl && `deploy-log-url: ${result.deployLogUrl}`,
     `files: ${result.filesTotal} total, ${result.filesUploaded} uploaded (${formatBytes(result.bytesUploaded)})`,
+    result.functionsTotal === undefined
+      ? undefined
+      : `functions: ${result.functionsTotal} total, ${result.functionsUploaded ?? 0} uploaded`,
     result.costCents === undefined ? undefined : `cost: ${formatCents(result.costCents)}`,
   ]
   return `${lines.filter(Boolean).join('\n')}\n`
@@ -298,6 +322,8 @@ function resultJson(result: PushResult) {
     'files-changed': result.filesRequired,
     'files-uploaded': result.filesUploaded,
     'bytes-uploaded': result.bytesUploaded,
+    'functions-total': result.functionsTotal,
+    'functions-uploaded': result.functionsUploaded,
     'cost-cents': result.costCents,
   }
 }
@@ -308,6 +334,7 @@ function planJson(plan: PlanResult) {
     'files-total': plan.filesTotal,
     'files-changed': plan.filesToUpload,
     'bytes-to-upload': plan.bytesToUpload,
+    'functions-to-upload': plan.functionsToUpload,
     'estimated-cost-cents': plan.estimatedCostCents,
   }
 }

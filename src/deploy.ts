@@ -3,6 +3,8 @@ import { formatCents } from './format.ts'
 import { isFinalState } from './gateway-api.ts'
 import { formatBudget } from './metering.ts'
 import { uploadRequired } from './upload.ts'
+import { uploadFunctions } from './function-uploads.ts'
+import type { FunctionBundle } from './functions.ts'
 import type { Digest } from './files.ts'
 import type { GatewayClient } from './gateway-client.ts'
 import type { PushLimits, PushRecord, PushState } from './gateway-api.ts'
@@ -37,6 +39,8 @@ export interface PushOptions {
   onInit?: (pushId: string) => void
   /** Aborts the push from outside (Ctrl-C); it then fails with the partial result. */
   signal?: AbortSignal
+  /** The site's Netlify Functions, bundled (functions.ts); none when undefined. */
+  functions?: FunctionBundle | undefined
   /** Told how the push moves: each phase as it starts, and uploads as they land. */
   onProgress?: (progress: PushProgress) => void
 }
@@ -75,6 +79,9 @@ export interface PushResult {
   filesRequired?: number
   filesUploaded: number
   bytesUploaded: number
+  /** Functions of the push, and those uploaded (Netlify lacked their zip). */
+  functionsTotal?: number
+  functionsUploaded?: number
   /** The unique URL of this deploy. */
   deployUrl?: string
   /** The stable URL: the alias URL, or production. */
@@ -141,7 +148,8 @@ export async function push(
   client: Pick<
     GatewayClient,
     'init' | 'upload' | 'uploadBatch' | 'chunkStatus' | 'putChunk' | 'complete' | 'status'
-  >,
+  > &
+    Partial<Pick<GatewayClient, 'uploadFunction'>>,
   digest: Digest,
   options: PushOptions,
   reporter: Reporter,
@@ -189,6 +197,7 @@ export async function push(
         draft: options.draft,
         ...(options.alias ? { alias: options.alias } : {}),
         ...(options.title ? { title: options.title } : {}),
+        ...options.functions?.manifest,
       },
       undefined,
       abort.signal,
@@ -232,6 +241,19 @@ export async function push(
       if (uploaded.skipped > 0) {
         reporter.info(`${uploaded.skipped} files were already at the gateway and not sent again`)
       }
+    }
+    // Then the functions Netlify lacks (function-uploads.ts).
+    if (options.functions) {
+      const sent = await uploadFunctions(
+        client,
+        init.pushId,
+        init.requiredFunctions ?? [],
+        options.functions,
+        { concurrency: options.concurrency, signal: abort.signal, log: reporter.info },
+      )
+      result.functionsTotal = options.functions.zips.size
+      result.functionsUploaded = sent.functions
+      result.bytesUploaded += sent.bytes
     }
     result.timings.uploadMs = Date.now() - started
 

@@ -11,6 +11,24 @@ export interface PushInitRequest {
   draft?: boolean
   alias?: string
   title?: string
+  /** Netlify Functions: name → SHA-256 of its zip. */
+  functions?: Record<string, string>
+  /** Each function's size, runtime and settings; one per name of `functions`. */
+  functionDetails?: Record<string, FunctionDetails>
+}
+
+/** What push-init says about one function beside its zip's digest. */
+export interface FunctionDetails {
+  /** Bytes of the zip: reserved against the byte cap at init. */
+  size: number
+  /** The runtime Netlify runs it with (`js`, `nodejs22.x`, `go`…). */
+  runtime: string
+  invocationMode?: string
+  /** Cron expression of a scheduled function. */
+  schedule?: string
+  timeout?: number
+  /** Netlify's `functions_config` entry: routes, display name, generator, build data. */
+  config?: Record<string, unknown>
 }
 
 /** `201` answer of `POST /v1/push-init`. */
@@ -20,6 +38,8 @@ export interface PushInitResponse {
   state: PushState
   /** SHA-1s Netlify does not have yet, each once: upload one file per SHA-1. */
   required: string[]
+  /** Names of the functions whose zip Netlify lacks; absent from gateways without functions. */
+  requiredFunctions?: string[]
   upload: {
     inlineMaxBytes: number
     chunkBytes: number
@@ -39,6 +59,9 @@ export interface PushPlanResponse {
     /** Null when the manifest has no sizes. */
     bytes: number | null
     shas: string[]
+    /** Functions whose zip the project's last ready deploy did not have, and their bytes. */
+    functions?: string[]
+    functionBytes?: number
   }
   /** Null when the manifest has no sizes or no pricing is in force. */
   estimatedCostCents: number | null
@@ -83,6 +106,14 @@ export interface RateLimitedDetails {
 }
 
 /** Answer of `PUT /v1/push-upload`. */
+/** Answer of `PUT /v1/push-upload-function`. */
+export interface FunctionUploadResponse {
+  name: string
+  /** Bytes counted for this push (0 when another name of the same zip was counted). */
+  bytes: number
+  skipped: boolean
+}
+
 export interface PushUploadResponse {
   sha1: string
   bytes: number

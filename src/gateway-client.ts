@@ -119,6 +119,29 @@ export class GatewayClient {
   }
 
   /**
+   * `PUT /v1/push-upload-function`: streams one function zip, checked by its SHA-256; the stream
+   * is re-opened for each attempt.
+   */
+  async uploadFunction(
+    pushId: string,
+    fn: { name: string; sha256: string; path: string; size: number },
+    signal?: AbortSignal,
+  ) {
+    return this.#request(schemas.functionUploadResponse, {
+      method: 'PUT',
+      route: 'v1/push-upload-function',
+      query: { pushId, name: fn.name },
+      body: () => uploadBody({ absPath: fn.path, size: fn.size }),
+      headers: {
+        'X-Content-Sha256': fn.sha256,
+        'Content-Type': 'application/zip',
+        'Content-Length': String(fn.size),
+      },
+      signal,
+    })
+  }
+
+  /**
    * `POST /v1/push-upload-batch`: many small files in one request, framed as the gateway reads
    * them (docs/api.md): "KXB1", the count, a table of (SHA-1, size), then the bytes in table
    * order. Each attempt reads the files again, one at a time.

@@ -16,6 +16,7 @@ import {
   type PushRecord,
   type PushUploadBatchResponse,
   type PushUploadResponse,
+  type FunctionUploadResponse,
 } from './gateway-api.ts'
 
 // Ids end up in outputs, logs and the summary: word characters and a little punctuation only.
@@ -46,6 +47,7 @@ export const pushInitResponse: z.ZodType<PushInitResponse> = z.looseObject({
   deployId: id,
   state,
   required: z.array(sha1),
+  requiredFunctions: z.array(z.string().regex(/^[A-Za-z0-9_-]{1,128}$/)).optional(),
   upload: z.looseObject({
     inlineMaxBytes: count,
     chunkBytes: z.int().min(MIN_CHUNK_BYTES).max(Number.MAX_SAFE_INTEGER),
@@ -63,6 +65,8 @@ export const pushPlanResponse: z.ZodType<PushPlanResponse> = z.looseObject({
     files: count,
     bytes: count.nullable(),
     shas: z.array(sha1),
+    functions: z.array(text).optional(),
+    functionBytes: count.optional(),
   }),
   estimatedCostCents: count.nullable(),
   pricingVersion: z.int().nullable(),
@@ -94,6 +98,12 @@ export const pushRecord: z.ZodType<PushRecord> = z.looseObject({
 
 export const pushUploadResponse: z.ZodType<PushUploadResponse> = z.looseObject({
   sha1,
+  bytes: count,
+  skipped: z.boolean(),
+})
+
+export const functionUploadResponse: z.ZodType<FunctionUploadResponse> = z.looseObject({
+  name: text,
   bytes: count,
   skipped: z.boolean(),
 })

@@ -44,6 +44,8 @@ export interface ActionInputs {
   readonly deployMessage: string | undefined
   /** The `netlify.toml` to deploy (absolute); undefined: found in `dir` or the workspace. */
   readonly netlifyConfigPath: string | undefined
+  /** The Netlify Functions folder (absolute); undefined: from netlify.toml, else none. */
+  readonly functionsDir: string | undefined
   /** Glob patterns (one a line) of the files of `dir` to deploy; empty: all of them. */
   readonly include: readonly string[]
   /** Glob patterns of the files of `dir` never to deploy (nor read). */
@@ -70,6 +72,7 @@ export function getInputs(): ActionInputs {
   const alias = optional('alias')
   const netlifyConfigPath = optional('netlify-config-path')
   const prNumber = optional('pr-number')
+  const functionsDir = optional('functions-dir')
 
   const inputs: ActionInputs = Object.freeze({
     gatewayUrl,
@@ -98,6 +101,8 @@ export function getInputs(): ActionInputs {
     failWithoutCredentials: boolean('fail-without-credentials', false),
     dryRun: boolean('dry-run', false),
     deployMessage: optional('deploy-message'),
+    functionsDir:
+      functionsDir === undefined ? undefined : parseDir(functionsDir, label('functions-dir')),
     include: lines('include'),
     exclude: lines('exclude'),
     netlifyConfigPath:

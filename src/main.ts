@@ -3,7 +3,8 @@ import path from 'node:path'
 import * as core from '@actions/core'
 import { getInputs } from './inputs.ts'
 import { digestDir } from './files.ts'
-import { addSiteFiles } from './site.ts'
+import { addSiteFiles, CONFIG_NAME } from './site.ts'
+import { bundleFunctions, type FunctionBundle } from './functions.ts'
 import { selectFiles } from './select.ts'
 import { KaixuPush } from './client/kaixu-push.ts'
 import { DeployTimeoutError, PushError } from './deploy.ts'
@@ -54,6 +55,7 @@ export async function run(): Promise<void> {
   let result: PushResult | undefined
   let plan: PlanResult | undefined
   let digestMs: number | undefined
+  let functions: FunctionBundle | undefined
   let error: string | undefined
   let skipped: string | undefined
   let reportToGitHub = false
@@ -123,6 +125,13 @@ export async function run(): Promise<void> {
       `Digest of ${inputs.dir}: ${digest.count} files, ${formatBytes(digest.totalBytes)} ` +
         `in ${formatDuration(digestMs)}`,
     )
+    functions = await bundleFunctions({
+      dir: inputs.functionsDir,
+      configFile: digest.byPath.get(CONFIG_NAME)?.absPath,
+      root: workspace(),
+      info: reporter.info,
+      warn: reporter.warning,
+    })
     const kaixu = new KaixuPush({
       gatewayUrl: inputs.gatewayUrl,
       apiKey: inputs.kaixuKey,
@@ -138,6 +147,7 @@ export async function run(): Promise<void> {
         draft: target.draft,
         ...(target.alias ? { alias: target.alias } : {}),
         timeoutMs,
+        functions,
       })
       setPlanOutputs(plan)
       return
@@ -169,6 +179,7 @@ export async function run(): Promise<void> {
       ...(title ? { title } : {}),
       // Saved at once: a cancelled job's post step cancels this push (post.ts).
       onInit: savePushId,
+      functions,
     })
     setOutputs(result)
   } catch (caught) {
@@ -183,6 +194,7 @@ export async function run(): Promise<void> {
     }
     core.setFailed(error)
   } finally {
+    await functions?.dispose()
     // Step 4: tell GitHub, failures included.
     let commentUrl: string | undefined
     let commentId: number | undefined

@@ -3,6 +3,7 @@ import type { Digest } from './files.ts'
 import type { GatewayClient } from './gateway-client.ts'
 import type { PushLimits } from './gateway-api.ts'
 import type { Reporter } from './deploy.ts'
+import type { FunctionBundle } from './functions.ts'
 
 /** What a dry run found out: the push it would make, and what that would cost. */
 export interface PlanResult {
@@ -16,6 +17,9 @@ export interface PlanResult {
   filesToUpload: number
   /** Bytes of those; undefined when the gateway could not tell. */
   bytesToUpload?: number
+  /** Functions whose zip would be uploaded (changed or new), and their bytes. */
+  functionsToUpload?: string[]
+  functionBytesToUpload?: number
   /** What the push would cost at the current price; undefined when unknown. */
   estimatedCostCents?: number
   limits?: PushLimits
@@ -29,7 +33,13 @@ export interface PlanResult {
 export async function planPush(
   client: Pick<GatewayClient, 'plan'>,
   digest: Digest,
-  options: { project: string; draft: boolean; alias?: string | undefined; timeoutMs: number },
+  options: {
+    project: string
+    draft: boolean
+    alias?: string | undefined
+    timeoutMs: number
+    functions?: FunctionBundle | undefined
+  },
   reporter: Reporter,
 ): Promise<PlanResult> {
   const started = Date.now()
@@ -40,6 +50,7 @@ export async function planPush(
       sizes: digest.sizes,
       draft: options.draft,
       ...(options.alias ? { alias: options.alias } : {}),
+      ...options.functions?.manifest,
     },
     AbortSignal.timeout(options.timeoutMs),
   )
@@ -51,6 +62,10 @@ export async function planPush(
     filesToUpload: plan.wouldUpload.files,
     ...(plan.wouldUpload.bytes === null ? {} : { bytesToUpload: plan.wouldUpload.bytes }),
     ...(plan.estimatedCostCents === null ? {} : { estimatedCostCents: plan.estimatedCostCents }),
+    ...(plan.wouldUpload.functions ? { functionsToUpload: plan.wouldUpload.functions } : {}),
+    ...(plan.wouldUpload.functionBytes === undefined
+      ? {}
+      : { functionBytesToUpload: plan.wouldUpload.functionBytes }),
     ...(plan.limits ? { limits: plan.limits } : {}),
     planMs: Date.now() - started,
   }
@@ -66,8 +81,12 @@ export function describePlan(plan: PlanResult): string {
       : ` (${formatBytes(plan.bytesToUpload)} of ${formatBytes(plan.bytesTotal)})`
   const cost =
     plan.estimatedCostCents === undefined ? '' : `, about ${formatCents(plan.estimatedCostCents)}`
+  const fns = plan.functionsToUpload?.length
+    ? ` and ${plan.functionsToUpload.length} functions (${plan.functionsToUpload.join(', ')}; ` +
+      `${formatBytes(plan.functionBytesToUpload ?? 0)})`
+    : ''
   return (
-    `Dry run: would upload ${plan.filesToUpload} of ${plan.filesTotal} files${bytes}${cost}. ` +
+    `Dry run: would upload ${plan.filesToUpload} of ${plan.filesTotal} files${bytes}${fns}${cost}. ` +
     'Nothing was deployed or billed.'
   )
 }

@@ -50,6 +50,7 @@ const envSchema = z.object({
   KAIXU_MAX_FILES: intFromEnv(1, 1_000_000).default(100_000),
   KAIXU_INLINE_MAX_BYTES: intFromEnv(1, 2 ** 32).default(5 * 1024 * 1024),
   KAIXU_CHUNK_BYTES: intFromEnv(64 * 1024, 64 * 1024 * 1024).default(5 * 1024 * 1024),
+  KAIXU_FUNCTION_MAX_BYTES: intFromEnv(1, 2 ** 32).default(50 * 1024 * 1024),
   KAIXU_BATCH_MAX_FILES: intFromEnv(1, 10_000).default(500),
   KAIXU_BATCH_MAX_BYTES: intFromEnv(1, 1024 * 1024 * 1024).default(32 * 1024 * 1024),
   KAIXU_BATCH_FILE_MAX_BYTES: intFromEnv(0, 2 ** 32 - 1).default(1024 * 1024),
@@ -123,6 +124,8 @@ export interface Config {
   readonly chunkBytes: number
   /** The largest file a push may hold: `MAX_CHUNK_COUNT` chunks of `chunkBytes`. */
   readonly maxFileBytes: number
+  /** The largest function zip a push may hold: Netlify's own 50 MB bundle limit by default. */
+  readonly functionMaxBytes: number
   /**
    * push-upload-batch: files per request, bytes of files per request, and the largest file a
    * batch may carry (bigger ones go through push-upload or chunks).
@@ -229,6 +232,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     inlineMaxBytes: e.KAIXU_INLINE_MAX_BYTES,
     chunkBytes: e.KAIXU_CHUNK_BYTES,
     maxFileBytes: e.KAIXU_CHUNK_BYTES * MAX_CHUNK_COUNT,
+    functionMaxBytes: e.KAIXU_FUNCTION_MAX_BYTES,
     batch: Object.freeze({
       maxFiles: e.KAIXU_BATCH_MAX_FILES,
       maxBytes: e.KAIXU_BATCH_MAX_BYTES,

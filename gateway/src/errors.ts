@@ -16,6 +16,7 @@ export const ErrorCode = {
   PayloadTooLarge: 'payload_too_large',
   ShaMismatch: 'sha_mismatch',
   ShaNotInPush: 'sha_not_in_push',
+  FunctionNotInPush: 'function_not_in_push',
   NetlifyError: 'netlify_error',
   NetlifyUnavailable: 'netlify_unavailable',
   ChunkShaMismatch: 'chunk_sha_mismatch',
@@ -91,12 +92,22 @@ export const ERRORS = {
   invalidState: (message: string, state: string) =>
     new AppError(ErrorCode.InvalidState, 409, message, { details: { state } }),
   conflict: (message: string) => new AppError(ErrorCode.Conflict, 409, message),
-  uploadsIncomplete: (missing: string[]) =>
+  uploadsIncomplete: (missing: string[], missingFunctions: string[] = []) =>
     new AppError(
       ErrorCode.UploadsIncomplete,
       409,
-      `${missing.length} required file(s) are not uploaded yet.`,
-      { details: { missing: missing.slice(0, 100), missingCount: missing.length } },
+      missingFunctions.length === 0
+        ? `${missing.length} required file(s) are not uploaded yet.`
+        : `${missing.length} required file(s) and ${missingFunctions.length} function(s) are not uploaded yet.`,
+      {
+        details: {
+          missing: missing.slice(0, 100),
+          missingCount: missing.length,
+          ...(missingFunctions.length > 0
+            ? { missingFunctions: missingFunctions.slice(0, 100) }
+            : {}),
+        },
+      },
     ),
   netlifyTokenMissing: () =>
     new AppError(
@@ -113,6 +124,17 @@ export const ERRORS = {
       `The body's SHA-1 is ${actual}, not ${expected} as X-Content-Sha1 says; nothing was stored.`,
       { details: { expected, actual } },
     ),
+  functionShaMismatch: (expected: string, actual: string) =>
+    new AppError(
+      ErrorCode.ShaMismatch,
+      422,
+      `The zip's SHA-256 is ${actual}, not ${expected} as X-Content-Sha256 says; nothing was deployed.`,
+      { details: { expected, actual } },
+    ),
+  functionNotInPush: (name: string) =>
+    new AppError(ErrorCode.FunctionNotInPush, 422, `This push has no function named ${name}.`, {
+      details: { name },
+    }),
   shaNotInPush: (sha1: string) =>
     new AppError(ErrorCode.ShaNotInPush, 422, `No file of this push has SHA-1 ${sha1}.`, {
       details: { sha1 },

@@ -6,6 +6,7 @@ import { GatewayClient } from '../gateway-client.ts'
 import { planPush } from '../plan.ts'
 import { digestFiles } from './memory.ts'
 import type { Digest } from '../files.ts'
+import type { FunctionBundle } from '../functions.ts'
 import type { PushOptions as FlowOptions, PushProgress, PushResult, Reporter } from '../deploy.ts'
 import type { PushRecord } from '../gateway-api.ts'
 import type { PlanResult } from '../plan.ts'
@@ -51,6 +52,8 @@ export interface DeployOptions {
   onProgress?: (progress: PushProgress) => void
   /** Told the push id as soon as the gateway answers. */
   onInit?: (pushId: string) => void
+  /** Netlify Functions bundled by the Action or the CLI (src/functions.ts, Node only). */
+  functions?: FunctionBundle | undefined
 }
 
 const DEFAULT_TIMEOUT_MS = 20 * 60_000
@@ -106,6 +109,7 @@ export class KaixuPush {
       ...(options.title ? { title: options.title } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      ...(options.functions ? { functions: options.functions } : {}),
       onInit: (id) => {
         pushId = id
         options.onInit?.(id)
@@ -136,6 +140,7 @@ export class KaixuPush {
         draft: options.draft ?? false,
         alias: options.alias,
         timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+        functions: options.functions,
       },
       this.#reporter,
     )

@@ -397,6 +397,8 @@ export const fullyUploadedPushes = (db: Queryable, limit: number) =>
       WHERE p.state = 'uploading' AND p.deploy_id IS NOT NULL
         AND NOT EXISTS (SELECT 1 FROM push_files f
                          WHERE f.push_id = p.id AND f.required AND f.uploaded_at IS NULL)
+        AND NOT EXISTS (SELECT 1 FROM push_functions fn
+                         WHERE fn.push_id = p.id AND fn.required AND fn.uploaded_at IS NULL)
       ORDER BY p.active_at LIMIT $1`,
     [limit],
   )

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads'
 import { AppError, ERRORS, ErrorCode } from '../errors.ts'
 import type { InitInput } from '../services/push-context.ts'
-import { initBodySchema } from './schemas.ts'
+import { initBodySchema, MAX_FUNCTIONS } from './schemas.ts'
 import { parse } from './validate.ts'
 
 /** What bounds a manifest: files per push, and the largest file a push may hold. */
@@ -53,7 +53,7 @@ export function readManifest(body: Uint8Array, limits: ManifestLimits): Manifest
 
 /** Counted before validation, so an oversized manifest is refused without walking it. */
 function checkCounts(body: unknown, limits: ManifestLimits) {
-  const { files, sizes } = (body ?? {}) as { files?: unknown; sizes?: unknown }
+  const { files, sizes, functions, functionDetails } = (body ?? {}) as Record<string, unknown>
   const count = (v: unknown) => (v && typeof v === 'object' ? Object.keys(v).length : 0)
   if (count(files) > limits.maxFiles) {
     throw ERRORS.payloadTooLarge(`A push may list at most ${limits.maxFiles} files.`, {
@@ -65,6 +65,11 @@ function checkCounts(body: unknown, limits: ManifestLimits) {
     throw ERRORS.invalidRequest('sizes has more keys than files.', {
       files: count(files),
       sizes: count(sizes),
+    })
+  }
+  if (Math.max(count(functions), count(functionDetails)) > MAX_FUNCTIONS) {
+    throw ERRORS.payloadTooLarge(`A push may carry at most ${MAX_FUNCTIONS} functions.`, {
+      maxFunctions: MAX_FUNCTIONS,
     })
   }
 }

@@ -37,6 +37,45 @@ export const sha1Schema = z
   .regex(SHA1, 'must be a 40-character hex SHA-1')
   .transform((s) => s.toLowerCase())
 
+const SHA256 = /^[0-9a-fA-F]{64}$/
+
+export const sha256Schema = z
+  .string()
+  .regex(SHA256, 'must be a 64-character hex SHA-256')
+  .transform((s) => s.toLowerCase())
+
+/** The most functions one push may carry. */
+export const MAX_FUNCTIONS = 1000
+
+/**
+ * A function's name as zip-it-and-ship-it derives it from its file or folder: it becomes a path
+ * segment of Netlify's upload URL, so letters, digits, `_` and `-` only.
+ */
+export const functionNameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_][A-Za-z0-9_-]{0,127}$/, 'must be letters, digits, _ and -, at most 128')
+
+/**
+ * What Netlify needs of a function beside its zip: its size (reserved against the byte cap),
+ * the runtime the upload names, and the optional schedule, timeout, invocation mode and
+ * `config` (passed on as Netlify's `functions_config` entry: routes, display name, build data).
+ */
+const functionDetailSchema = z
+  .object({
+    size: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+    runtime: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9._-]{0,31}$/, 'must be a runtime such as js or nodejs22.x'),
+    invocationMode: z
+      .string()
+      .regex(/^[a-z]{1,32}$/)
+      .optional(),
+    timeout: z.number().int().min(1).max(900).optional(),
+    schedule: text(200).optional(),
+    config: z.record(z.string().max(100), z.json()).optional(),
+  })
+  .strict()
+
 /**
  * Why each rule: `..`/`.` segments would escape or alias the deploy root; `#` and `?` cannot be
  * deployed on Netlify; control characters and backslashes are never legitimate file names there.
@@ -89,11 +128,36 @@ export function initBodySchema(limits: { maxFileBytes: number }) {
         .regex(ALIAS, 'must be lowercase letters, digits and hyphens, at most 37 characters')
         .optional(),
       title: text(500).optional(),
+      functions: z.record(functionNameSchema, sha256Schema).optional(),
+      functionDetails: z.record(functionNameSchema, functionDetailSchema).optional(),
     })
     .strict()
     .superRefine((body, ctx) => {
       if (Object.keys(body.files).length === 0) {
         ctx.addIssue({ code: 'custom', path: ['files'], message: 'must list at least one file' })
+      }
+      const names = Object.keys(body.functions ?? {})
+      if (names.length > MAX_FUNCTIONS) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['functions'],
+          message: `must list at most ${MAX_FUNCTIONS} functions`,
+        })
+      }
+      // Every function needs its details (the size is what the cap reserves), and only those.
+      for (const name of names) {
+        if (!Object.hasOwn(body.functionDetails ?? {}, name)) {
+          ctx.addIssue({ code: 'custom', path: ['functionDetails', name], message: 'is missing' })
+        }
+      }
+      for (const name of Object.keys(body.functionDetails ?? {})) {
+        if (!Object.hasOwn(body.functions ?? {}, name)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['functionDetails', name],
+            message: 'is not a function in functions',
+          })
+        }
       }
       for (const raw of Object.keys(body.sizes ?? {})) {
         if (!Object.hasOwn(body.files, raw)) {
@@ -117,9 +181,41 @@ export function initBodySchema(limits: { maxFileBytes: number }) {
           if (size !== undefined) sizes[path] = size
         }
       }
-      return { ...body, files, sizes: body.sizes ? sizes : undefined }
+      const functions = Object.entries(body.functions ?? {}).map(([name, sha256]) => {
+        const d = body.functionDetails![name]!
+        return {
+          name,
+          sha256,
+          size: d.size,
+          runtime: d.runtime,
+          invocationMode: d.invocationMode,
+          timeout: d.timeout,
+          schedule: d.schedule,
+          config: d.config,
+        }
+      })
+      return {
+        project: body.project,
+        files,
+        sizes: body.sizes ? sizes : undefined,
+        draft: body.draft,
+        alias: body.alias,
+        title: body.title,
+        functions,
+      }
     })
 }
+
+/** `PUT /push-upload-function?pushId=&name=`: the zip of one function, by its SHA-256. */
+export const functionUploadQuery = z.object({
+  pushId: z.string().regex(/^push_[0-9A-Za-z]{20}$/, 'must be a push id'),
+  name: functionNameSchema,
+})
+
+export const functionUploadHeaders = z.object({
+  'x-content-sha256': sha256Schema,
+  'content-length': z.coerce.number().int().min(0).optional(),
+})
 
 export const pushIdQuery = z.object({
   pushId: z.string().regex(/^push_[0-9A-Za-z]{20}$/, 'must be a push id'),

@@ -13,6 +13,8 @@ export interface NetlifyDeploy {
   site_id: string
   state: string
   required?: string[]
+  /** SHA-256s of the function zips Netlify lacks (may be absent when there are none). */
+  required_functions?: string[]
   error_message?: string | null
   url?: string | null
   ssl_url?: string | null
@@ -41,6 +43,19 @@ export interface CreateDeployInput {
   draft: boolean
   branch?: string
   title?: string
+  /** Function name → SHA-256 of its zip. */
+  functions?: Record<string, string>
+  function_schedules?: { name: string; cron: string }[]
+  functions_config?: Record<string, Record<string, unknown>>
+}
+
+/** How a function zip is announced in its upload's query, as netlify-cli sends it. */
+export interface FunctionUpload {
+  name: string
+  runtime: string
+  invocationMode?: string | undefined
+  timeout?: number | undefined
+  size?: number | undefined
 }
 
 export interface NetlifyClientOptions {
@@ -148,6 +163,36 @@ export function createNetlifyClient(options: NetlifyClientOptions) {
     return (text ? JSON.parse(text) : {}) as T
   }
 
+  /** One paced PUT of a one-shot body (a file or a function zip); never retried here. */
+  function sendBody(token: string, path: string, body: Readable, size?: number): Promise<void> {
+    return pacer.upload(token, async () => {
+      // Held here, before the first body byte leaves: a 429 would waste the one-shot body.
+      await pacer.acquire(token)
+      let res: Dispatcher.ResponseData
+      try {
+        res = await request(base + path, {
+          method: 'PUT',
+          dispatcher,
+          headers: {
+            authorization: `Bearer ${token}`,
+            'user-agent': userAgent,
+            'content-type': 'application/octet-stream',
+            ...(size === undefined ? {} : { 'content-length': String(size) }),
+          },
+          body,
+          headersTimeout: 120_000,
+          bodyTimeout: 120_000,
+        })
+      } catch (error) {
+        pacer.release(token)
+        throw toNetlifyError(error)
+      }
+      pacer.release(token, rateHeaders(res.statusCode, res.headers))
+      const text = await res.body.text()
+      if (res.statusCode >= 400) throw errorFromResponse(res.statusCode, res.headers, text)
+    })
+  }
+
   return {
     /** Checks a token: Netlify answers the token's user or 401. */
     getCurrentUser: (token: string) => call<{ id: string; email?: string }>(token, 'GET', '/user'),
@@ -182,11 +227,20 @@ export function createNetlifyClient(options: NetlifyClientOptions) {
     ): Promise<NetlifyDeploy> {
       const isAsync = Object.keys(input.files).length > ASYNC_DIFF_THRESHOLD
       const query = input.title ? `?title=${encodeURIComponent(input.title)}` : ''
+      // The title travels in the query, as netlify-cli sends it; the rest is the body.
       let deploy = await call<NetlifyDeploy>(
         token,
         'POST',
         `/sites/${encodeURIComponent(siteId)}/deploys${query}`,
-        { files: input.files, draft: input.draft, branch: input.branch, async: isAsync },
+        {
+          files: input.files,
+          draft: input.draft,
+          branch: input.branch,
+          async: isAsync,
+          ...(input.functions ? { functions: input.functions } : {}),
+          ...(input.function_schedules ? { function_schedules: input.function_schedules } : {}),
+          ...(input.functions_config ? { functions_config: input.functions_config } : {}),
+        },
       )
       // Short first intervals: a small diff is done in milliseconds, and every wasted interval
       // is time the customer's CI sits idle.
@@ -218,43 +272,31 @@ export function createNetlifyClient(options: NetlifyClientOptions) {
      * Streams one file into a deploy. `body` is consumed once, so failures are not retried here:
      * a transient one reaches the caller (and the client re-sends the file).
      */
-    async uploadFile(
+    uploadFile: (token: string, deployId: string, path: string, body: Readable, size?: number) =>
+      sendBody(
+        token,
+        `/deploys/${encodeURIComponent(deployId)}/files/${path.split('/').map(encodeURIComponent).join('/')}`,
+        body,
+        size,
+      ),
+
+    /** Streams one function zip into a deploy, like uploadFile (one attempt). */
+    uploadFunction(
       token: string,
       deployId: string,
-      path: string,
+      fn: FunctionUpload,
       body: Readable,
-      size?: number,
     ): Promise<void> {
-      const encodedPath = path.split('/').map(encodeURIComponent).join('/')
-      return pacer.upload(token, async () => {
-        // Held here, before the first body byte leaves: a 429 would waste the one-shot body.
-        await pacer.acquire(token)
-        let res: Dispatcher.ResponseData
-        try {
-          res = await request(
-            `${base}/deploys/${encodeURIComponent(deployId)}/files/${encodedPath}`,
-            {
-              method: 'PUT',
-              dispatcher,
-              headers: {
-                authorization: `Bearer ${token}`,
-                'user-agent': userAgent,
-                'content-type': 'application/octet-stream',
-                ...(size === undefined ? {} : { 'content-length': String(size) }),
-              },
-              body,
-              headersTimeout: 120_000,
-              bodyTimeout: 120_000,
-            },
-          )
-        } catch (error) {
-          pacer.release(token)
-          throw toNetlifyError(error)
-        }
-        pacer.release(token, rateHeaders(res.statusCode, res.headers))
-        const text = await res.body.text()
-        if (res.statusCode >= 400) throw errorFromResponse(res.statusCode, res.headers, text)
-      })
+      const query = new URLSearchParams({ runtime: fn.runtime })
+      if (fn.invocationMode) query.set('invocation_mode', fn.invocationMode)
+      if (fn.timeout !== undefined) query.set('timeout', String(fn.timeout))
+      if (fn.size !== undefined) query.set('size', String(fn.size))
+      return sendBody(
+        token,
+        `/deploys/${encodeURIComponent(deployId)}/functions/${encodeURIComponent(fn.name)}?${query}`,
+        body,
+        fn.size,
+      )
     },
 
     close: () => dispatcher.close(),

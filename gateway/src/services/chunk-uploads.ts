@@ -4,7 +4,7 @@ import { AGAIN, poll } from '../lib/poll.ts'
 import * as chunks from '../db/chunks-repo.ts'
 import * as repo from '../db/pushes-repo.ts'
 import { AppError, ERRORS, ErrorCode } from '../errors.ts'
-import { Sha1Gate } from '../lib/sha1-gate.ts'
+import { sha1Gate, type DigestGate } from '../lib/digest-gate.ts'
 import { NetlifyApiError } from '../netlify/client.ts'
 import { retryAfterMs } from '../netlify/errors.ts'
 import { backoff, retry } from '../lib/retry.ts'
@@ -231,7 +231,7 @@ export function createChunkUploads(
    * not stored yet are waited for, and the send stops when that signal aborts (the lease is lost).
    */
   async function sendThrough(
-    gate: Sha1Gate,
+    gate: DigestGate,
     token: string,
     deployId: string,
     upload: chunks.ChunkUploadRow,
@@ -298,7 +298,7 @@ export function createChunkUploads(
     )
     if (!upload) return
     await whileLeased(upload, owner, ['receiving', 'assembling'], async (lost) => {
-      const gate = new Sha1Gate(sha1, upload.file_size)
+      const gate = sha1Gate(sha1, upload.file_size)
       try {
         const push = await repo.findPushById(db, pushId)
         if (!push || push.state !== 'uploading' || !push.deploy_id) return
@@ -339,7 +339,7 @@ export function createChunkUploads(
       bytes = await retry(
         async (attempt) => {
           attempts = attempt
-          const gate = new Sha1Gate(sha1, upload.file_size)
+          const gate = sha1Gate(sha1, upload.file_size)
           try {
             await sendThrough(gate, token, push.deploy_id!, upload)
             return gate.bytes

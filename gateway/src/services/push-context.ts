@@ -5,6 +5,7 @@ import { insertAudit, type AuditEntry } from '../db/audit-repo.ts'
 import { recordUsageEvent } from '../db/billing-repo.ts'
 import type { Db, Queryable } from '../db/db.ts'
 import * as repo from '../db/pushes-repo.ts'
+import { settleUnseenFunctions } from '../db/functions-repo.ts'
 import { ERRORS } from '../errors.ts'
 import type { JobQueue } from '../jobs/queue.ts'
 import type { NetlifyClient, NetlifyDeploy } from '../netlify/client.ts'
@@ -25,6 +26,22 @@ export interface InitInput {
   draft?: boolean | undefined
   alias?: string | undefined
   title?: string | undefined
+  /** Netlify Functions: one zip each, named by SHA-256 (none when absent). */
+  functions?: FunctionInput[] | undefined
+}
+
+/** A function of push-init: its zip's digest and size, and what Netlify needs to run it. */
+export interface FunctionInput {
+  name: string
+  sha256: string
+  size: number
+  runtime: string
+  invocationMode?: string | undefined
+  timeout?: number | undefined
+  /** Cron expression: Netlify's `function_schedules`. */
+  schedule?: string | undefined
+  /** Netlify's `functions_config` entry, passed on as given. */
+  config?: Record<string, unknown> | undefined
 }
 
 export const FINALIZE_QUEUE = 'push-finalize'
@@ -111,6 +128,9 @@ export function createPushContext(deps: PushServiceDeps) {
     if (deploy.state === 'ready' && (push.state === 'uploading' || push.state === 'finalizing')) {
       await db.transaction(async (tx) => {
         if (!(await repo.markReady(tx, push.id, urls))) return
+        // Netlify is ready only with every required function: one whose answer we lost is
+        // billed here, once, before the bytes are read below.
+        await settleUnseenFunctions(tx, push.id)
         // Keep the bytes actually uploaded; give back any reserved but not needed.
         const held = await repo.endReservation(tx, push.id, 'settled')
         if (held && held.bytes_reserved > held.bytes_uploaded) {

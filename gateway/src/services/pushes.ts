@@ -5,9 +5,10 @@ import { findProject } from '../db/accounts-repo.ts'
 import { quote } from '../db/billing-repo.ts'
 import { pendingAssemblies } from '../db/chunks-repo.ts'
 import * as repo from '../db/pushes-repo.ts'
+import * as functionsRepo from '../db/functions-repo.ts'
 import { AppError, ERRORS } from '../errors.ts'
 import { newId } from '../lib/ids.ts'
-import { BodyTooLargeError, Sha1Gate } from '../lib/sha1-gate.ts'
+import { sha1Gate } from '../lib/digest-gate.ts'
 import { NetlifyApiError, type NetlifyDeploy } from '../netlify/client.ts'
 import {
   createPushContext,
@@ -18,6 +19,12 @@ import {
   type PushServiceDeps,
 } from './push-context.ts'
 import { createPushLifecycle } from './push-lifecycle.ts'
+import {
+  checkFunctionSizes,
+  createFunctionUploads,
+  deployFunctionsInput,
+  planFunctions,
+} from './functions.ts'
 
 export type { Caller, InitInput, PushServiceDeps } from './push-context.ts'
 export { FINALIZE_QUEUE } from './push-context.ts'
@@ -104,7 +111,8 @@ export function createPushService(
       const known = await repo.shasKnownToProject(db, project.id, [...distinct.keys()])
       const upload = [...distinct].filter(([sha]) => !known.has(sha))
       const sized = upload.every(([, size]) => size !== undefined)
-      const bytes = upload.reduce((n, [, size]) => n + (size ?? 0), 0)
+      const fns = await planFunctions(db, project.id, input.functions ?? [])
+      const bytes = upload.reduce((n, [, size]) => n + (size ?? 0), 0) + fns.bytes
       const price = await quote(db, clock.now(), bytes)
       return {
         project: { id: project.id, name: project.name, siteId: project.site_id },
@@ -113,7 +121,10 @@ export function createPushService(
           files: upload.length,
           bytes: sized ? bytes : null,
           shas: upload.map(([sha]) => sha),
+          functions: fns.names,
+          functionBytes: fns.bytes,
         },
+        functions: { total: input.functions?.length ?? 0 },
         estimatedCostCents: sized ? (price?.cost_cents ?? null) : null,
         pricingVersion: price?.version ?? null,
         limits: await metering.report(db, caller.customerId),
@@ -127,6 +138,8 @@ export function createPushService(
     async init(caller: Caller, input: InitInput) {
       const project = await findProject(db, caller.customerId, input.project)
       if (!project) throw ERRORS.projectNotFound(input.project)
+      const functions = input.functions ?? []
+      checkFunctionSizes(functions, config.functionMaxBytes)
       const token = await netlifyToken(caller.customerId)
       const paths = Object.keys(input.files)
       const pushId = newId('push')
@@ -155,6 +168,7 @@ export function createPushService(
           shas: paths.map((p) => input.files[p]!),
           sizes: paths.map((p) => input.sizes?.[p] ?? null),
         })
+        await functionsRepo.insertPushFunctions(tx, pushId, functions)
         return admission
       })
       let deploy: NetlifyDeploy
@@ -164,6 +178,7 @@ export function createPushService(
           draft: input.draft ?? false,
           ...(input.alias ? { branch: input.alias } : {}),
           ...(input.title ? { title: input.title } : {}),
+          ...deployFunctionsInput(functions),
         })
       } catch (error) {
         const appError = toAppError(error)
@@ -195,10 +210,17 @@ export function createPushService(
           push?.state ?? 'expired',
         )
       }
+      let requiredFunctions: string[] = []
       try {
         await db.transaction(async (tx) => {
-          // With sizes in the manifest, the bytes Netlify asked for are checked now.
-          const bytes = await repo.reserveKnownSizes(tx, pushId)
+          // With sizes in the manifest, the bytes Netlify asked for are checked now; a function
+          // zip always has its size, so each zip Netlify asked for is reserved now, once.
+          const fns = await functionsRepo.markRequiredFunctions(tx, pushId, [
+            ...new Set(deploy.required_functions ?? []),
+          ])
+          requiredFunctions = fns.names
+          if (fns.bytes > 0) await repo.addBytesReserved(tx, pushId, fns.bytes)
+          const bytes = (await repo.reserveKnownSizes(tx, pushId)) + fns.bytes
           await metering.reserveBytes(tx, caller.customerId, admitted.month, bytes)
           await audit(
             {
@@ -207,7 +229,11 @@ export function createPushService(
               status: 'ok',
               projectId: project.id,
               pushId,
-              details: { files: paths.length, required: required.length },
+              details: {
+                files: paths.length,
+                required: required.length,
+                ...(functions.length > 0 ? { functions: functions.length, requiredFunctions } : {}),
+              },
             },
             tx,
           )
@@ -233,6 +259,7 @@ export function createPushService(
         deployId: deploy.id,
         state: 'uploading' as const,
         required,
+        requiredFunctions,
         upload: {
           inlineMaxBytes: config.inlineMaxBytes,
           chunkBytes: config.chunkBytes,
@@ -272,22 +299,19 @@ export function createPushService(
       const { size } = reserved
       const token = await netlifyToken(caller.customerId, push)
       // The body may not outgrow what was reserved for it: bytes past the cap never leave.
-      const gate = new Sha1Gate(sha1, size)
-      // pipe, not pipeline: on a failure the request must stay open for our error answer (Node
-      // discards the rest of the body once the response is sent).
-      body.on('error', (error) => gate.destroy(error))
-      body.pipe(gate)
+      const gate = sha1Gate(sha1, size).feedFrom(body)
       try {
         await netlify.uploadFile(token, push.deploy_id!, target.path, gate, contentLength)
       } catch (error) {
         await releaseUpload(push, target.path)
-        const appError = gate.mismatched
-          ? ERRORS.shaMismatch(sha1, gate.actual!)
-          : gate.errored instanceof BodyTooLargeError
-            ? ERRORS.payloadTooLarge(
-                `The body is larger than the ${size} bytes declared for this file.`,
-              )
-            : toAppError(error)
+        const appError =
+          gate.refusal === 'mismatch'
+            ? ERRORS.shaMismatch(sha1, gate.actual!)
+            : gate.refusal === 'too-large'
+              ? ERRORS.payloadTooLarge(
+                  `The body is larger than the ${size} bytes declared for this file.`,
+                )
+              : toAppError(error)
         // Netlify refusing the file for good (a revoked token, a cancelled deploy) dooms the push:
         // fail it now with Netlify's message, which also returns its reservation.
         if (error instanceof NetlifyApiError && !error.transient && !gate.mismatched) {
@@ -343,7 +367,10 @@ export function createPushService(
         const missing = (await repo.missingRequiredShas(db, pushId)).filter(
           (sha) => !assembling.has(sha),
         )
-        if (missing.length > 0) throw ERRORS.uploadsIncomplete(missing)
+        const missingFunctions = await functionsRepo.missingFunctions(db, pushId)
+        if (missing.length + missingFunctions.length > 0) {
+          throw ERRORS.uploadsIncomplete(missing, missingFunctions)
+        }
         await db.transaction(async (tx) => {
           if (!(await repo.startFinalizing(tx, pushId))) return
           await deps
@@ -381,6 +408,9 @@ export function createPushService(
     },
 
     status,
+
+    /** `PUT /v1/push-upload-function`: one function zip, verified by SHA-256 (functions.ts). */
+    uploadFunction: createFunctionUploads(deps, ctx, toAppError),
 
     cancel: lifecycle.cancel,
 

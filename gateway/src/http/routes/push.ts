@@ -15,6 +15,8 @@ import {
   chunkHeaders,
   chunkStatusQuery,
   completeBodySchema,
+  functionUploadHeaders,
+  functionUploadQuery,
   idempotencyHeader,
   pushIdQuery,
   pushStatusQuery,
@@ -86,6 +88,22 @@ export function pushRoutes(
       headers['content-length'],
     )
     res.status(200).json(result)
+  })
+
+  // One function zip, streamed through to Netlify like a file (no body parser).
+  router.put('/push-upload-function', async (req, res) => {
+    const { pushId, name } = parse(functionUploadQuery, req.query, 'query')
+    const headers = parse(functionUploadHeaders, req.headers, 'headers')
+    res.json(
+      await pushes.uploadFunction(
+        req.caller!,
+        pushId,
+        name,
+        headers['x-content-sha256'],
+        req,
+        headers['content-length'],
+      ),
+    )
   })
 
   // Many small files in one framed body (lib/batch-frames.ts), read as it arrives: no parser.

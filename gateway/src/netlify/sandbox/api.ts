@@ -53,6 +53,7 @@ export const API_PREFIX = '/api/v1'
 // include_upload_url, build_version…), so unknown keys are kept and ignored.
 const deployBodySchema = z.looseObject({
   files: z.record(z.string(), z.unknown()).nullish(),
+  functions: z.record(z.string(), z.unknown()).nullish(),
   draft: z.boolean().nullish(),
   branch: z.string().nullish(),
   async: z.boolean().nullish(),
@@ -61,6 +62,13 @@ const deployBodySchema = z.looseObject({
 const siteBodySchema = z.looseObject({
   name: z.string().min(1).nullish(),
 })
+
+/** Netlify's function bundle limit (50 MB): a bigger zip is refused with 422. */
+export const FUNCTION_MAX_BYTES = 50 * 1024 * 1024
+
+/** Function names as netlify-cli derives them: they are a path segment of the upload URL. */
+const FUNCTION_NAME = /^[A-Za-z0-9_][A-Za-z0-9_-]{0,127}$/
+const SHA256 = /^[0-9a-f]{64}$/i
 
 /** Creates the handler of `/api/v1/*`. */
 export function createNetlifyApi(deps: ApiDeps): NetlifyApi {
@@ -178,6 +186,16 @@ function parseDeployBody(req: Request, body: unknown): DeployInput {
   const parsed = deployBodySchema.safeParse(body ?? {})
   if (!parsed.success) throw new ApiError(422, zodMessage(parsed.error))
   const { files, draft, branch } = parsed.data
+  const functions = new Map<string, string>()
+  for (const [name, sha] of Object.entries(parsed.data.functions ?? {})) {
+    if (!FUNCTION_NAME.test(name)) {
+      throw new ApiError(422, `Invalid function name: ${JSON.stringify(name)}`)
+    }
+    if (typeof sha !== 'string' || !SHA256.test(sha)) {
+      throw new ApiError(422, `Invalid SHA256 for function ${name}: expected 64 hex characters`)
+    }
+    functions.set(name, sha.toLowerCase())
+  }
   let digest: Map<string, string> | undefined
   if (files) {
     digest = new Map()
@@ -202,6 +220,7 @@ function parseDeployBody(req: Request, body: unknown): DeployInput {
   }
   return {
     ...(digest ? { files: digest } : {}),
+    ...(functions.size > 0 ? { functions } : {}),
     draft: draft ?? false,
     branch: branch || null,
     branchSlug: slug,
@@ -353,6 +372,7 @@ function buildRoutes(
       ctx.res.json(deployOut(d))
     })
     .add('PUT', '/deploys/:deploy_id/files/*path', (ctx) => uploadFile(ctx, deps, concurrency))
+    .add('PUT', '/deploys/:deploy_id/functions/:name', (ctx) => uploadFunction(ctx, deps))
   return routes
 }
 
@@ -405,6 +425,41 @@ async function uploadFile(ctx: Ctx, deps: ApiDeps, concurrency: ConcurrencyLimit
     mime_type: (ext && mime.lookup(ext)) || 'application/octet-stream',
     size: blob.size,
   })
+}
+
+/**
+ * `PUT /deploys/:id/functions/:name?runtime=…`: streams the zip through SHA-256 to disk and keeps
+ * it only if it hashes to the sha the digest gave that function. The sandbox stores functions so
+ * deploys complete as on Netlify; it never runs them.
+ */
+async function uploadFunction(ctx: Ctx, deps: ApiDeps): Promise<void> {
+  const { req, res, account, query } = ctx
+  const { store, blobs, stats } = deps
+  const d = store.findDeploy(account, ctx.params.deploy_id!)
+  if (!d) throw new ApiError(404, 'Not Found')
+  const name = ctx.params.name!
+  if (!query.get('runtime')) throw new ApiError(422, 'runtime is required')
+  if (isClosed(d)) throw new ApiError(422, 'No records matched')
+  const expected = d.functions.get(name)
+  if (expected === undefined) throw new ApiError(422, 'No records matched')
+  const blob = await blobs.ingest(req, 'sha256')
+  if (blob.size > FUNCTION_MAX_BYTES) {
+    await blob.discard()
+    throw new ApiError(422, `Function ${name} is larger than the 50MB limit`)
+  }
+  if (blob.sha !== expected) {
+    await blob.discard()
+    stats.bump('uploadMismatches')
+    throw new ApiError(422, `Uploaded function ${name} did not match deploy`)
+  }
+  if (isClosed(d)) {
+    await blob.discard()
+    throw new ApiError(422, 'No records matched')
+  }
+  await blob.commit()
+  store.acceptFunction(d, blob.sha)
+  stats.functionPut(name, blob.size)
+  res.json({ id: name, name, sha: blob.sha, region: 'us-east-1' })
 }
 
 /** Cancelled or failed: the deploy takes no more files. */

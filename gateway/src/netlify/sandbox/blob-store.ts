@@ -18,7 +18,8 @@ export interface IngestedBlob {
 }
 
 /**
- * Content-addressed file bodies on disk: `<dataDir>/blobs/<sha1>`. Uploads stream through SHA-1
+ * Content-addressed file bodies on disk: `<dataDir>/blobs/<sha1>` (function zips: their SHA-256,
+ * 64 characters, so the two never collide). Uploads stream through SHA-1
  * into `<dataDir>/tmp/` and are renamed into place only once verified, so a blob file always
  * holds exactly the content its name promises, whatever the client sent or when it hung up.
  */
@@ -34,9 +35,9 @@ export class BlobStore {
   }
 
   /** Streams `body` to a temporary file, hashing it on the way; never buffers the whole body. */
-  async ingest(body: Readable): Promise<IngestedBlob> {
+  async ingest(body: Readable, algorithm: 'sha1' | 'sha256' = 'sha1'): Promise<IngestedBlob> {
     const tmp = join(this.tmpDir, `${randomUUID()}.part`)
-    const hash = createHash('sha1')
+    const hash = createHash(algorithm)
     let size = 0
     const hasher = new Transform({
       transform(chunk: Buffer, _encoding, callback) {

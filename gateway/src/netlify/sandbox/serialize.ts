@@ -75,7 +75,7 @@ export function deployJson(
     review_url: null,
     draft: deploy.draft,
     required: [...deploy.required],
-    required_functions: [],
+    required_functions: [...deploy.requiredFunctions],
     error_message: deploy.errorMessage,
     branch: deploy.branch,
     commit_ref: null,

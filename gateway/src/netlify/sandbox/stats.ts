@@ -7,6 +7,9 @@ export interface SandboxStats {
   /** Accepted file PUTs per sha1 and per deploy path. */
   filePutsBySha: Record<string, number>
   filePutsByPath: Record<string, number>
+  /** Function zip PUTs that were accepted (200), in all and per function name. */
+  functionPuts: number
+  functionPutsByName: Record<string, number>
   /** Bytes of accepted uploads. */
   uploadedBytes: number
   /** File PUTs refused because the body did not hash to the path's sha. */
@@ -37,6 +40,13 @@ export class StatsCounter {
     this.stats.filePuts++
     this.stats.filePutsBySha[sha] = (this.stats.filePutsBySha[sha] ?? 0) + 1
     this.stats.filePutsByPath[path] = (this.stats.filePutsByPath[path] ?? 0) + 1
+    this.stats.uploadedBytes += size
+  }
+
+  /** Counts an accepted function zip. */
+  functionPut(name: string, size: number): void {
+    this.stats.functionPuts++
+    this.stats.functionPutsByName[name] = (this.stats.functionPutsByName[name] ?? 0) + 1
     this.stats.uploadedBytes += size
   }
 
@@ -72,6 +82,8 @@ function emptyStats(): SandboxStats {
     filePuts: 0,
     filePutsBySha: {},
     filePutsByPath: {},
+    functionPuts: 0,
+    functionPutsByName: {},
     uploadedBytes: 0,
     uploadMismatches: 0,
     sitesCreated: 0,

@@ -14,6 +14,8 @@ import type {
 export interface DeployInput {
   /** Absent: no digest yet (netlify-cli's create step); the deploy stays `new`. */
   files?: Map<string, string>
+  /** Function name → SHA-256 of its zip. */
+  functions?: Map<string, string>
   draft: boolean
   branch: string | null
   branchSlug: string | null
@@ -112,6 +114,7 @@ export class SandboxStore {
       publishedDeployId: null,
       branchDeploys: new Map(),
       knownShas: new Set(),
+      knownFunctionShas: new Set(),
     }
     this.sites.set(site.id, site)
     this.siteIdsByName.set(name, site.id)
@@ -166,6 +169,8 @@ export class SandboxStore {
       state: 'new',
       files: null,
       required: [],
+      functions: new Map(),
+      requiredFunctions: [],
       draft: input.draft,
       branch: input.branch,
       branchSlug: input.branchSlug,
@@ -180,7 +185,7 @@ export class SandboxStore {
     }
     this.deploys.set(deploy.id, deploy)
     site.updatedAt = now()
-    if (input.files) this.applyFiles(deploy, input.files, input.async)
+    if (input.files) this.applyFiles(deploy, input.files, input.async, input.functions)
     this.log?.debug(
       { deployId: deploy.id, siteId: site.id, state: deploy.state },
       'sandbox deploy created',
@@ -198,7 +203,7 @@ export class SandboxStore {
     if (!['new', 'preparing', 'prepared', 'uploading'].includes(deploy.state)) {
       throw new ApiError(422, 'Build is already done')
     }
-    this.applyFiles(deploy, input.files, input.async)
+    this.applyFiles(deploy, input.files, input.async, input.functions)
   }
 
   /** A deploy of this account by id. */
@@ -221,8 +226,26 @@ export class SandboxStore {
     const i = deploy.required.indexOf(sha)
     if (i !== -1) deploy.required.splice(i, 1)
     deploy.updatedAt = now()
+    this.startWhenComplete(deploy)
+  }
+
+  /**
+   * Records a verified function zip: the site keeps it (by SHA-256), and the deploy no longer
+   * needs it. The sandbox stores functions but never runs them.
+   */
+  acceptFunction(deploy: DeployRecord, sha256: string): void {
+    this.sites.get(deploy.siteId)?.knownFunctionShas.add(sha256)
+    const i = deploy.requiredFunctions.indexOf(sha256)
+    if (i !== -1) deploy.requiredFunctions.splice(i, 1)
+    deploy.updatedAt = now()
+    this.startWhenComplete(deploy)
+  }
+
+  /** The last required file or function moves the deploy on to processing. */
+  private startWhenComplete(deploy: DeployRecord): void {
     if (
       deploy.required.length === 0 &&
+      deploy.requiredFunctions.length === 0 &&
       (deploy.state === 'uploading' || deploy.state === 'prepared')
     )
       this.startProcessing(deploy)
@@ -279,10 +302,17 @@ export class SandboxStore {
 
   // --- state machine ----------------------------------------------------------------------
 
-  private applyFiles(deploy: DeployRecord, files: Map<string, string>, async: boolean): void {
+  private applyFiles(
+    deploy: DeployRecord,
+    files: Map<string, string>,
+    async: boolean,
+    functions = new Map<string, string>(),
+  ): void {
     this.clearTimers(deploy)
     deploy.files = files
+    deploy.functions = functions
     deploy.required = []
+    deploy.requiredFunctions = []
     if (async) {
       // Server-side diff: the answer says `preparing` with nothing required; clients poll.
       this.setState(deploy, 'preparing')
@@ -297,8 +327,13 @@ export class SandboxStore {
     const required = new Set<string>()
     for (const sha of deploy.files?.values() ?? []) if (!site?.knownShas.has(sha)) required.add(sha)
     deploy.required = [...required]
+    const fns = new Set<string>()
+    for (const sha of deploy.functions.values()) if (!site?.knownFunctionShas.has(sha)) fns.add(sha)
+    deploy.requiredFunctions = [...fns]
     this.setState(deploy, waiting)
-    if (deploy.required.length === 0) this.startProcessing(deploy)
+    if (deploy.required.length === 0 && deploy.requiredFunctions.length === 0) {
+      this.startProcessing(deploy)
+    }
   }
 
   private startProcessing(deploy: DeployRecord): void {

@@ -40,6 +40,8 @@ export interface SiteRecord {
    * what makes incremental pushes upload only the changed files.
    */
   knownShas: Set<string>
+  /** Every function zip (SHA-256) this site has received: not required again, like files. */
+  knownFunctionShas: Set<string>
 }
 
 /** A deploy, including the bookkeeping behind its state machine. */
@@ -52,6 +54,10 @@ export interface DeployRecord {
   files: Map<string, string> | null
   /** shas still to upload, in digest order, each once. */
   required: string[]
+  /** Function name → SHA-256 of its zip; empty when the digest named none. Never run. */
+  functions: Map<string, string>
+  /** Function zips (SHA-256s) still to upload, each once. */
+  requiredFunctions: string[]
   draft: boolean
   /** The branch as sent by the client, and its URL-safe label. */
   branch: string | null
