@@ -10,6 +10,7 @@ import { UsageError, parseCliArgs, runCli } from '../src/cli-main.ts'
 import { runAction } from '../scripts/lib/run-action.ts'
 import type { TestGateway, Tenant } from '../gateway/test/helpers/gateway.ts'
 import { createSite, netlifyTokenFor, sandboxControl } from '../gateway/test/helpers/accounts.ts'
+import { finished } from '../gateway/test/helpers/processes.ts'
 
 const root = resolve(import.meta.dirname, '..')
 const noWarn = () => {}
@@ -18,13 +19,13 @@ describe('parseCliArgs', () => {
   const env = { KAIXU_KEY: 'kx_live_key' }
   const base = ['--dir', root, '--project', 'site', '--gateway-url', 'https://gw.example.com']
 
-  it('reads flags and the key from KAIXU_KEY, with the Action’s defaults', () => {
+  it('reads flags and the key from KAIXU_KEY; a draft unless --prod', () => {
     expect(parseCliArgs(base, env, noWarn)).toEqual({
       dir: root,
       project: 'site',
       gatewayUrl: 'https://gw.example.com/',
       kaixuKey: 'kx_live_key',
-      draft: false,
+      draft: true,
       alias: undefined,
       title: undefined,
       netlifyConfig: undefined,
@@ -35,10 +36,60 @@ describe('parseCliArgs', () => {
       concurrency: 8,
       dryRun: false,
       json: false,
+      dotenv: undefined,
+      ci: undefined,
+    })
+    expect(parseCliArgs([...base, '--prod'], env, noWarn)).toMatchObject({ draft: false })
+    expect(parseCliArgs([...base, '--draft'], env, noWarn)).toMatchObject({ draft: true })
+  })
+
+  it('takes the alias and the title from a merge request pipeline; flags win', () => {
+    const mr = {
+      ...env,
+      GITLAB_CI: 'true',
+      CI_PIPELINE_SOURCE: 'merge_request_event',
+      CI_MERGE_REQUEST_IID: '42',
+      CI_MERGE_REQUEST_TITLE: 'Add the pricing page',
+    }
+    expect(parseCliArgs(base, mr, noWarn)).toMatchObject({
+      draft: true,
+      alias: 'mr-42',
+      title: 'Add the pricing page',
+      ci: { name: 'GitLab CI', changeRequest: { alias: 'mr-42' } },
+    })
+    expect(
+      parseCliArgs([...base, '--alias', 'review', '--title', 'Mine'], mr, noWarn),
+    ).toMatchObject({ alias: 'review', title: 'Mine' })
+    // A branch pipeline: the commit's title, and production only when asked.
+    const branch = { ...env, GITLAB_CI: 'true', CI_COMMIT_BRANCH: 'main', CI_COMMIT_TITLE: 'Fix' }
+    expect(parseCliArgs([...base, '--prod'], branch, noWarn)).toMatchObject({
+      draft: false,
+      alias: undefined,
+      title: 'Fix',
     })
   })
 
-  it('makes --alias a draft, and reads --no-wait, --dry-run and the numbers', () => {
+  it('reads --dotenv as a file in an existing folder', () => {
+    expect(parseCliArgs([...base, '--dotenv', 'deploy.env'], env, noWarn)).toMatchObject({
+      dotenv: resolve('deploy.env'),
+    })
+  })
+
+  it.each([
+    ['GitLab CI', { GITLAB_CI: 'true', CI_MERGE_REQUEST_IID: '42' }, 'merge request !42'],
+    ['GitLab CI', { GITLAB_CI: 'true', CI_PIPELINE_SOURCE: 'merge_request_event' }, 'request'],
+    ['CircleCI', { CIRCLECI: 'true', CIRCLE_PULL_REQUEST: 'https://x/o/r/pull/7' }, '#7'],
+    ['Bitbucket Pipelines', { BITBUCKET_BUILD_NUMBER: '1', BITBUCKET_PR_ID: '5' }, '#5'],
+    ['Buildkite', { BUILDKITE: 'true', BUILDKITE_PULL_REQUEST: '11' }, '#11'],
+  ])('refuses --prod in a %s merge/pull request pipeline', (name, ci, label) => {
+    const run = () => parseCliArgs([...base, '--prod'], { ...env, ...ci }, noWarn)
+    expect(run).toThrow(UsageError)
+    expect(run).toThrow(new RegExp(`--prod is refused in a ${name} pipeline for .*${label}`))
+    // The same command without --prod deploys the preview.
+    expect(parseCliArgs(base, { ...env, ...ci }, noWarn)).toMatchObject({ draft: true })
+  })
+
+  it('reads --alias, --no-wait, --dry-run and the numbers', () => {
     const options = parseCliArgs(
       [
         ...base,
@@ -100,6 +151,10 @@ describe('parseCliArgs', () => {
     [['--project', 'site', '--gateway-url', 'https://gw'], env, '--dir is required'],
     [[...base, '--netlify-config', join(root, 'missing.toml')], env, '--netlify-config: '],
     [[...base, '--netlify-config', root], env, 'is not a file'],
+    [[...base, '--prod', '--alias', 'mr-1'], env, '--alias makes a draft'],
+    [[...base, '--prod', '--draft'], env, '--prod and --draft exclude each other'],
+    [[...base, '--dotenv', join(root, 'missing', 'x.env')], env, '--dotenv: '],
+    [[...base, '--dotenv', root], env, 'is a directory, not a file'],
   ])('refuses %j with a usage error', (argv, environment, message) => {
     expect(() => parseCliArgs(argv, environment, noWarn)).toThrow(UsageError)
     expect(() => parseCliArgs(argv, environment, noWarn)).toThrow(message)
@@ -142,24 +197,19 @@ describe('kaixu-push (dist/cli) end to end', () => {
   })
 
   function cli(args: string[], env: Record<string, string> = { KAIXU_KEY: tenant.key }) {
-    const child = spawn(process.execPath, [join(root, 'dist', 'cli', 'index.js'), ...args], {
-      // Only PATH and the key: nothing of GitHub's runner.
-      env: { PATH: process.env['PATH'] ?? '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => (stdout += d))
-    child.stderr.on('data', (d: Buffer) => (stderr += d))
-    return new Promise<{ code: number; stdout: string; stderr: string }>((done) =>
-      child.on('close', (code) => done({ code: code ?? 1, stdout, stderr })),
+    return finished(
+      spawn(process.execPath, [join(root, 'dist', 'cli', 'index.js'), ...args], {
+        // Only PATH and the key: nothing of GitHub's runner.
+        env: { PATH: process.env['PATH'] ?? '', ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
     )
   }
 
   const target = () => ['--dir', work, '--project', tenant.projectName, '--gateway-url', gw.url]
 
-  it('deploys to production and prints the result as JSON', async () => {
-    const run = await cli([...target(), '--json'])
+  it('deploys to production with --prod and prints the result as JSON', async () => {
+    const run = await cli([...target(), '--prod', '--json'])
     expect(run.code).toBe(0)
     const result = JSON.parse(run.stdout) as Record<string, string | number>
     expect(result).toMatchObject({ state: 'ready', 'files-total': 2, 'files-uploaded': 2 })
@@ -379,13 +429,7 @@ describe('kaixu-push self-service subcommands (dist/cli) end to end', () => {
       stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     })
     if (stdin !== undefined) child.stdin!.end(stdin)
-    let stdout = ''
-    let stderr = ''
-    child.stdout!.on('data', (d: Buffer) => (stdout += d))
-    child.stderr!.on('data', (d: Buffer) => (stderr += d))
-    return new Promise<{ code: number; stdout: string; stderr: string }>((done) =>
-      child.on('close', (code) => done({ code: code ?? 1, stdout, stderr })),
-    )
+    return finished(child)
   }
   const json = (run: { stdout: string }) => JSON.parse(run.stdout) as Record<string, any>
 

@@ -9,7 +9,9 @@ import { addSiteFiles, CONFIG_NAME } from './site.ts'
 import { bundleFunctions, type FunctionBundle } from './functions.ts'
 import { selectFiles } from './select.ts'
 import { COMMANDS_USAGE, SUBCOMMANDS, runCommand } from './cli-commands.ts'
+import { detectCi } from './ci-env.ts'
 import { KaixuPush } from './client/kaixu-push.ts'
+import { DOTENV_VARIABLES, writeDotenv } from './dotenv.ts'
 import { DeployTimeoutError, PushError } from './deploy.ts'
 import { getErrorMessage } from './errors.ts'
 import { keepSecret, logLine, redact } from './escape.ts'
@@ -17,6 +19,7 @@ import { formatBytes, formatCents, formatDuration } from './format.ts'
 import { parseAlias, parseDir, parseFile, parseGatewayUrl, parseNumber } from './validate.ts'
 import type { PushResult, Reporter } from './deploy.ts'
 import type { PlanResult } from './plan.ts'
+import type { CiEnv } from './ci-env.ts'
 
 /** The CLI's settings, parsed from flags and the environment. */
 export interface CliOptions {
@@ -24,6 +27,7 @@ export interface CliOptions {
   project: string
   gatewayUrl: string
   kaixuKey: string
+  /** A draft unless `--prod`: its own URL (or the alias URL), production untouched. */
   draft: boolean
   alias: string | undefined
   title: string | undefined
@@ -40,6 +44,10 @@ export interface CliOptions {
   concurrency: number
   dryRun: boolean
   json: boolean
+  /** `--dotenv`: the file to write the deploy's URLs to, as an absolute path. */
+  dotenv: string | undefined
+  /** The CI system the CLI runs in, if it is one of those `detectCi` knows. */
+  ci: CiEnv | undefined
 }
 
 /** Where the CLI writes; tests capture it. */
@@ -51,16 +59,20 @@ export interface CliIo {
 /** What `kaixu-push --help` prints. */
 export const USAGE = `Usage: kaixu-push --dir <folder> --project <id or name> --gateway-url <url> [options]
 
-Deploys a folder to Netlify through a Kaixu gateway, uploading only what changed.
-The Kaixu API key is read from the KAIXU_KEY environment variable.
+Deploys a folder to Netlify through a Kaixu gateway, uploading only what changed: a draft
+preview unless --prod. The Kaixu API key is read from the KAIXU_KEY environment variable.
+In GitLab CI, CircleCI, Bitbucket Pipelines and Buildkite the title, and in a merge or pull
+request pipeline the alias (mr-<iid>, pr-<number>), come from the CI's variables.
 
 Options:
   --dir <folder>          the folder to deploy (required)
   --project <id|name>     the gateway project (required)
   --gateway-url <url>     the gateway's base URL (default: $KAIXU_GATEWAY_URL)
-  --draft                 deploy a draft: its own URL, production untouched
-  --alias <name>          a draft under a stable alias URL, e.g. pr-12 (implies --draft)
-  --title <text>          the deploy title Netlify shows
+  --prod                  publish to production (refused in a merge/pull request pipeline)
+  --draft                 deploy a draft (the default): its own URL, production untouched
+  --alias <name>          the draft's stable alias URL (default in a merge request: mr-<iid>)
+  --title <text>          the deploy title Netlify shows (default: from the CI)
+  --dotenv <file>         write ${Object.keys(DOTENV_VARIABLES).join(', ')} to it
   --netlify-config <file> the netlify.toml to deploy (default: in --dir, else ./netlify.toml)
   --functions <folder>    the Netlify Functions to bundle and deploy (default: from netlify.toml)
   --include <glob>        deploy only the files of --dir matching it (repeatable)
@@ -104,7 +116,9 @@ export function parseCliArgs(
         dir: { type: 'string' },
         project: { type: 'string' },
         'gateway-url': { type: 'string' },
+        prod: { type: 'boolean' },
         draft: { type: 'boolean' },
+        dotenv: { type: 'string' },
         alias: { type: 'string' },
         title: { type: 'string' },
         'netlify-config': { type: 'string' },
@@ -138,7 +152,22 @@ export function parseCliArgs(
   const gatewayUrl = need(values['gateway-url'] || env['KAIXU_GATEWAY_URL'], '--gateway-url')
   const kaixuKey = env['KAIXU_KEY']
   if (!kaixuKey) throw new UsageError('KAIXU_KEY is not set: put the Kaixu API key in it')
-  const alias = values.alias
+  const prod = values.prod === true
+  if (prod && values.draft === true) throw new UsageError('--prod and --draft exclude each other')
+  if (prod && values.alias !== undefined) {
+    throw new UsageError('--alias makes a draft: it cannot go with --prod')
+  }
+  const ci = detectCi(env)
+  if (prod && ci?.changeRequest) {
+    // The README's production command copied into a merge request pipeline must not publish
+    // whatever the merge request holds.
+    throw new UsageError(
+      `--prod is refused in a ${ci.name} pipeline for ${ci.changeRequest.label}: it deploys a ` +
+        'draft preview (drop --prod). Publish from the production branch’s pipeline.',
+    )
+  }
+  const alias = values.alias ?? (prod ? undefined : ci?.changeRequest?.alias)
+  const dotenv = values.dotenv
   const timeout = values['timeout-minutes']
   const concurrency = values.concurrency
   return {
@@ -146,9 +175,9 @@ export function parseCliArgs(
     project: need(values.project, '--project'),
     gatewayUrl: usage(() => parseGatewayUrl(gatewayUrl, '--gateway-url', warn)),
     kaixuKey,
-    draft: values.draft === true || alias !== undefined,
+    draft: !prod,
     alias: alias === undefined ? undefined : usage(() => parseAlias(alias, '--alias')),
-    title: values.title || undefined,
+    title: values.title || ci?.title,
     netlifyConfig:
       values['netlify-config'] === undefined
         ? undefined
@@ -172,7 +201,19 @@ export function parseCliArgs(
           ),
     dryRun: values['dry-run'] === true,
     json: values.json === true,
+    dotenv: dotenv === undefined ? undefined : usage(() => parseOutputFile(dotenv, '--dotenv')),
+    ci,
   }
+}
+
+// A file to write: its folder must exist, so a typo fails before the deploy rather than after.
+function parseOutputFile(value: string, label: string): string {
+  const file = path.resolve(value)
+  parseDir(path.dirname(file), label)
+  if (fs.statSync(file, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new Error(`${label}: '${value}' is a directory, not a file`)
+  }
+  return file
 }
 
 /**
@@ -212,6 +253,7 @@ export async function runCli(
     return 0
   }
 
+  reporter.info(describeTarget(options))
   let functions: FunctionBundle | undefined
   try {
     const started = Date.now()
@@ -259,6 +301,8 @@ export async function runCli(
         functions,
       })
       io.out(options.json ? `${JSON.stringify(planJson(plan))}\n` : '')
+      if (options.dotenv)
+        reporter.info('--dotenv: a dry run deploys nothing, so nothing is written')
       return 0
     }
     // Interrupted, the push is cancelled at the gateway before this rejects.
@@ -273,6 +317,7 @@ export async function runCli(
       functions,
       ...(interrupt ? { signal: interrupt } : {}),
     })
+    if (options.dotenv) writeDotenv(options.dotenv, result, reporter.warning)
     io.out(options.json ? `${JSON.stringify(resultJson(result))}\n` : describeResult(result))
     return 0
   } catch (error) {
@@ -292,6 +337,16 @@ export async function runCli(
   } finally {
     await functions?.dispose()
   }
+}
+
+/** One line on where the deploy goes and why, since a draft is the default. */
+function describeTarget(options: CliOptions): string {
+  const where = options.ci
+    ? `${options.ci.name}${options.ci.changeRequest ? `, ${options.ci.changeRequest.label}` : ''}: `
+    : ''
+  if (!options.draft) return `${where}deploying to production (--prod)`
+  const alias = options.alias ? ` aliased ${options.alias}` : ''
+  return `${where}deploying a draft${alias}; production is untouched (--prod publishes)`
 }
 
 function describeResult(result: PushResult): string {

@@ -113,7 +113,7 @@ export function deployTitle(
 const TITLE_MAX = 500
 
 /** One line of at most `TITLE_MAX` characters, without control or bidirectional characters. */
-function cleanTitle(value: string): string {
+export function cleanTitle(value: string): string {
   const flat = value
     // eslint-disable-next-line no-control-regex
     .replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, ' ')

@@ -58,22 +58,32 @@ export function startProcess(
   })
 }
 
-/** Runs a CLI command to completion; rejects with its stderr when it fails. */
-export function runCli(
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ stdout: string; stderr: string; code: number }> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, [gatewayBin, ...args], {
+/** What a finished command printed, and its exit status. */
+export interface Finished {
+  stdout: string
+  stderr: string
+  code: number
+}
+
+/** Collects a spawned command's stdout and stderr (both piped) until it closes. */
+export function finished(child: ChildProcess): Promise<Finished> {
+  let stdout = ''
+  let stderr = ''
+  child.stdout!.on('data', (d: Buffer) => (stdout += d))
+  child.stderr!.on('data', (d: Buffer) => (stderr += d))
+  return new Promise((done) =>
+    child.on('close', (code) => done({ stdout, stderr, code: code ?? 1 })),
+  )
+}
+
+/** Runs a kaixu-gateway command to completion: what it printed and its exit status. */
+export function runCli(args: string[], env: Record<string, string>): Promise<Finished> {
+  return finished(
+    spawn(process.execPath, [gatewayBin, ...args], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => (stdout += d))
-    child.stderr.on('data', (d: Buffer) => (stderr += d))
-    child.on('close', (code) => done({ stdout, stderr, code: code ?? 1 }))
-  })
+    }),
+  )
 }
 
 /** Runs CLI commands with `--json` in `env`: answers the parsed output, rejects with stderr. */
