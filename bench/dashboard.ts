@@ -15,6 +15,7 @@ import { performance } from 'node:perf_hooks'
 import { loadConfig } from '../gateway/src/config.ts'
 import { insertSession } from '../gateway/src/db/dashboard-repo.ts'
 import { createApp } from '../gateway/src/http/app.ts'
+import { adminApiRoutes } from '../gateway/src/start/admin-routes.ts'
 import { sessionTokenHash } from '../gateway/src/http/dashboard/session.ts'
 import { createLogger } from '../gateway/src/lib/logger.ts'
 import { monthOf } from '../gateway/src/services/metering.ts'
@@ -75,7 +76,8 @@ export async function benchDashboard(serverUrl?: string): Promise<Record<string,
     ...(scratch ? { DATABASE_URL: scratch.url } : {}),
   })
   const services = await openServices(config, createLogger('silent'))
-  const server = createServer(createApp({ ...services, state: { draining: false } }))
+  const adminApi = adminApiRoutes({ ...services, jobs: () => services.startJobs({ work: false }) })
+  const server = createServer(createApp({ ...services, adminApi, state: { draining: false } }))
   try {
     await seed(services.db)
     const sessionId = randomBytes(32).toString('base64url')

@@ -17,9 +17,9 @@ import {
   type Tenant,
   type TestGateway,
 } from './helpers/gateway.ts'
-import { runCli } from './helpers/processes.ts'
+import { cliJson, runCli } from './helpers/processes.ts'
+import { sha1 } from './helpers/pushes.ts'
 
-const sha1 = (data: string | Buffer) => createHash('sha1').update(data).digest('hex')
 const sha256 = (data: string) => createHash('sha256').update(data).digest('hex')
 const thisMonth = () => new Date().toISOString().slice(0, 7)
 
@@ -426,11 +426,7 @@ describe.each(databases())('accounts on %s', (database) => {
       KAIXU_GATEWAY_URL: gw.url,
       LOG_LEVEL: 'silent',
     }
-    const cli = async (...args: string[]) => {
-      const res = await runCli([...args, '--json'], env)
-      if (res.code !== 0) throw new Error(`kaixu-gateway ${args.join(' ')}: ${res.stderr}`)
-      return JSON.parse(res.stdout) as Record<string, any>
-    }
+    const cli = cliJson(env)
     const customer = await cli('customers', 'create', '--name', 'Via CLI')
     const key = await cli('keys', 'create', '--customer', customer['id'], '--name', 'deploy')
     expect(isWellFormedApiKey(key['key'])).toBe(true)

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { gzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals'
 import { generateApiKey } from '../src/services/api-keys.ts'
@@ -18,8 +18,8 @@ import {
   type Tenant,
   type TestGateway,
 } from './helpers/gateway.ts'
+import { sha1 } from './helpers/pushes.ts'
 
-const sha1 = (data: string | Buffer) => createHash('sha1').update(data).digest('hex')
 const CHUNK = 64 * 1024
 const MAX_FILES = 50
 const METRICS_TOKEN = 'metrics-token-for-the-tests'

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals'
@@ -12,8 +12,8 @@ import {
   type Tenant,
   type TestGateway,
 } from './helpers/gateway.ts'
+import { sha1 } from './helpers/pushes.ts'
 
-const sha1 = (data: string | Buffer) => createHash('sha1').update(data).digest('hex')
 const CHUNK = 64 * 1024
 
 function split(file: Buffer) {

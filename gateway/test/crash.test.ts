@@ -1,13 +1,12 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals'
 import { api, fetchSite, testVaultKeys } from './helpers/gateway.ts'
-import { gatewayBin, runCli, startProcess, type Started } from './helpers/processes.ts'
-
-const sha1 = (data: string | Buffer) => createHash('sha1').update(data).digest('hex')
+import { cliJson, gatewayBin, startProcess, type Started } from './helpers/processes.ts'
+import { sha1 } from './helpers/pushes.ts'
 
 /**
  * `kill -9` of the gateway in the middle of background work. The Netlify sandbox runs as its own
@@ -38,11 +37,7 @@ describe('crash safety (kill -9 mid-job)', () => {
     )
     return { url: String(gateway.line['url']) }
   }
-  const cli = async (...args: string[]) => {
-    const res = await runCli([...args, '--json'], env)
-    if (res.code !== 0) throw new Error(res.stderr)
-    return JSON.parse(res.stdout) as Record<string, string>
-  }
+  const cli = (...args: string[]) => cliJson(env)(...args)
 
   /** Polls push-status until the push is final (or the deadline passes). */
   async function waitFinal(gw: { url: string }, pushId: string, ms = 90_000) {

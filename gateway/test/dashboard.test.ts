@@ -14,6 +14,8 @@ import {
   type Tenant,
   type TestGateway,
 } from './helpers/gateway.ts'
+import { until } from './helpers/until.ts'
+import { sha1 } from './helpers/pushes.ts'
 
 /**
  * The admin dashboard in real headless Chromium (driven by playwright-core; see helpers/browser.ts
@@ -21,9 +23,6 @@ import {
  * browser is a failure that says why, not a skip.
  */
 const SHOTS = resolve(import.meta.dirname, '..', '..', 'test-output', 'dashboard')
-
-const sha1 = (data: string | Buffer) => createHash('sha1').update(data).digest('hex')
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** Chunk size of the suite's gateway (the smallest allowed): big files go up in chunks. */
 const CHUNK = 64 * 1024
@@ -72,16 +71,6 @@ async function push(gw: TestGateway, t: Tenant, files: Record<string, string | B
 
 const complete = (gw: TestGateway, t: Tenant, pushId: string, wait: boolean) =>
   api(gw, t.key, 'POST', '/v1/push-complete', { pushId, wait })
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
-  const stop = Date.now() + ms
-  for (;;) {
-    const v = await fn()
-    if (v !== undefined) return v
-    if (Date.now() > stop) throw new Error(`timed out waiting for ${what}`)
-    await sleep(100)
-  }
-}
 
 describe('admin dashboard in Chromium', () => {
   let gw: TestGateway

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals'
 import {
@@ -9,8 +9,7 @@ import {
   type Tenant,
   type TestGateway,
 } from './helpers/gateway.ts'
-
-const sha1 = (data: string | Buffer) => createHash('sha1').update(data).digest('hex')
+import { sha1 } from './helpers/pushes.ts'
 
 /**
  * Netlify misbehaving at every step, through the sandbox's fault schedule: rate limits with

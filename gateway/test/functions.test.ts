@@ -9,8 +9,8 @@ import {
   type Tenant,
   type TestGateway,
 } from './helpers/gateway.ts'
+import { sha1 } from './helpers/pushes.ts'
 
-const sha1 = (data: Buffer) => createHash('sha1').update(data).digest('hex')
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
 const FUNCTION_MAX = 4096
 

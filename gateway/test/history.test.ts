@@ -1,9 +1,8 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals'
 import { api, createTenant, databases, startTestGateway } from './helpers/gateway.ts'
 import type { TestGateway, Tenant } from './helpers/gateway.ts'
-
-const sha1 = (s: string) => createHash('sha1').update(s).digest('hex')
+import { sha1 } from './helpers/pushes.ts'
 
 describe.each(databases())('customer deploy history on %s', (database) => {
   let gw: TestGateway

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { connect } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals'
@@ -10,8 +10,8 @@ import {
   type Tenant,
   type TestGateway,
 } from './helpers/gateway.ts'
+import { sha1 } from './helpers/pushes.ts'
 
-const sha1 = (data: Buffer) => createHash('sha1').update(data).digest('hex')
 const IDLE_SECONDS = 600
 const CHUNK = 64 * 1024
 

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process'
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { cp, mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, dirname, isAbsolute, join } from 'node:path'
@@ -15,6 +15,7 @@ import {
   type Stage,
 } from './helpers/dockerfile.ts'
 import { root } from './helpers/processes.ts'
+import { sha1 } from './helpers/pushes.ts'
 
 /**
  * The container image without a Docker engine: the Dockerfile is parsed and checked, then its
@@ -34,7 +35,6 @@ const only = (stage: Stage, op: string): Instruction => {
   return found[0]!
 }
 const imageEnv = Object.assign({}, ...ops(final, 'ENV').map(envPairs)) as Record<string, string>
-const sha1 = (data: string) => createHash('sha1').update(data).digest('hex')
 
 /** Whether the npm registry answers: the install needs it (the npm cache is used first). */
 function registryProblem(): string | undefined {

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals'
 import {
@@ -9,21 +9,9 @@ import {
   type Tenant,
   type TestGateway,
 } from './helpers/gateway.ts'
+import { sha1, frame } from './helpers/pushes.ts'
 
-const sha1 = (data: Buffer) => createHash('sha1').update(data).digest('hex')
 const IDLE_SECONDS = 600
-
-/** A batch body: "KXB1", count, (sha1, size) per file, then the bytes. */
-function frame(files: Buffer[]): Buffer {
-  const head = Buffer.alloc(8 + 24 * files.length)
-  head.write('KXB1', 0, 'latin1')
-  head.writeUInt32BE(files.length, 4)
-  files.forEach((f, i) => {
-    Buffer.from(sha1(f), 'hex').copy(head, 8 + 24 * i)
-    head.writeUInt32BE(f.length, 8 + 24 * i + 20)
-  })
-  return Buffer.concat([head, ...files])
-}
 
 /**
  * Hostile and careless clients (issue 18): a push nobody completes, cancels or touches again

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals'
 import {
   api,
@@ -8,8 +8,7 @@ import {
   type Tenant,
   type TestGateway,
 } from './helpers/gateway.ts'
-
-const sha1 = (data: string | Buffer) => createHash('sha1').update(data).digest('hex')
+import { sha1 } from './helpers/pushes.ts'
 
 /** A clock tests can move; every service reads time through it. */
 function testClock(start: string) {

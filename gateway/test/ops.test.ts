@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { request } from 'node:http'
@@ -18,8 +18,7 @@ import {
   type TestGateway,
 } from './helpers/gateway.ts'
 import { gatewayBin, startProcess, type Started } from './helpers/processes.ts'
-
-const sha1 = (data: string | Buffer) => createHash('sha1').update(data).digest('hex')
+import { sha1 } from './helpers/pushes.ts'
 
 describe.each(databases())('operations on %s', (database) => {
   let gw: TestGateway

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals'
 import {
   api,
@@ -10,8 +9,7 @@ import {
   type Tenant,
   type TestGateway,
 } from './helpers/gateway.ts'
-
-const sha1 = (data: string | Buffer) => createHash('sha1').update(data).digest('hex')
+import { sha1 } from './helpers/pushes.ts'
 
 /** A small site: path → content. Two paths share content to exercise one-upload-per-SHA. */
 function site(version = 1): Record<string, string> {

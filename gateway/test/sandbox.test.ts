@@ -1,20 +1,13 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals'
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { readdir, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { request } from 'node:http'
-import type { IncomingHttpHeaders } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startSandboxServer } from '../src/netlify/sandbox/index.ts'
 import type { NetlifySandbox } from '../src/netlify/sandbox/index.ts'
-
-interface Answer {
-  status: number
-  headers: IncomingHttpHeaders
-  body: Buffer
-  /** The body parsed as JSON (throws when it is not). */
-  json: <T = Record<string, unknown>>() => T
-}
+import { sha1 } from './helpers/pushes.ts'
+import { readAnswer, sendRaw, type Answer } from './helpers/raw-http.ts'
 
 let baseUrl: string
 let port: number
@@ -22,52 +15,9 @@ let sandbox: NetlifySandbox
 let stop: () => Promise<void>
 let dataDir: string
 
-/**
- * One raw HTTP request: the path goes on the wire exactly as given (no URL normalisation), and
- * the Host header can name `*.localhost`, which Node cannot resolve.
- */
-function send(
-  method: string,
-  path: string,
-  options: {
-    token?: string
-    json?: unknown
-    body?: Buffer | string
-    host?: string
-    headers?: Record<string, string>
-  } = {},
-): Promise<Answer> {
-  const headers: Record<string, string> = { ...options.headers }
-  let payload: Buffer | undefined
-  if (options.token) headers['authorization'] = `Bearer ${options.token}`
-  if (options.json !== undefined) {
-    payload = Buffer.from(JSON.stringify(options.json))
-    headers['content-type'] = 'application/json'
-  } else if (options.body !== undefined) {
-    payload = Buffer.from(options.body)
-    headers['content-type'] ??= 'application/octet-stream'
-  }
-  if (payload) headers['content-length'] = String(payload.length)
-  if (options.host) headers['host'] = options.host
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method, path, headers, agent: false }, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('error', reject)
-      res.on('end', () => {
-        const body = Buffer.concat(chunks)
-        resolve({
-          status: res.statusCode ?? 0,
-          headers: res.headers,
-          body,
-          json: <T>() => JSON.parse(body.toString('utf8')) as T,
-        })
-      })
-    })
-    req.on('error', reject)
-    req.end(payload)
-  })
-}
+/** One raw HTTP request to the sandbox. */
+const send = (method: string, path: string, options?: Parameters<typeof sendRaw>[3]) =>
+  sendRaw(port, method, path, options)
 
 const api = (
   method: string,
@@ -77,8 +27,6 @@ const api = (
 
 const site = (label: string, path = '/'): Promise<Answer> =>
   send('GET', path, { host: `${label}.localhost:${port}` })
-
-const sha1 = (content: string | Buffer): string => createHash('sha1').update(content).digest('hex')
 
 interface Deploy {
   id: string
@@ -595,19 +543,7 @@ describe('limits', () => {
           headers: { authorization: 'Bearer token-a', 'content-length': '4' },
           agent: false,
         },
-        (res) => {
-          const chunks: Buffer[] = []
-          res.on('data', (c: Buffer) => chunks.push(c))
-          res.on('end', () => {
-            const body = Buffer.concat(chunks)
-            resolve({
-              status: res.statusCode ?? 0,
-              headers: res.headers,
-              body,
-              json: <T>() => JSON.parse(body.toString()) as T,
-            })
-          })
-        },
+        (res) => readAnswer(res).then(resolve, reject),
       )
       req.on('error', reject)
       req.write('sl')

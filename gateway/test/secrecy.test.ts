@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { PassThrough } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals'
 import {
@@ -9,8 +9,8 @@ import {
   sandboxControl,
 } from './helpers/accounts.ts'
 import { api, databases, startTestGateway, type TestGateway } from './helpers/gateway.ts'
+import { sha1 } from './helpers/pushes.ts'
 
-const sha1 = (data: string | Buffer) => createHash('sha1').update(data).digest('hex')
 const CHUNK = 64 * 1024
 
 /**

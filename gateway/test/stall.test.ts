@@ -1,8 +1,7 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals'
 import { createNetlifyClient, NetlifyApiError } from '../src/netlify/client.ts'
 import { snapshotAll } from './helpers/accounts.ts'
@@ -14,28 +13,14 @@ import {
   type Tenant,
   type TestGateway,
 } from './helpers/gateway.ts'
+import { until } from './helpers/until.ts'
+import { sha1 } from './helpers/pushes.ts'
 
 /**
  * Issue 18, "one customer cannot stall the others": each test reproduces one way a hostile or
  * careless client held workers, the event loop or Netlify's budget, and holds the fix.
  */
-const sha1 = (data: string | Buffer) => createHash('sha1').update(data).digest('hex')
 const CHUNK = 64 * 1024
-
-/** Polls `check` until it answers something truthy; fails after `ms` (a bound, not a measure). */
-async function until<T>(
-  what: string,
-  check: () => Promise<T>,
-  ms = 30_000,
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const value = await check()
-    if (value) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(50)
-  }
-}
 
 describe.each(databases())('one customer cannot stall the others on %s', (database) => {
   let gw: TestGateway

@@ -1,13 +1,13 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals'
 import { api, fetchSite, scratchPostgres, testVaultKeys } from './helpers/gateway.ts'
-import { gatewayBin, runCli, startProcess, type Started } from './helpers/processes.ts'
+import { cliJson, gatewayBin, startProcess, type Started } from './helpers/processes.ts'
+import { sha1 } from './helpers/pushes.ts'
 
-const sha1 = (data: string | Buffer) => createHash('sha1').update(data).digest('hex')
 const CHUNK = 64 * 1024
 
 /**
@@ -24,11 +24,7 @@ onPostgres('two gateway processes on one Postgres database', () => {
   let drop: () => Promise<void>
   let env: Record<string, string>
 
-  const cli = async (...args: string[]) => {
-    const res = await runCli([...args, '--json'], env)
-    if (res.code !== 0) throw new Error(`kaixu-gateway ${args.join(' ')}: ${res.stderr}`)
-    return JSON.parse(res.stdout) as Record<string, string>
-  }
+  const cli = (...args: string[]) => cliJson(env)(...args)
 
   /** A customer with a key, token and project, set up through the CLI. */
   async function tenant(name: string, limits: string[]) {

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals'
 import {
   api,
@@ -10,23 +10,11 @@ import {
   type Tenant,
   type TestGateway,
 } from './helpers/gateway.ts'
+import { sha1, frame } from './helpers/pushes.ts'
 
-const sha1 = (data: Buffer) => createHash('sha1').update(data).digest('hex')
 const TYPE = 'application/vnd.kaixu.batch'
 const FILE_PUT = 'PUT /deploys/:deploy_id/files/*path'
 const ADMIN = { authorization: 'Bearer admin-token-for-tests-0123456789' }
-
-/** A batch body: "KXB1", count, (sha1, size) per file, then the bytes. `sha` overrides the table. */
-function frame(files: { content: Buffer; sha?: string; size?: number }[]): Buffer {
-  const head = Buffer.alloc(8 + 24 * files.length)
-  head.write('KXB1', 0, 'latin1')
-  head.writeUInt32BE(files.length, 4)
-  files.forEach((f, i) => {
-    Buffer.from(f.sha ?? sha1(f.content), 'hex').copy(head, 8 + 24 * i)
-    head.writeUInt32BE(f.size ?? f.content.length, 8 + 24 * i + 20)
-  })
-  return Buffer.concat([head, ...files.map((f) => f.content)])
-}
 
 describe.each(databases())('push-upload-batch on %s', (database) => {
   let gw: TestGateway

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -12,8 +12,8 @@ import { startGateway, type RunningGateway } from '../src/start/gateway.ts'
 import { ADMIN_TOKEN, adminApi, createAccountTenant } from './helpers/accounts.ts'
 import { api, databases, scratchPostgres, type Tenant } from './helpers/gateway.ts'
 import { runCli } from './helpers/processes.ts'
+import { sha1 } from './helpers/pushes.ts'
 
-const sha1 = (data: string) => createHash('sha1').update(data).digest('hex')
 const keyMaterial = () => randomBytes(32).toString('base64')
 
 test('the vault seals with the first key, opens with any, and binds the customer in', () => {

@@ -1,4 +1,4 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -14,10 +14,11 @@ import {
   type Tenant,
   type TestGateway,
 } from './helpers/gateway.ts'
-import { runCli } from './helpers/processes.ts'
+import { cliJson, runCli } from './helpers/processes.ts'
+import { until } from './helpers/until.ts'
+import { sha1 } from './helpers/pushes.ts'
 
 const ADMIN = 'admin-token-for-webhook-tests-0123456789'
-const sha1 = (data: string) => createHash('sha1').update(data).digest('hex')
 
 interface Received {
   path: string
@@ -68,17 +69,6 @@ function verify(secret: string, header: string, raw: string): boolean {
   const expected = createHmac('sha256', secret).update(`${parts['t']}.${raw}`).digest()
   const given = Buffer.from(parts['v1'] ?? '', 'hex')
   return given.length === expected.length && timingSafeEqual(given, expected)
-}
-
-/** Waits for a condition the gateway reaches in the background (jobs); fails after 30 s. */
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined) {
-  const deadline = Date.now() + 30_000
-  for (;;) {
-    const value = await probe()
-    if (value !== undefined && value !== false) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
 }
 
 /** Signs in to the dashboard as a browser would (login form, CSRF, cookies); answers a client. */
@@ -453,11 +443,7 @@ describe.each(databases())('webhooks on %s', (database) => {
         KAIXU_GATEWAY_URL: gw.url,
         LOG_LEVEL: 'silent',
       }
-      const cli = async (...args: string[]) => {
-        const res = await runCli([...args, '--json'], env)
-        if (res.code !== 0) throw new Error(`kaixu-gateway ${args.join(' ')}: ${res.stderr}`)
-        return JSON.parse(res.stdout) as Record<string, any>
-      }
+      const cli = cliJson(env)
       const added = await cli(
         'webhooks',
         'add',

@@ -14,9 +14,6 @@ import { errorHandler, notFoundHandler } from './middleware/error-handler.ts'
 import { healthRoutes } from './routes/health.ts'
 import { historyRoutes } from './routes/history.ts'
 import { accountRoutes } from './routes/account.ts'
-import { adminRoutes } from './routes/admin.ts'
-import { adminAccountRoutes } from './routes/admin-accounts.ts'
-import { adminOnboardingRoutes } from './routes/admin-onboarding.ts'
 import { onboardingPage } from './onboarding/page.ts'
 import { pushRoutes } from './routes/push.ts'
 import { dashboardRoutes } from './dashboard/routes.ts'
@@ -24,6 +21,8 @@ import { usageRoutes } from './routes/usage.ts'
 import { reportRefusals, webhookRoutes } from './routes/webhooks.ts'
 
 export interface AppDeps extends Services {
+  /** The operator's JSON API, mounted under /admin/api behind the admin token. */
+  adminApi: Router
   /** Mounted first when the built-in Netlify sandbox serves from this process. */
   sandbox?: Router | undefined
   state: { draining: boolean }
@@ -128,14 +127,7 @@ export function createApp(deps: AppDeps): Express {
       vaultKeyIds: deps.vault.keyIds,
     }),
   )
-  app.use(
-    '/admin/api',
-    requireAdmin(deps.config.adminToken),
-    adminRoutes(deps),
-    adminAccountRoutes(deps),
-    webhookRoutes(deps.webhooks, 'admin'),
-    adminOnboardingRoutes(deps.onboarding),
-  )
+  app.use('/admin/api', requireAdmin(deps.config.adminToken), deps.adminApi)
   // The operator's dashboard: HTML pages with a session cookie (the API above takes the token).
   app.use('/admin', dashboardRoutes(deps))
   // A customer's side of an onboarding link: a page, no key needed (the link is the credential).
@@ -149,7 +141,7 @@ export function createApp(deps: AppDeps): Express {
     pushRoutes(deps.pushes, deps.chunked, deps.batch, deps.idempotency, deps.config, deps.state),
     usageRoutes(deps.billing, deps.clock),
     historyRoutes({ db: deps.db, pushes: deps.pushes }),
-    webhookRoutes(deps.webhooks, 'customer'),
+    webhookRoutes(deps.webhooks),
   )
   app.use(notFoundHandler)
   app.use(reportRefusals(deps.webhooks))

@@ -1,7 +1,14 @@
 import type { Config } from '../config.ts'
-import { ASSEMBLE_QUEUE, type ChunkUploads } from '../services/chunk-uploads.ts'
-import { retryOptions } from './retry-options.ts'
-import type { JobDefinition } from './queue.ts'
+import { jobKind, pushRetryPolicy, type Later } from './job.ts'
+
+type AssembleData = { pushId: string; sha1: string; round?: number }
+
+/** One assembly job per file of a push. */
+export const assembleFile = jobKind<AssembleData>({
+  name: 'push-assemble',
+  singletonKey: ({ pushId, sha1 }) => `${pushId}:${sha1}`,
+  options: (config) => pushRetryPolicy(config, 30 * 60),
+})
 
 /**
  * Assembles a chunked file and sends it to Netlify; idempotent by the upload's row state. When
@@ -9,21 +16,18 @@ import type { JobDefinition } from './queue.ts'
  * for later instead of waiting in its worker; `round` counts those re-queues.
  */
 export function assembleFileJob(
-  chunked: ChunkUploads,
+  chunked: {
+    assemble(
+      pushId: string,
+      sha1: string,
+      round: number,
+    ): Promise<Omit<Later<AssembleData>, 'data'> | undefined>
+  },
   config: Config,
-): JobDefinition<{ pushId: string; sha1: string; round?: number }> {
-  return {
-    name: ASSEMBLE_QUEUE,
-    options: retryOptions(config, 30 * 60),
-    handle: async ({ pushId, sha1, round = 0 }) => {
-      const later = await chunked.assemble(pushId, sha1, round)
-      if (!later) return undefined
-      return {
-        afterSeconds: later.afterSeconds,
-        data: { pushId, sha1, round: round + 1 },
-        singletonKey: `${pushId}:${sha1}`,
-        customerId: later.customerId,
-      }
-    },
-  }
+) {
+  return assembleFile.definition(config, async ({ pushId, sha1, round = 0 }) => {
+    const later = await chunked.assemble(pushId, sha1, round)
+    if (!later) return undefined
+    return { ...later, data: { pushId, sha1, round: round + 1 } }
+  })
 }

@@ -1,27 +1,33 @@
+import type { Config } from '../config.ts'
 import type { Db } from '../db/db.ts'
 import { purgeSessions } from '../db/dashboard-repo.ts'
 import { pruneIdempotencyKeys } from '../db/idempotency-repo.ts'
 import { prunePacingWindows } from '../db/metering-repo.ts'
-import type { ChunkUploads } from '../services/chunk-uploads.ts'
 import type { Clock } from '../services/metering.ts'
-import type { JobDefinition } from './queue.ts'
+import { jobKind } from './job.ts'
+
+export const cleanup = jobKind<object>({
+  name: 'push-cleanup',
+  options: { retryLimit: 2, retryDelay: 60 },
+  schedule: '17 * * * *',
+})
 
 /**
  * Hourly housekeeping: chunks of uploads that never completed go once their retention (48 h)
  * has passed; pacing admissions older than two days and expired admin sessions are dead weight.
  */
-export function cleanupJob(db: Db, chunked: ChunkUploads, clock: Clock): JobDefinition<object> {
-  return {
-    name: 'push-cleanup',
-    options: { retryLimit: 2, retryDelay: 60 },
-    schedule: '17 * * * *',
-    handle: async () => {
-      const now = clock.now()
-      await chunked.expire(now)
-      await prunePacingWindows(db, new Date(now.getTime() - 2 * 86_400_000))
-      await pruneIdempotencyKeys(db)
-      // Expired admin sessions go even when nobody signs in or out.
-      await purgeSessions(db)
-    },
-  }
+export function cleanupJob(
+  db: Db,
+  chunked: { expire(now: Date): Promise<unknown> },
+  clock: Clock,
+  config: Config,
+) {
+  return cleanup.definition(config, async () => {
+    const now = clock.now()
+    await chunked.expire(now)
+    await prunePacingWindows(db, new Date(now.getTime() - 2 * 86_400_000))
+    await pruneIdempotencyKeys(db)
+    // Expired admin sessions go even when nobody signs in or out.
+    await purgeSessions(db)
+  })
 }

@@ -1,6 +1,18 @@
 import type { Config } from '../config.ts'
-import { WEBHOOK_QUEUE, type Webhooks } from '../services/webhooks.ts'
-import type { JobDefinition } from './queue.ts'
+import { jobKind } from './job.ts'
+
+/** Each run is one attempt at one delivery; the attempts are the webhook settings'. */
+export const deliverWebhook = jobKind<{ deliveryId: string }>({
+  name: 'webhook-deliver',
+  options: (config) => ({
+    retryLimit: config.webhooks.attempts - 1,
+    retryDelay: config.webhooks.retryDelaySeconds,
+    retryBackoff: true,
+    retryDelayMax: 6 * 3600,
+    // An attempt is bounded by the timeout; the margin covers the bookkeeping around it.
+    expireInSeconds: Math.ceil(config.webhooks.timeoutMs / 1000) + 60,
+  }),
+})
 
 /**
  * Sends one webhook delivery. Each run is one attempt (recorded by the service); a failed attempt
@@ -9,19 +21,10 @@ import type { JobDefinition } from './queue.ts'
  * and receivers dedupe by the event id.
  */
 export function deliverWebhookJob(
-  webhooks: Webhooks,
+  webhooks: { deliver(deliveryId: string, attemptIndex: number): Promise<void> },
   config: Config,
-): JobDefinition<{ deliveryId: string }> {
-  return {
-    name: WEBHOOK_QUEUE,
-    options: {
-      retryLimit: config.webhooks.attempts - 1,
-      retryDelay: config.webhooks.retryDelaySeconds,
-      retryBackoff: true,
-      retryDelayMax: 6 * 3600,
-      // An attempt is bounded by the timeout; the margin covers the bookkeeping around it.
-      expireInSeconds: Math.ceil(config.webhooks.timeoutMs / 1000) + 60,
-    },
-    handle: ({ deliveryId }, job) => webhooks.deliver(deliveryId, job.retryCount),
-  }
+) {
+  return deliverWebhook.definition(config, ({ deliveryId }, job) =>
+    webhooks.deliver(deliveryId, job.retryCount),
+  )
 }

@@ -1,7 +1,14 @@
 import type { Config } from '../config.ts'
-import { FINALIZE_QUEUE, type PushService } from '../services/pushes.ts'
-import { retryOptions } from './retry-options.ts'
-import type { JobDefinition } from './queue.ts'
+import { jobKind, pushRetryPolicy, type Later } from './job.ts'
+
+type FinalizeData = { pushId: string; round?: number }
+
+/** One finalize job per push. */
+export const finalizePush = jobKind<FinalizeData>({
+  name: 'push-finalize',
+  singletonKey: ({ pushId }) => pushId,
+  options: (config) => pushRetryPolicy(config, 15 * 60),
+})
 
 /**
  * Finalizes a push: checks for a few seconds whether Netlify made the deploy ready, bills it
@@ -10,21 +17,14 @@ import type { JobDefinition } from './queue.ts'
  * every step is a guarded state transition.
  */
 export function finalizePushJob(
-  pushes: PushService,
+  pushes: {
+    finalize(pushId: string, round: number): Promise<Omit<Later<FinalizeData>, 'data'> | undefined>
+  },
   config: Config,
-): JobDefinition<{ pushId: string; round?: number }> {
-  return {
-    name: FINALIZE_QUEUE,
-    options: retryOptions(config, 15 * 60),
-    handle: async ({ pushId, round = 0 }) => {
-      const later = await pushes.finalize(pushId, round)
-      if (!later) return undefined
-      return {
-        afterSeconds: later.afterSeconds,
-        data: { pushId, round: round + 1 },
-        singletonKey: pushId,
-        customerId: later.customerId,
-      }
-    },
-  }
+) {
+  return finalizePush.definition(config, async ({ pushId, round = 0 }) => {
+    const later = await pushes.finalize(pushId, round)
+    if (!later) return undefined
+    return { ...later, data: { pushId, round: round + 1 } }
+  })
 }

@@ -1,9 +1,16 @@
 import type { Config } from '../config.ts'
 import type { Db } from '../db/db.ts'
 import { assemblingUploads } from '../db/chunks-repo.ts'
-import { ASSEMBLE_QUEUE } from '../services/chunk-uploads.ts'
-import { FINALIZE_QUEUE } from '../services/pushes.ts'
-import type { JobDefinition, JobQueue } from './queue.ts'
+import { assembleFile } from './assemble-file.ts'
+import { finalizePush } from './finalize-push.ts'
+import { jobKind } from './job.ts'
+import type { JobQueue } from './queue.ts'
+
+export const pushJobRetry = jobKind<object>({
+  name: 'push-job-retry',
+  options: { retryLimit: 0 },
+  schedule: (config) => config.jobs.retryCron,
+})
 
 /**
  * `push-job-retry`, every 5 minutes by default: pg-boss already retries a failing job with
@@ -11,34 +18,22 @@ import type { JobDefinition, JobQueue } from './queue.ts'
  * all (lost in a crash between states, or deleted) and queues it again. Dead jobs (every
  * attempt used) are left for a person: `kaixu-gateway jobs list|retry`.
  */
-export function pushJobRetryJob(
-  db: Db,
-  queue: () => JobQueue,
-  config: Config,
-): JobDefinition<object> {
-  return {
-    name: 'push-job-retry',
-    options: { retryLimit: 0 },
-    schedule: config.jobs.retryCron,
-    handle: async () => {
-      const finalizing = await db.query<{ id: string; customer_id: string }>(
-        "SELECT id, customer_id FROM pushes WHERE state = 'finalizing'",
-      )
-      for (const { id, customer_id: customerId } of finalizing) {
-        if ((await queue().status(FINALIZE_QUEUE, id)) === 'none') {
-          await queue().send(FINALIZE_QUEUE, { pushId: id }, { singletonKey: id, customerId })
-        }
+export function pushJobRetryJob(db: Db, queue: () => JobQueue, config: Config) {
+  return pushJobRetry.definition(config, async () => {
+    const finalizing = await db.query<{ id: string; customer_id: string }>(
+      "SELECT id, customer_id FROM pushes WHERE state = 'finalizing'",
+    )
+    for (const { id, customer_id: customerId } of finalizing) {
+      const data = { pushId: id }
+      if ((await finalizePush.status(queue(), data)) === 'none') {
+        await finalizePush.send(queue(), data, { customerId })
       }
-      for (const u of await assemblingUploads(db)) {
-        const key = `${u.push_id}:${u.sha1}`
-        if ((await queue().status(ASSEMBLE_QUEUE, key)) === 'none') {
-          await queue().send(
-            ASSEMBLE_QUEUE,
-            { pushId: u.push_id, sha1: u.sha1 },
-            { singletonKey: key, customerId: u.customer_id },
-          )
-        }
+    }
+    for (const u of await assemblingUploads(db)) {
+      const data = { pushId: u.push_id, sha1: u.sha1 }
+      if ((await assembleFile.status(queue(), data)) === 'none') {
+        await assembleFile.send(queue(), data, { customerId: u.customer_id })
       }
-    },
-  }
+    }
+  })
 }

@@ -27,7 +27,7 @@ export interface SendOptions {
 export interface Recheck<T extends object> {
   afterSeconds: number
   data: T
-  singletonKey: string
+  singletonKey?: string | undefined
   customerId?: string | undefined
 }
 

@@ -1,4 +1,10 @@
-import { listAudit, type AuditFilter, type AuditRow } from '../db/audit-repo.ts'
+import {
+  insertAudit,
+  listAudit,
+  type AuditEntry,
+  type AuditFilter,
+  type AuditRow,
+} from '../db/audit-repo.ts'
 import type { Queryable } from '../db/db.ts'
 
 /**
@@ -52,9 +58,15 @@ const view = (r: AuditRow): AuditView => ({
   details: r.details,
 })
 
-/** Reading the audit log: by customer, month and action, newest first, a page at a time. */
+/**
+ * Reading the audit log (by customer, month and action, newest first, a page at a time), and
+ * recording the operator's actions that no other service owns (a dead job run again).
+ */
 export function createAuditLog(db: Queryable) {
   return {
+    async record(actor: ActorRef, entry: Omit<AuditEntry, 'actor' | 'requestId' | 'apiKeyId'>) {
+      await insertAudit(db, { ...auditActor(actor), ...entry })
+    },
     async list(filter: AuditFilter): Promise<{ entries: AuditView[]; nextBefore: number | null }> {
       const rows = await listAudit(db, { ...filter, limit: filter.limit + 1 })
       const entries = rows.slice(0, filter.limit).map(view)

@@ -8,10 +8,9 @@ import { sha1Gate, type DigestGate } from '../lib/digest-gate.ts'
 import { NetlifyApiError } from '../netlify/client.ts'
 import { retryAfterMs } from '../netlify/errors.ts'
 import { backoff, retry } from '../lib/retry.ts'
+import { assembleFile } from '../jobs/assemble-file.ts'
 import { ChunkTooLargeError, type ChunkStore, type StagedChunk } from './chunk-store.ts'
 import type { Caller, PushContext, PushServiceDeps } from './push-context.ts'
-
-export const ASSEMBLE_QUEUE = 'push-assemble'
 
 export interface ChunkHeaders {
   sha1: string
@@ -526,13 +525,11 @@ export function createChunkUploads(
               )
             }
             const queueAssembly = () =>
-              deps
-                .queue()
-                .send(
-                  ASSEMBLE_QUEUE,
-                  { pushId, sha1: h.sha1 },
-                  { tx, singletonKey: `${pushId}:${h.sha1}`, customerId: push.customer_id },
-                )
+              assembleFile.send(
+                deps.queue(),
+                { pushId, sha1: h.sha1 },
+                { tx, customerId: push.customer_id },
+              )
             // The first chunk of a file starts sending it while the rest arrive (the same job as
             // assembly: it streams while the upload is receiving, assembles once it is complete).
             if (upload.created && !complete) await queueAssembly()

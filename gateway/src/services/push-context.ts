@@ -44,8 +44,6 @@ export interface FunctionInput {
   config?: Record<string, unknown> | undefined
 }
 
-export const FINALIZE_QUEUE = 'push-finalize'
-
 const TERMINAL = new Set<repo.PushState>(['ready', 'error', 'cancelled', 'expired'])
 
 export interface PushServiceDeps {

@@ -12,12 +12,12 @@ import { sha1Gate } from '../lib/digest-gate.ts'
 import { NetlifyApiError, type NetlifyDeploy } from '../netlify/client.ts'
 import {
   createPushContext,
-  FINALIZE_QUEUE,
   type Caller,
   type InitInput,
   type PushContext,
   type PushServiceDeps,
 } from './push-context.ts'
+import { finalizePush } from '../jobs/finalize-push.ts'
 import { createPushLifecycle } from './push-lifecycle.ts'
 import {
   checkFunctionSizes,
@@ -27,7 +27,6 @@ import {
 } from './functions.ts'
 
 export type { Caller, InitInput, PushServiceDeps } from './push-context.ts'
-export { FINALIZE_QUEUE } from './push-context.ts'
 
 /** How long one run of the finalize job polls Netlify before it re-queues itself. */
 const FINALIZE_RUN_MS = 5_000
@@ -373,13 +372,7 @@ export function createPushService(
         }
         await db.transaction(async (tx) => {
           if (!(await repo.startFinalizing(tx, pushId))) return
-          await deps
-            .queue()
-            .send(
-              FINALIZE_QUEUE,
-              { pushId },
-              { tx, singletonKey: pushId, customerId: push.customer_id },
-            )
+          await finalizePush.send(deps.queue(), { pushId }, { tx, customerId: push.customer_id })
           await audit(
             {
               ...callerAudit(caller),

@@ -6,12 +6,11 @@ import type { Db, Queryable } from '../db/db.ts'
 import * as repo from '../db/webhooks-repo.ts'
 import { ERRORS } from '../errors.ts'
 import { randomBase62 } from '../lib/ids.ts'
+import { deliverWebhook } from '../jobs/deliver-webhook.ts'
 import type { JobQueue } from '../jobs/queue.ts'
 import { auditActor, type ActorRef } from './audit.ts'
 import { monthOf, type Clock, type Metering } from './metering.ts'
 import type { Vault } from './vault.ts'
-
-export const WEBHOOK_QUEUE = 'webhook-deliver'
 
 /** Every event type, public API: receivers branch on these strings. */
 export const WEBHOOK_EVENTS = [
@@ -135,7 +134,7 @@ export function createWebhooks(deps: WebhooksDeps) {
     for (const endpoint of await repo.listeningEndpoints(q, e.type, e.customerId)) {
       const deliveryId = `whd_${randomBase62(20)}`
       await repo.insertDelivery(q, { id: deliveryId, endpointId: endpoint.id, eventId: event.id })
-      await deps.queue().send(WEBHOOK_QUEUE, { deliveryId }, { tx: q })
+      await deliverWebhook.send(deps.queue(), { deliveryId }, { tx: q })
     }
     return event.id
   }
@@ -287,7 +286,7 @@ export function createWebhooks(deps: WebhooksDeps) {
           status: 'ok',
           details: { deliveryId, endpointId: delivery.endpoint_id },
         })
-        await deps.queue().send(WEBHOOK_QUEUE, { deliveryId }, { tx })
+        await deliverWebhook.send(deps.queue(), { deliveryId }, { tx })
       })
     },
 
@@ -437,7 +436,7 @@ export function createWebhooks(deps: WebhooksDeps) {
 
     /** A background job used all its attempts: the operator's endpoints hear of it. */
     async jobDead(job: { queue: string; id: string; error: string }): Promise<void> {
-      if (job.queue === WEBHOOK_QUEUE) return // never report webhooks through webhooks
+      if (job.queue === deliverWebhook.name) return // never report webhooks through webhooks
       await emitQuietly({
         type: 'job.dead',
         customerId: null,

@@ -1,9 +1,8 @@
 import type { AuditView } from '../services/audit.ts'
 import type { ApiKeyView, CustomerView, ProjectView } from '../services/accounts.ts'
 import { parseMonth } from '../services/metering.ts'
-import type { VaultRotation, VaultStatus } from '../services/vault-admin.ts'
-import type { AdminClient } from './admin-client.ts'
-import type { Services } from './gateway.ts'
+import type { VaultStatus } from '../services/vault-admin.ts'
+import type { AdminApi } from './admin-api.ts'
 
 /** Help lines for the commands below (merged into the CLI's usage). */
 export const ACCOUNT_USAGE = `  customers create --name NAME            create a customer
@@ -40,10 +39,10 @@ export interface CommandContext {
   values: Readonly<Record<string, string | boolean | undefined>>
   print(value: Record<string, unknown>, human: string): void
   /**
-   * Runs `local` against this process's services, or `remote` through a running gateway's admin
+   * Runs `fn` against the operator's interface: in-process, or through a running gateway's admin
    * API when KAIXU_GATEWAY_URL is set. Both answer the same JSON shapes.
    */
-  run<T>(local: (s: Services) => Promise<T>, remote: (admin: AdminClient) => Promise<T>): Promise<T>
+  use<T>(fn: (admin: AdminApi) => Promise<T>): Promise<T>
   readStdin(): Promise<string>
   usageError(message: string): Error
 }
@@ -98,22 +97,18 @@ const vaultLines = (s: VaultStatus) =>
 
 /** Runs one of the account, audit or vault commands; false when `command` is not one of them. */
 export async function runAccountCommand(command: string, ctx: CommandContext): Promise<boolean> {
-  const { print, run } = ctx
+  const { print, use } = ctx
   const { opt, need } = optionReaders(ctx)
   const token = async () => {
     const t = opt('token') ?? (await ctx.readStdin())
     if (!t) throw ctx.usageError('the Netlify token is empty')
     return t
   }
-  const path = (...segments: string[]) => segments.map(encodeURIComponent).join('/')
 
   switch (command) {
     case 'customers create': {
       const name = need('name')
-      const c = await run(
-        (s) => s.accounts.createCustomer(name, 'cli'),
-        (a) => a.post<CustomerView>('/customers', { name }),
-      )
+      const c = await use((a) => a.customersCreate({ name }))
       print({ ...c }, `Created customer ${c.id} (${c.name})`)
       return true
     }
@@ -122,14 +117,8 @@ export async function runAccountCommand(command: string, ctx: CommandContext): P
       if (status && status !== 'active' && status !== 'suspended') {
         throw ctx.usageError('--status must be active or suspended')
       }
-      const customers = await run(
-        (s) => s.accounts.listCustomers(status as 'active' | 'suspended' | undefined),
-        async (a) =>
-          (
-            await a.get<{ customers: CustomerView[] }>(
-              `/customers${status ? `?status=${status}` : ''}`,
-            )
-          ).customers,
+      const { customers } = await use((a) =>
+        a.customersList(status ? { status: status as 'active' | 'suspended' } : {}),
       )
       print(
         { customers },
@@ -139,20 +128,17 @@ export async function runAccountCommand(command: string, ctx: CommandContext): P
     }
     case 'customers show': {
       const id = need('customer')
-      const c = await run(
-        (s) => s.accounts.getCustomer(id),
-        (a) => a.get<CustomerView>(`/customers/${path(id)}`),
-      )
+      const c = await use((a) => a.customersShow({ id }))
       print({ ...c }, customerLine(c))
       return true
     }
     case 'customers suspend':
     case 'customers reactivate': {
       const id = need('customer')
-      const suspend = command === 'customers suspend'
-      const c = await run(
-        (s) => s.accounts.setCustomerStatus(id, suspend ? 'suspended' : 'active', 'cli'),
-        (a) => a.post<CustomerView>(`/customers/${path(id)}/${suspend ? 'suspend' : 'reactivate'}`),
+      const c = await use((a) =>
+        command === 'customers suspend'
+          ? a.customersSuspend({ id })
+          : a.customersReactivate({ id }),
       )
       print({ ...c }, `Customer ${c.id} is ${c.status}`)
       return true
@@ -160,33 +146,20 @@ export async function runAccountCommand(command: string, ctx: CommandContext): P
     case 'keys create': {
       const id = need('customer')
       const name = opt('name')
-      const key = await run(
-        (s) => s.accounts.createApiKey(id, 'cli', name ? { name } : {}),
-        (a) =>
-          a.post<{ id: string; key: string; prefix: string; name: string | null }>(
-            `/customers/${path(id)}/keys`,
-            name ? { name } : {},
-          ),
-      )
+      const key = await use((a) => a.keysCreate({ id, ...(name ? { name } : {}) }))
       print({ ...key }, `API key ${key.id}: ${key.key}\nStore it now; it is not shown again.`)
       return true
     }
     case 'keys list': {
       const id = need('customer')
-      const keys = await run(
-        (s) => s.accounts.listApiKeys(id),
-        async (a) => (await a.get<{ keys: ApiKeyView[] }>(`/customers/${path(id)}/keys`)).keys,
-      )
+      const { keys } = await use((a) => a.keysList({ id }))
       print({ keys }, keys.length ? keys.map(keyLine).join('\n') : 'No keys')
       return true
     }
     case 'keys revoke': {
       const id = need('customer')
       const keyId = need('key')
-      const key = await run(
-        (s) => s.accounts.revokeApiKey(id, keyId, 'cli'),
-        (a) => a.delete<ApiKeyView>(`/customers/${path(id)}/keys/${path(keyId)}`),
-      )
+      const key = await use((a) => a.keysRevoke({ id, keyId }))
       print({ ...key }, `Revoked ${key.id} (${key.prefix}…) at ${when(key.revokedAt)}`)
       return true
     }
@@ -194,33 +167,20 @@ export async function runAccountCommand(command: string, ctx: CommandContext): P
     case 'tokens rotate': {
       const id = need('customer')
       const t = await token()
-      const rotate = command === 'tokens rotate'
-      const result = await run(
-        (s) => s.accounts.setNetlifyToken(id, t, 'cli', { rotate }),
-        (a) =>
-          rotate
-            ? a.post<{ last4: string; sitesChecked: number }>(
-                `/customers/${path(id)}/netlify-token/rotate`,
-                { token: t },
-              )
-            : a.put<{ last4: string; sitesChecked: number }>(
-                `/customers/${path(id)}/netlify-token`,
-                { token: t },
-              ),
+      const result = await use((a) =>
+        command === 'tokens rotate'
+          ? a.tokensRotate({ id, token: t })
+          : a.tokensSet({ id, token: t }),
       )
       print(
-        { customerId: id, ...result },
+        { ...result },
         `Stored the Netlify token (…${result.last4}) for ${id}; it reaches all ${result.sitesChecked} project site(s)`,
       )
       return true
     }
     case 'tokens revoke': {
       const id = need('customer')
-      const result = await run(
-        (s) => s.accounts.revokeNetlifyToken(id, 'cli'),
-        (a) =>
-          a.delete<{ last4: string; revokedAt: Dated }>(`/customers/${path(id)}/netlify-token`),
-      )
+      const result = await use((a) => a.tokensRevoke({ id }))
       print(
         { ...result },
         `Revoked the Netlify token (…${result.last4}) of ${id}; revoke it in Netlify too`,
@@ -229,13 +189,7 @@ export async function runAccountCommand(command: string, ctx: CommandContext): P
     }
     case 'tokens show': {
       const id = need('customer')
-      const t = await run(
-        (s) => s.accounts.netlifyTokenInfo(id),
-        (a) =>
-          a.get<{ state: string; last4: string; vaultKeyId: string | null; updatedAt: Dated }>(
-            `/customers/${path(id)}/netlify-token`,
-          ),
-      )
+      const t = await use((a) => a.tokensShow({ id }))
       print(
         { ...t },
         `…${t.last4}  ${t.state}  vault key ${t.vaultKeyId ?? '-'}  updated ${when(t.updatedAt)}`,
@@ -245,54 +199,40 @@ export async function runAccountCommand(command: string, ctx: CommandContext): P
     case 'projects add': {
       const id = need('customer')
       const input = { siteId: need('site-id'), name: need('name') }
-      const p = await run(
-        (s) => s.accounts.addProject(id, input, 'cli'),
-        (a) => a.post<ProjectView>(`/customers/${path(id)}/projects`, input),
-      )
+      const p = await use((a) => a.projectsAdd({ id, ...input }))
       print({ ...p }, `Added project ${p.id} (${p.name} → site ${p.siteId})`)
       return true
     }
     case 'projects list': {
       const id = need('customer')
-      const projects = await run(
-        (s) => s.accounts.listProjects(id),
-        async (a) =>
-          (await a.get<{ projects: ProjectView[] }>(`/customers/${path(id)}/projects`)).projects,
-      )
+      const { projects } = await use((a) => a.projectsList({ id }))
       print({ projects }, projects.length ? projects.map(projectLine).join('\n') : 'No projects')
       return true
     }
     case 'projects remove': {
       const id = need('customer')
       const project = need('project')
-      const p = await run(
-        (s) => s.accounts.removeProject(id, project, 'cli'),
-        (a) => a.delete<ProjectView>(`/customers/${path(id)}/projects/${path(project)}`),
-      )
+      const p = await use((a) => a.projectsRemove({ id, project }))
       print({ ...p }, `Removed project ${p.id} (${p.name}); its pushes stay in the history`)
       return true
     }
     case 'audit': {
       const customer = opt('customer')
       const monthText = opt('month')
-      const month = monthText ? parseMonth(monthText) : undefined
-      if (monthText && !month) throw ctx.usageError('--month must be YYYY-MM')
+      if (monthText && !parseMonth(monthText)) throw ctx.usageError('--month must be YYYY-MM')
       const limitText = opt('limit') ?? '100'
       const limit = Number(limitText)
       if (!/^\d+$/.test(limitText) || limit < 1 || limit > 1000) {
         throw ctx.usageError('--limit must be 1-1000')
       }
       const action = opt('action')
-      const query = new URLSearchParams({
-        ...(customer ? { customer } : {}),
-        ...(monthText ? { month: monthText } : {}),
-        ...(action ? { action } : {}),
-        limit: String(limit),
-      })
-      const page = await run(
-        (s) => s.auditLog.list({ customerId: customer, month, action, limit }),
-        (a) =>
-          a.get<{ entries: AuditView[]; nextBefore: number | null }>(`/audit?${query.toString()}`),
+      const page = await use((a) =>
+        a.auditList({
+          ...(customer ? { customer } : {}),
+          ...(monthText ? { month: monthText } : {}),
+          ...(action ? { action } : {}),
+          limit: String(limit),
+        }),
       )
       print(
         { ...page },
@@ -301,18 +241,12 @@ export async function runAccountCommand(command: string, ctx: CommandContext): P
       return true
     }
     case 'vault status': {
-      const status = await run(
-        (s) => s.vaultAdmin.status(),
-        (a) => a.get<VaultStatus>('/vault'),
-      )
+      const status = await use((a) => a.vaultStatus({}))
       print({ ...status }, vaultLines(status))
       return true
     }
     case 'vault rotate': {
-      const result = await run(
-        (s) => s.vaultAdmin.rotate('cli'),
-        (a) => a.post<VaultRotation>('/vault/rotate'),
-      )
+      const result = await use((a) => a.vaultRotate({}))
       print(
         { ...result },
         [

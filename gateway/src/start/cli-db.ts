@@ -20,15 +20,6 @@ import { chunkStoreFor, type ChunkStore } from '../services/chunk-store.ts'
 import { loadKeyring } from '../services/vault.ts'
 import { acquireDataDirLock } from './data-dir-lock.ts'
 
-export const DB_USAGE = `  db export --out FILE                    copy the whole database into FILE (JSON lines); the gateway
-                                          must be stopped when the database is the embedded one
-  db import --in FILE                     load an export into this (empty) database: PGlite → Postgres`
-
-export const DB_OPTIONS = {
-  out: { type: 'string' },
-  in: { type: 'string' },
-} as const
-
 /** An export file that cannot go into this database; nothing was written. */
 export class TransferError extends Error {
   override name = 'TransferError'

@@ -1,5 +1,3 @@
-import { onboardingCreateSchema, onboardingListQuery } from '../http/onboarding/schemas.ts'
-import { parse } from '../http/validate.ts'
 import type { OnboardingLinkView } from '../services/onboarding.ts'
 import { optionReaders, type CommandContext } from './cli-accounts.ts'
 
@@ -26,30 +24,20 @@ const linkLine = (l: OnboardingLinkView) =>
 
 /** Runs an `onboarding …` command; false when `command` is not one of them. */
 export async function runOnboardingCommand(command: string, ctx: CommandContext): Promise<boolean> {
-  const { print, run } = ctx
+  const { print, use } = ctx
   const { opt, need } = optionReaders(ctx)
-  const seg = encodeURIComponent
 
   switch (command) {
     case 'onboarding create': {
-      const customerId = need('customer')
-      // The same checks as the admin API, on both paths.
-      const body = parse(
-        onboardingCreateSchema,
-        {
-          ...(opt('note') ? { note: opt('note') } : {}),
-          ...(opt('hours') ? { expiresInHours: opt('hours') } : {}),
-        },
-        'options',
-      )
-      const link = await run(
-        (s) =>
-          s.onboarding.create(customerId, body, 'cli', `http://${s.config.host}:${s.config.port}`),
-        (a) =>
-          a.post<OnboardingLinkView & { url: string }>(
-            `/customers/${seg(customerId)}/onboarding-links`,
-            body,
-          ),
+      const id = need('customer')
+      const note = opt('note')
+      const hours = opt('hours')
+      const link = await use((a) =>
+        a.onboardingCreate({
+          id,
+          ...(note ? { note } : {}),
+          ...(hours ? { expiresInHours: hours } : {}),
+        }),
       )
       print(
         { ...link },
@@ -58,33 +46,17 @@ export async function runOnboardingCommand(command: string, ctx: CommandContext)
       return true
     }
     case 'onboarding list': {
-      const q = parse(
-        onboardingListQuery,
-        {
-          ...(opt('customer') ? { customer: opt('customer') } : {}),
-          ...(opt('limit') ? { limit: opt('limit') } : {}),
-        },
-        'options',
-      )
-      const { links } = await run(
-        (s) => s.onboarding.list({ customerId: q.customer, limit: q.limit }),
-        (a) =>
-          a.get<{ links: OnboardingLinkView[] }>(
-            `/onboarding-links?${new URLSearchParams({
-              ...(q.customer ? { customer: q.customer } : {}),
-              limit: String(q.limit),
-            }).toString()}`,
-          ),
+      const customer = opt('customer')
+      const limit = opt('limit')
+      const { links } = await use((a) =>
+        a.onboardingList({ ...(customer ? { customer } : {}), ...(limit ? { limit } : {}) }),
       )
       print({ links }, links.map(linkLine).join('\n') || 'No onboarding links.')
       return true
     }
     case 'onboarding revoke': {
       const id = need('id')
-      const link = await run(
-        (s) => s.onboarding.revoke(id, 'cli'),
-        (a) => a.delete<OnboardingLinkView>(`/onboarding-links/${seg(id)}`),
-      )
+      const link = await use((a) => a.onboardingRevoke({ id }))
       print(
         { ...link },
         `${link.state === 'revoked' ? 'Withdrawn' : 'Unchanged'}: ${linkLine(link)}`,

@@ -1,6 +1,4 @@
-import { adminWebhookBodySchema, deliveryListQuery } from '../http/schemas.ts'
-import { parse } from '../http/validate.ts'
-import type { DeliveryView, EndpointView } from '../services/webhooks.ts'
+import type { DeliveryView, EndpointView, WebhookEventType } from '../services/webhooks.ts'
 import { optionReaders, type CommandContext } from './cli-accounts.ts'
 
 /** Help lines for the webhook commands (merged into the CLI's usage). */
@@ -35,36 +33,22 @@ const deliveryLine = (d: DeliveryView) =>
 
 /** Runs a `webhooks …` command; false when `command` is not one of them. */
 export async function runWebhookCommand(command: string, ctx: CommandContext): Promise<boolean> {
-  const { print, run } = ctx
+  const { print, use } = ctx
   const { opt, need } = optionReaders(ctx)
-  const seg = encodeURIComponent
 
   switch (command) {
     case 'webhooks add': {
-      // The same checks as the admin API, so a bad URL is refused before anything is stored.
-      const body = parse(
-        adminWebhookBodySchema,
-        {
+      const customerId = opt('customer')
+      const events = opt('events')
+      const created = await use((a) =>
+        a.webhooksAdd({
           url: need('url'),
-          ...(opt('customer') ? { customerId: opt('customer') } : {}),
-          ...(opt('events')
-            ? {
-                events: opt('events')!
-                  .split(',')
-                  .map((e) => e.trim()),
-              }
+          ...(customerId ? { customerId } : {}),
+          // The schema checks each name, so a bad one is refused before anything is stored.
+          ...(events
+            ? { events: events.split(',').map((e) => e.trim()) as WebhookEventType[] }
             : {}),
-        },
-        'options',
-      )
-      const created = await run(
-        (s) =>
-          s.webhooks.createEndpoint(
-            { customerId: body.customerId ?? null },
-            { url: body.url, events: body.events },
-            'cli',
-          ),
-        (a) => a.post<{ endpoint: EndpointView; secret: string }>('/webhooks', body),
+        }),
       )
       print(
         { ...created },
@@ -74,63 +58,36 @@ export async function runWebhookCommand(command: string, ctx: CommandContext): P
     }
     case 'webhooks list': {
       const customer = opt('customer')
-      const all = await run(
-        (s) => s.webhooks.listEndpoints(undefined),
-        async (a) => (await a.get<{ endpoints: EndpointView[] }>('/webhooks')).endpoints,
-      )
+      const all = (await use((a) => a.webhooksList({}))).endpoints
       const endpoints = customer ? all.filter((e) => e.customerId === customer) : all
       print({ endpoints }, endpoints.map(endpointLine).join('\n') || 'No webhook endpoints.')
       return true
     }
     case 'webhooks remove': {
       const id = need('id')
-      await run(
-        (s) => s.webhooks.removeEndpoint(id, undefined, 'cli'),
-        (a) => a.delete(`/webhooks/${seg(id)}`),
-      )
-      print({ removed: id }, `Removed ${id}`)
+      const removed = await use((a) => a.webhooksRemove({ id }))
+      print(removed, `Removed ${id}`)
       return true
     }
     case 'webhooks enable': {
       const id = need('id')
-      const endpoint = await run(
-        (s) => s.webhooks.enableEndpoint(id, undefined, 'cli'),
-        (a) => a.post<EndpointView>(`/webhooks/${seg(id)}/enable`),
-      )
+      const endpoint = await use((a) => a.webhooksEnable({ id }))
       print({ ...endpoint }, `Enabled ${endpointLine(endpoint)}`)
       return true
     }
     case 'webhooks deliveries': {
-      const query = parse(
-        deliveryListQuery,
-        {
-          ...(opt('endpoint') ? { endpointId: opt('endpoint') } : {}),
-          ...(opt('limit') ? { limit: opt('limit') } : {}),
-        },
-        'options',
-      )
-      const deliveries = await run(
-        (s) => s.webhooks.listDeliveries(undefined, query),
-        async (a) =>
-          (
-            await a.get<{ deliveries: DeliveryView[] }>(
-              `/webhook-deliveries?${new URLSearchParams({
-                ...(query.endpointId ? { endpointId: query.endpointId } : {}),
-                limit: String(query.limit),
-              }).toString()}`,
-            )
-          ).deliveries,
+      const endpointId = opt('endpoint')
+      const limit = opt('limit')
+      const { deliveries } = await use((a) =>
+        a.deliveriesList({ ...(endpointId ? { endpointId } : {}), ...(limit ? { limit } : {}) }),
       )
       print({ deliveries }, deliveries.map(deliveryLine).join('\n') || 'No deliveries.')
       return true
     }
     case 'webhooks resend': {
       const id = need('id')
-      await run(
-        (s) => s.webhooks.resend(id, undefined, 'cli'),
-        (a) => a.post(`/webhook-deliveries/${seg(id)}/resend`),
-      )
-      print({ resent: id }, `Queued ${id} again`)
+      const resent = await use((a) => a.deliveriesResend({ id }))
+      print(resent, `Queued ${id} again`)
       return true
     }
     default:

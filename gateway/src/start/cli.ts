@@ -2,28 +2,32 @@
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { ConfigError, loadConfig, type Config } from '../config.ts'
-import { createDb } from '../db/db.ts'
-import { migrate } from '../db/migrate.ts'
 import { AppError } from '../errors.ts'
 import { invoicesToCsv } from '../services/billing.ts'
 import { parseMonth } from '../services/metering.ts'
-import { QUEUE_STOP_TIMEOUT_MS, type JobQueue, type JobState } from '../jobs/queue.ts'
-import { createLogger } from '../lib/logger.ts'
-import { startSandboxServer } from '../netlify/sandbox/index.ts'
-import { createAdminClient, type AdminClient } from './admin-client.ts'
-import { ACCOUNT_OPTIONS, ACCOUNT_USAGE, runAccountCommand } from './cli-accounts.ts'
-import { DB_OPTIONS, DB_USAGE, runDbCommand, TransferError } from './cli-db.ts'
+import type { JobState } from '../jobs/queue.ts'
+import { httpAdmin, localAdmin, type AdminApi } from './admin-api.ts'
+import {
+  ACCOUNT_OPTIONS,
+  ACCOUNT_USAGE,
+  runAccountCommand,
+  type CommandContext,
+} from './cli-accounts.ts'
 import { runWebhookCommand, WEBHOOK_OPTIONS, WEBHOOK_USAGE } from './cli-webhooks.ts'
 import { ONBOARDING_OPTIONS, ONBOARDING_USAGE, runOnboardingCommand } from './cli-onboarding.ts'
 import { acquireDataDirLock, DataDirBusyError } from './data-dir-lock.ts'
-import { openServices, startGateway, type Services } from './gateway.ts'
+
+// The gateway itself (database, job queue, Netlify client) is imported only by the commands that
+// run it in this process: one sent over HTTP (KAIXU_GATEWAY_URL) starts without loading it.
 
 const USAGE = `Usage: kaixu-gateway <command> [options]
 
 Commands:
   serve                                   run the gateway (HTTP API and job workers)
   migrate                                 apply database migrations and exit
-${DB_USAGE}
+  db export --out FILE                    copy the whole database into FILE (JSON lines); the gateway
+                                          must be stopped when the database is the embedded one
+  db import --in FILE                     load an export into this (empty) database: PGlite → Postgres
 ${ACCOUNT_USAGE}
   limits set --customer ID [--deploys-per-month N] [--bytes-per-month N] [--per-minute N] [--per-day N]
                                           override a customer's limits ('default' resets one)
@@ -72,7 +76,8 @@ const OPTIONS = {
   json: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
   ...ACCOUNT_OPTIONS,
-  ...DB_OPTIONS,
+  out: { type: 'string' },
+  in: { type: 'string' },
   ...WEBHOOK_OPTIONS,
   ...ONBOARDING_OPTIONS,
 } as const
@@ -118,39 +123,37 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8').trim()
 }
 
-/** Opens the services for a one-shot command, holding the embedded database's lock meanwhile. */
-async function withServices<T>(config: Config, fn: (s: Services) => Promise<T>): Promise<T> {
+/**
+ * Runs a command against the operator's interface: through a running gateway's admin API when
+ * KAIXU_GATEWAY_URL is set (the way to reach an embedded database that `serve` holds), else on
+ * this process's services, holding the embedded database's lock meanwhile.
+ */
+async function withAdmin<T>(config: Config, fn: (admin: AdminApi) => Promise<T>): Promise<T> {
+  if (config.gatewayUrl) {
+    if (!config.adminToken) {
+      throw new UsageError("KAIXU_GATEWAY_URL needs KAIXU_ADMIN_TOKEN (that gateway's admin token)")
+    }
+    return fn(httpAdmin(config.gatewayUrl, config.adminToken))
+  }
   if (config.netlifyApiUrl === 'sandbox') {
     throw new UsageError(
       'NETLIFY_API_URL=sandbox lives inside `serve`; for commands, run `kaixu-gateway sandbox` and set NETLIFY_API_URL to its /api/v1 URL',
     )
   }
+  const [{ openServices }, { createLogger }] = await Promise.all([
+    import('./gateway.ts'),
+    import('../lib/logger.ts'),
+  ])
   const release = config.databaseUrl ? async () => {} : await acquireDataDirLock(config.dataDir)
   const services = await openServices(config, createLogger('warn', process.stderr))
   try {
-    return await fn(services)
+    return await fn(localAdmin(services, 'cli'))
   } finally {
     await services.stopJobs()
     await services.netlify.close()
     await services.db.close()
     await release()
   }
-}
-
-/**
- * Runs a command on this process's services, or through a running gateway's admin API when
- * KAIXU_GATEWAY_URL is set (the way to reach an embedded database that `serve` holds).
- */
-async function run<T>(
-  config: Config,
-  local: (s: Services) => Promise<T>,
-  remote: (admin: AdminClient) => Promise<T>,
-): Promise<T> {
-  if (!config.gatewayUrl) return withServices(config, local)
-  if (!config.adminToken) {
-    throw new UsageError("KAIXU_GATEWAY_URL needs KAIXU_ADMIN_TOKEN (that gateway's admin token)")
-  }
-  return remote(createAdminClient(config.gatewayUrl, config.adminToken))
 }
 
 function print(json: boolean, value: Record<string, unknown>, human: string) {
@@ -170,6 +173,10 @@ async function main(argv: string[]): Promise<void> {
     return
   }
   if (command === 'sandbox') {
+    const [{ startSandboxServer }, { createLogger }] = await Promise.all([
+      import('../netlify/sandbox/index.ts'),
+      import('../lib/logger.ts'),
+    ])
     const dataDir = join(process.env['KAIXU_DATA_DIR'] || '.kaixu', 'sandbox')
     const running = await startSandboxServer({
       dataDir,
@@ -188,8 +195,21 @@ async function main(argv: string[]): Promise<void> {
     return
   }
   const config = loadConfig()
+  const use = <T>(fn: (admin: AdminApi) => Promise<T>) => withAdmin(config, fn)
+  const ctx: CommandContext = {
+    values,
+    print: (value, human) => print(values.json, value, human),
+    use,
+    readStdin,
+    usageError: (message) => new UsageError(message),
+  }
   switch (command) {
     case 'serve': {
+      const [{ startGateway }, { createLogger }, { QUEUE_STOP_TIMEOUT_MS }] = await Promise.all([
+        import('./gateway.ts'),
+        import('../lib/logger.ts'),
+        import('../jobs/queue.ts'),
+      ])
       const gateway = await startGateway(config, createLogger(config.logLevel))
       const stop = (signal: string) => {
         gateway.logger.info({ signal }, 'shutting down')
@@ -207,6 +227,10 @@ async function main(argv: string[]): Promise<void> {
       return
     }
     case 'migrate': {
+      const [{ createDb }, { migrate }] = await Promise.all([
+        import('../db/db.ts'),
+        import('../db/migrate.ts'),
+      ])
       const release = config.databaseUrl ? async () => {} : await acquireDataDirLock(config.dataDir)
       const db = await createDb(config)
       try {
@@ -222,6 +246,12 @@ async function main(argv: string[]): Promise<void> {
       }
       return
     }
+    case 'db export':
+    case 'db import': {
+      const { runDbCommand } = await import('./cli-db.ts')
+      await runDbCommand(command, config, ctx)
+      return
+    }
     case 'limits set': {
       const customerId = required(values, 'customer')
       const overrides = {
@@ -235,15 +265,7 @@ async function main(argv: string[]): Promise<void> {
           'give at least one of --deploys-per-month, --bytes-per-month, --per-minute, --per-day',
         )
       }
-      const report = await run(
-        config,
-        (s) => s.accounts.setLimits(customerId, overrides, 'cli'),
-        (a) =>
-          a.put<Awaited<ReturnType<Services['accounts']['setLimits']>>>(
-            `/customers/${a.seg(customerId)}/limits`,
-            overrides,
-          ),
-      )
+      const report = await use((a) => a.limitsSet({ id: customerId, ...overrides }))
       print(
         values.json,
         { customerId, ...report },
@@ -258,18 +280,10 @@ async function main(argv: string[]): Promise<void> {
         throw new UsageError('--cents-per-deploy and --cents-per-gb are required')
       }
       const from = values['effective-from']
-      const effectiveFrom = from ? new Date(from) : undefined
-      if (effectiveFrom && Number.isNaN(effectiveFrom.getTime()))
+      if (from && Number.isNaN(new Date(from).getTime()))
         throw new UsageError('--effective-from must be an ISO time')
-      const version = await run(
-        config,
-        (s) => s.billing.setPricing({ centsPerDeploy, centsPerGb, effectiveFrom }, 'cli'),
-        (a) =>
-          a.post<Awaited<ReturnType<Services['billing']['setPricing']>>>('/pricing', {
-            centsPerDeploy,
-            centsPerGb,
-            ...(from ? { effectiveFrom: from } : {}),
-          }),
+      const version = await use((a) =>
+        a.pricingSet({ centsPerDeploy, centsPerGb, ...(from ? { effectiveFrom: from } : {}) }),
       )
       print(
         values.json,
@@ -279,16 +293,7 @@ async function main(argv: string[]): Promise<void> {
       return
     }
     case 'pricing list': {
-      const versions = await run(
-        config,
-        (s) => s.billing.listPricing(),
-        async (a) =>
-          (
-            await a.get<{ versions: Awaited<ReturnType<Services['billing']['listPricing']>> }>(
-              '/pricing',
-            )
-          ).versions,
-      )
+      const { versions } = await use((a) => a.pricingList({}))
       print(
         values.json,
         { versions },
@@ -302,16 +307,9 @@ async function main(argv: string[]): Promise<void> {
       return
     }
     case 'invoices': {
-      const m = month(values)
-      const invoices = await run(
-        config,
-        (s) => s.billing.invoices(m, values.customer),
-        async (a) =>
-          (
-            await a.get<{ invoices: Awaited<ReturnType<Services['billing']['invoices']>> }>(
-              `/invoices?month=${m.slice(0, 7)}${values.customer ? `&customer=${a.seg(values.customer)}` : ''}`,
-            )
-          ).invoices,
+      const m = month(values).slice(0, 7)
+      const { invoices } = await use((a) =>
+        a.invoicesList({ month: m, ...(values.customer ? { customer: values.customer } : {}) }),
       )
       if (values.csv) process.stdout.write(invoicesToCsv(invoices))
       else
@@ -331,21 +329,11 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'jobs list': {
       const state = values.state as JobState | undefined
-      const jobs = await run(
-        config,
-        async (s) =>
-          (await s.startJobs({ work: false })).list({
-            states: state ? [state] : undefined,
-            queue: values.queue,
-          }),
-        async (a) => {
-          const query = new URLSearchParams({
-            ...(state ? { state } : {}),
-            ...(values.queue ? { queue: values.queue } : {}),
-          })
-          type Jobs = Awaited<ReturnType<JobQueue['list']>>
-          return (await a.get<{ jobs: Jobs }>(`/jobs?${query.toString()}`)).jobs
-        },
+      const { jobs } = await use((a) =>
+        a.jobsList({
+          ...(state ? { state } : {}),
+          ...(values.queue ? { queue: values.queue } : {}),
+        }),
       )
       print(
         values.json,
@@ -365,26 +353,17 @@ async function main(argv: string[]): Promise<void> {
       const queue = values.queue
       const id = values.id
       if (!queue || !id) throw new UsageError('--queue and --id are required')
-      const retried = await run(
-        config,
-        async (s) => (await s.startJobs({ work: false })).retry(queue, id),
-        async (a) =>
-          (await a.post<{ retried: boolean }>(`/jobs/${a.seg(queue)}/${a.seg(id)}/retry`)).retried,
-      )
-      if (!retried) throw new UsageError(`no dead job ${id} in ${queue}`)
-      print(values.json, { retried, queue, id }, `Job ${id} queued again`)
+      const retried = await use((a) => a.jobsRetry({ queue, id }))
+      print(values.json, retried, `Job ${id} queued again`)
       return
     }
     case 'invoices finalize': {
-      const m = month(values)
-      const result = await run(
-        config,
-        (s) => s.billing.finalize(m, 'cli', values.customer),
-        (a) =>
-          a.post<Awaited<ReturnType<Services['billing']['finalize']>>>('/invoices/finalize', {
-            month: m.slice(0, 7),
-            ...(values.customer ? { customerId: values.customer } : {}),
-          }),
+      const m = month(values).slice(0, 7)
+      const result = await use((a) =>
+        a.invoicesFinalize({
+          month: m,
+          ...(values.customer ? { customerId: values.customer } : {}),
+        }),
       )
       print(
         values.json,
@@ -394,15 +373,6 @@ async function main(argv: string[]): Promise<void> {
       return
     }
     default: {
-      const ctx = {
-        values,
-        print: (value: Record<string, unknown>, human: string) => print(values.json, value, human),
-        run: <T>(local: (s: Services) => Promise<T>, remote: (admin: AdminClient) => Promise<T>) =>
-          run(config, local, remote),
-        readStdin,
-        usageError: (message: string) => new UsageError(message),
-      }
-      if (await runDbCommand(command, config, ctx)) return
       const handled =
         (await runAccountCommand(command, ctx)) ||
         (await runWebhookCommand(command, ctx)) ||
@@ -425,7 +395,8 @@ main(process.argv.slice(2)).catch((error: unknown) => {
   if (
     error instanceof ConfigError ||
     error instanceof DataDirBusyError ||
-    error instanceof TransferError ||
+    // cli-db.ts (which loads the database) is imported only by the db commands: known by name.
+    (error instanceof Error && error.name === 'TransferError') ||
     error instanceof AppError
   ) {
     process.stderr.write(`kaixu-gateway: ${error.message}\n`)

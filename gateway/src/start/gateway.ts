@@ -33,6 +33,7 @@ import { createMetering, systemClock, type Clock, type Metering } from '../servi
 import { finalizeInvoicesJob } from '../jobs/finalize-invoices.ts'
 import { createWebhooks, type Webhooks } from '../services/webhooks.ts'
 import { createOnboarding, type Onboarding } from '../services/onboarding.ts'
+import { adminApiRoutes } from './admin-routes.ts'
 import { acquireDataDirLock } from './data-dir-lock.ts'
 
 export interface Services {
@@ -129,10 +130,10 @@ export async function openServices(
   const definitions = [
     finalizePushJob(pushes, config),
     assembleFileJob(chunked, config),
-    cleanupJob(db, chunked, clock),
-    pushSweepJob(pushes),
+    cleanupJob(db, chunked, clock, config),
+    pushSweepJob(pushes, config),
     pushJobRetryJob(db, jobs, config),
-    finalizeInvoicesJob(billing),
+    finalizeInvoicesJob(billing, config),
     deliverWebhookJob(webhooks, config),
   ] as JobDefinition<object>[]
   return {
@@ -259,7 +260,8 @@ export async function startGateway(
   const queue = await services.startJobs({ work: true })
 
   const state = { draining: false }
-  server.on('request', createApp({ ...services, sandbox: sandbox?.router, state }))
+  const adminApi = adminApiRoutes({ ...services, jobs: async () => queue })
+  server.on('request', createApp({ ...services, adminApi, sandbox: sandbox?.router, state }))
   logger.info(
     {
       url,

@@ -1,64 +1,21 @@
 import { expect } from '@jest/globals'
-import { createHash } from 'node:crypto'
-import { request } from 'node:http'
-import type { IncomingHttpHeaders } from 'node:http'
+import { sha1 } from './pushes.ts'
+import { sendRaw, type Answer } from './raw-http.ts'
 
-/** One HTTP answer, body read whole. */
-export interface Answer {
-  status: number
-  headers: IncomingHttpHeaders
-  body: Buffer
-  /** The body as UTF-8 text. */
-  text: () => string
-}
-
-export const sha1 = (content: string | Buffer): string =>
-  createHash('sha1').update(content).digest('hex')
+export { sha1 }
+export type { Answer }
 
 /**
  * A raw HTTP client for a sandbox on `port`: the path goes on the wire exactly as given, and the
  * Host header can name `*.localhost`, which Node cannot resolve.
  */
 export function sandboxClient(port: number, token = 'token-a') {
-  function send(
+  const send = (
     method: string,
     path: string,
     options: { json?: unknown; body?: Buffer | string; host?: string; auth?: boolean } = {},
-  ): Promise<Answer> {
-    const headers: Record<string, string> = {}
-    let payload: Buffer | undefined
-    if (options.auth !== false) headers['authorization'] = `Bearer ${token}`
-    if (options.json !== undefined) {
-      payload = Buffer.from(JSON.stringify(options.json))
-      headers['content-type'] = 'application/json'
-    } else if (options.body !== undefined) {
-      payload = Buffer.from(options.body)
-      headers['content-type'] = 'application/octet-stream'
-    }
-    if (payload) headers['content-length'] = String(payload.length)
-    if (options.host) headers['host'] = options.host
-    return new Promise((resolve, reject) => {
-      const req = request(
-        { host: '127.0.0.1', port, method, path, headers, agent: false },
-        (res) => {
-          const chunks: Buffer[] = []
-          res.on('data', (c: Buffer) => chunks.push(c))
-          res.on('error', reject)
-          res.on('end', () => {
-            const body = Buffer.concat(chunks)
-            resolve({
-              status: res.statusCode ?? 0,
-              headers: res.headers,
-              body,
-              text: () => body.toString('utf8'),
-            })
-          })
-        },
-      )
-      req.on('error', reject)
-      req.end(payload)
-    })
-  }
+  ): Promise<Answer> =>
+    sendRaw(port, method, path, { ...options, token: options.auth === false ? undefined : token })
 
   let siteCounter = 0
 

@@ -1,34 +1,24 @@
 import { Router, type ErrorRequestHandler, type Request } from 'express'
 import { AppError, ErrorCode } from '../../errors.ts'
 import type { Actor } from '../../services/audit.ts'
-import type { WebhookEventType, Webhooks, WebhookScope } from '../../services/webhooks.ts'
+import type { Webhooks, WebhookScope } from '../../services/webhooks.ts'
 import { jsonBody } from '../middleware/json-body.ts'
-import {
-  adminWebhookBodySchema,
-  deliveryListQuery,
-  deliveryParams,
-  webhookBodySchema,
-  webhookParams,
-} from '../schemas.ts'
+import { deliveryListQuery, deliveryParams, webhookBodySchema, webhookParams } from '../schemas.ts'
 import { parse } from '../validate.ts'
 
 /**
- * The webhook routes, mounted twice: under /v1 for a customer (scope: its own endpoints, which
- * hear only its events) and under /admin/api for the operator (scope: every endpoint).
+ * A customer's webhook routes under /v1: its own endpoints, which hear only its events. (The
+ * operator's, over every endpoint, are operations of the admin API.)
  */
-export function webhookRoutes(webhooks: Webhooks, as: 'customer' | 'admin'): Router {
+export function webhookRoutes(webhooks: Webhooks): Router {
   const router = Router()
   const json = jsonBody('16kb')
-  const scope = (req: Request): WebhookScope =>
-    as === 'admin' ? undefined : req.caller!.customerId
-  const actor = (req: Request): Actor =>
-    as === 'admin'
-      ? { name: 'admin', requestId: String(req.id) }
-      : {
-          name: `key:${req.caller!.apiKeyId}`,
-          requestId: req.caller!.requestId,
-          apiKeyId: req.caller!.apiKeyId,
-        }
+  const scope = (req: Request): WebhookScope => req.caller!.customerId
+  const actor = (req: Request): Actor => ({
+    name: `key:${req.caller!.apiKeyId}`,
+    requestId: req.caller!.requestId,
+    apiKeyId: req.caller!.apiKeyId,
+  })
 
   router.get('/webhooks', async (req, res) => {
     res.json({ endpoints: await webhooks.listEndpoints(scope(req)) })
@@ -36,11 +26,8 @@ export function webhookRoutes(webhooks: Webhooks, as: 'customer' | 'admin'): Rou
 
   // The one answer that carries the signing secret: shown once, stored only vaulted.
   router.post('/webhooks', json, async (req, res) => {
-    const body: { url: string; events?: WebhookEventType[] | undefined; customerId?: string } =
-      as === 'admin'
-        ? parse(adminWebhookBodySchema, req.body ?? {}, 'body')
-        : parse(webhookBodySchema, req.body ?? {}, 'body')
-    const customerId = as === 'admin' ? (body.customerId ?? null) : req.caller!.customerId
+    const body = parse(webhookBodySchema, req.body ?? {}, 'body')
+    const customerId = req.caller!.customerId
     res
       .status(201)
       .json(
