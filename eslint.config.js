@@ -32,6 +32,18 @@ export default tseslint.config(
     },
   },
   {
+    // Example scripts run as they are on Node (or in a browser): these globals exist in both.
+    files: ['examples/**/*.mjs'],
+    languageOptions: {
+      globals: Object.fromEntries(
+        ['process', 'console', 'Blob', 'TextEncoder', 'AbortController'].map((name) => [
+          name,
+          'readonly',
+        ]),
+      ),
+    },
+  },
+  {
     // Tests poke at loosely typed JSON answers on purpose.
     files: ['**/__tests__/**', 'gateway/test/**'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },

@@ -150,4 +150,17 @@ describe('isRetryable', () => {
     )
     expect(isRetryable(new Error('plain bug'))).toBe(false)
   })
+
+  it('retries a browser’s network failure, which names no cause', () => {
+    // Chromium, Firefox and Safari word it differently; none says more.
+    for (const message of [
+      'Failed to fetch',
+      'NetworkError when attempting to fetch resource.',
+      'Load failed',
+    ]) {
+      expect(isRetryable(new TypeError(message))).toBe(true)
+    }
+    expect(isRetryable(new TypeError('Failed to fetch', { cause: new Error('x') }))).toBe(false)
+    expect(isRetryable(new TypeError('Cannot read properties of undefined'))).toBe(false)
+  })
 })

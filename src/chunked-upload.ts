@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto'
-import { open } from 'node:fs/promises'
 import pLimit from 'p-limit'
+import { readRange, sha1Hex } from '#platform'
 import type { FileEntry } from './files.ts'
 import type { ChunkPutHeaders, ChunkPutResponse, ChunkStatusResponse } from 'kaixu-contract'
 
@@ -32,12 +31,12 @@ export interface ChunkedUploadOptions {
 /**
  * Sends one large file in chunks. It first asks the gateway which chunks it already holds, so a
  * re-run (after a failed chunk, a cancelled job, a crash) sends only the missing ones. Each chunk
- * is read from disk when its turn comes: memory holds at most `concurrency` chunks.
+ * is read when its turn comes: memory holds at most `concurrency` chunks.
  */
 export async function uploadInChunks(
   client: ChunkClient,
   pushId: string,
-  file: Pick<FileEntry, 'absPath' | 'sha1' | 'size' | 'path'>,
+  file: Pick<FileEntry, 'absPath' | 'sha1' | 'size' | 'path' | 'content'>,
   options: ChunkedUploadOptions,
 ): Promise<{ bytes: number; chunks: number; resumed: number }> {
   const count = Math.max(1, Math.ceil(file.size / options.chunkBytes))
@@ -50,39 +49,25 @@ export async function uploadInChunks(
     status?.state === 'receiving' && status.chunkCount === count ? status.received : [],
   )
   const todo = Array.from({ length: count }, (_, i) => i).filter((i) => !held.has(i))
-  const handle = await open(file.absPath, 'r')
-  try {
-    const limit = pLimit(options.concurrency)
-    let bytes = 0
-    await Promise.all(
-      todo.map((index) =>
-        limit(async () => {
-          options.signal?.throwIfAborted()
-          const start = index * options.chunkBytes
-          const length = Math.min(options.chunkBytes, file.size - start)
-          const body = Buffer.alloc(length)
-          const { bytesRead } = await handle.read(body, 0, length, start)
-          if (bytesRead !== length)
-            throw new Error(`'${file.path}' changed while it was being uploaded`)
-          await client.putChunk(
-            pushId,
-            {
-              sha1: file.sha1,
-              index,
-              count,
-              chunkSha1: createHash('sha1').update(body).digest('hex'),
-              fileSize: file.size,
-            },
-            body,
-            options.signal,
-          )
-          bytes += length
-          options.onBytes?.(length)
-        }),
-      ),
-    )
-    return { bytes, chunks: todo.length, resumed: count - todo.length }
-  } finally {
-    await handle.close()
-  }
+  const limit = pLimit(options.concurrency)
+  let bytes = 0
+  await Promise.all(
+    todo.map((index) =>
+      limit(async () => {
+        options.signal?.throwIfAborted()
+        const start = index * options.chunkBytes
+        const length = Math.min(options.chunkBytes, file.size - start)
+        const body = await readRange(file, start, length)
+        await client.putChunk(
+          pushId,
+          { sha1: file.sha1, index, count, chunkSha1: sha1Hex(body), fileSize: file.size },
+          body,
+          options.signal,
+        )
+        bytes += length
+        options.onBytes?.(length)
+      }),
+    ),
+  )
+  return { bytes, chunks: todo.length, resumed: count - todo.length }
 }

@@ -8,16 +8,14 @@ import { digestDir } from './files.ts'
 import { addSiteFiles, CONFIG_NAME } from './site.ts'
 import { bundleFunctions, type FunctionBundle } from './functions.ts'
 import { selectFiles } from './select.ts'
-import { cancelPush } from './cancel.ts'
 import { COMMANDS_USAGE, SUBCOMMANDS, runCommand, type CliIo } from './cli-commands.ts'
 import { detectCi } from './ci-env.ts'
+import { KaixuPush } from './client/kaixu-push.ts'
 import { DOTENV_VARIABLES, writeDotenv } from './dotenv.ts'
-import { GatewayClient } from './gateway-client.ts'
-import { DeployTimeoutError, PushError, push } from './deploy.ts'
+import { DeployTimeoutError, PushError } from './deploy.ts'
 import { getErrorMessage } from './errors.ts'
 import { keepSecret, logLine, redact } from './escape.ts'
 import { formatBytes, formatCents, formatDuration } from './format.ts'
-import { planPush } from './plan.ts'
 import { parseAlias, parseDir, parseFile, parseGatewayUrl, parseNumber } from './validate.ts'
 import type { PushResult, Reporter } from './deploy.ts'
 import type { PlanResult } from './plan.ts'
@@ -253,8 +251,6 @@ export async function runCli(
   }
 
   reporter.info(describeTarget(options))
-  let client: GatewayClient | undefined
-  let pushId: string | undefined
   let functions: FunctionBundle | undefined
   try {
     const started = Date.now()
@@ -286,56 +282,44 @@ export async function runCli(
       info: reporter.info,
       warn: reporter.warning,
     })
-    client = new GatewayClient({
-      baseUrl: options.gatewayUrl,
+    const kaixu = new KaixuPush({
+      gatewayUrl: options.gatewayUrl,
       apiKey: options.kaixuKey,
       userAgent: 'kaixu-push-cli',
-      log: reporter.info,
+      reporter,
     })
     const timeoutMs = options.timeoutMinutes * 60_000
     if (options.dryRun) {
-      const plan = await planPush(
-        client,
-        digest,
-        {
-          project: options.project,
-          draft: options.draft,
-          alias: options.alias,
-          timeoutMs,
-          functions,
-        },
-        reporter,
-      )
+      const plan = await kaixu.planDigest(digest, {
+        project: options.project,
+        draft: options.draft,
+        ...(options.alias ? { alias: options.alias } : {}),
+        timeoutMs,
+        functions,
+      })
       io.out(options.json ? `${JSON.stringify(planJson(plan))}\n` : '')
       if (options.dotenv)
         reporter.info('--dotenv: a dry run deploys nothing, so nothing is written')
       return 0
     }
-    const result = await push(
-      client,
-      digest,
-      {
-        project: options.project,
-        draft: options.draft,
-        wait: options.wait,
-        timeoutMs,
-        concurrency: options.concurrency,
-        ...(options.alias ? { alias: options.alias } : {}),
-        ...(options.title ? { title: options.title } : {}),
-        onInit: (id) => (pushId = id),
-        functions,
-        ...(interrupt ? { signal: interrupt } : {}),
-      },
-      reporter,
-    )
+    // Interrupted, the push is cancelled at the gateway before this rejects.
+    const result = await kaixu.pushDigest(digest, {
+      project: options.project,
+      draft: options.draft,
+      wait: options.wait,
+      timeoutMs,
+      concurrency: options.concurrency,
+      ...(options.alias ? { alias: options.alias } : {}),
+      ...(options.title ? { title: options.title } : {}),
+      functions,
+      ...(interrupt ? { signal: interrupt } : {}),
+    })
     if (options.dotenv) writeDotenv(options.dotenv, result, reporter.warning)
     io.out(options.json ? `${JSON.stringify(resultJson(result))}\n` : describeResult(result))
     return 0
   } catch (error) {
     if (interrupt?.aborted) {
       io.err(`kaixu-push: interrupted by ${String(interrupt.reason)}\n`)
-      // A push left behind would hold a deploy of the month until the gateway expires it.
-      if (client && pushId) await cancelPush(client, pushId, reporter)
       return interrupt.reason === 'SIGTERM' ? 143 : 130
     }
     let message = redact(getErrorMessage(error))

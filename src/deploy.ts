@@ -41,6 +41,24 @@ export interface PushOptions {
   signal?: AbortSignal
   /** The site's Netlify Functions, bundled (functions.ts); none when undefined. */
   functions?: FunctionBundle | undefined
+  /** Told how the push moves: each phase as it starts, and uploads as they land. */
+  onProgress?: (progress: PushProgress) => void
+}
+
+/** A step of a push, as `onProgress` hears it. */
+export interface PushProgress {
+  /** `upload` repeats as files land; `finalize` repeats as the deploy's state changes. */
+  phase: 'init' | 'upload' | 'finalize'
+  pushId?: string
+  /** Files and bytes announced in the digest. */
+  filesTotal: number
+  bytesTotal: number
+  /** Distinct contents the gateway asked for, once known. */
+  filesRequired?: number
+  /** Of those, how many the gateway stored so far, and their bytes. */
+  filesSent: number
+  bytesSent: number
+  state?: PushState
 }
 
 /** Milliseconds per phase of the push. */
@@ -78,14 +96,31 @@ export interface PushResult {
   timings: PushTimings
 }
 
+/**
+ * Why a push failed, as `PushError.code`: the gateway's error code when it refused (`cap_exceeded`,
+ * `unauthorized`, `project_not_found` …), else one of these.
+ */
+export type PushFailure =
+  | 'deploy_failed' // Netlify could not deploy (state `error`)
+  | 'cancelled' // the push was cancelled, at the gateway or by the caller's signal
+  | 'expired' // the gateway gave up on an idle push
+  | 'timeout' // `timeoutMs` ran out
+  | 'client_error' // anything else: a network failure, a file that changed …
+
 /** A failed push, with what was known when it failed (for outputs and the summary). */
 export class PushError extends Error {
   readonly result: PushResult
+  /** The gateway's error code when it answered with one, else a `PushFailure`. */
+  readonly code: PushFailure | (string & {})
+  /** The HTTP status of the gateway's refusal, when there was one. */
+  readonly status: number | undefined
 
-  constructor(cause: unknown, result: PushResult) {
+  constructor(cause: unknown, result: PushResult, code?: PushFailure) {
     super(getErrorMessage(cause), { cause })
     this.name = 'PushError'
     this.result = result
+    this.status = cause instanceof GatewayError ? cause.status : undefined
+    this.code = cause instanceof GatewayError ? cause.code : (code ?? 'client_error')
   }
 }
 
@@ -138,7 +173,20 @@ export async function push(
   if (interrupt?.aborted) abort.abort(interrupt.reason)
   else interrupt?.addEventListener('abort', () => abort.abort(interrupt.reason), { once: true })
   let phase = 'init'
+  const progress = (step: PushProgress['phase']) =>
+    options.onProgress?.({
+      phase: step,
+      filesTotal: result.filesTotal,
+      bytesTotal: result.bytesTotal,
+      filesSent: result.filesUploaded,
+      bytesSent: result.bytesUploaded,
+      ...(result.pushId ? { pushId: result.pushId } : {}),
+      ...(result.filesRequired === undefined ? {} : { filesRequired: result.filesRequired }),
+      ...(result.state ? { state: result.state } : {}),
+    })
+  let failure: PushFailure | undefined
   try {
+    progress('init')
     // Step 1: announce the digest; the gateway answers which contents Netlify lacks.
     let started = Date.now()
     const init = await client.init(
@@ -173,6 +221,7 @@ export async function push(
     // Step 2: upload each missing content once.
     phase = 'upload'
     started = Date.now()
+    progress('upload')
     if (init.required.length > 0) {
       const uploaded = await uploadRequired(client, init.pushId, init.required, digest, {
         concurrency: options.concurrency,
@@ -181,6 +230,11 @@ export async function push(
         batch: init.upload?.batch,
         log: (line) => reporter.info(line),
         signal: abort.signal,
+        onProgress: (files, bytes) => {
+          result.filesUploaded = files
+          result.bytesUploaded = bytes
+          progress('upload')
+        },
       })
       result.filesUploaded = uploaded.files
       result.bytesUploaded = uploaded.bytes
@@ -206,6 +260,7 @@ export async function push(
     // Step 3: finalize, and wait if asked to.
     phase = 'finalize'
     started = Date.now()
+    let heard: PushState | undefined
     try {
       // Each record seen is applied at once, so a timeout still reports the last known state.
       await finalize(
@@ -213,15 +268,23 @@ export async function push(
         init.pushId,
         { ...options, deadline, signal: abort.signal, timeoutText },
         reporter,
-        (record) => applyRecord(result, record),
+        (record) => {
+          const first = heard === undefined
+          heard = record.state
+          const before = result.state
+          applyRecord(result, record)
+          if (first || record.state !== before) progress('finalize')
+        },
       )
     } finally {
       result.timings.finalizeMs = Date.now() - started
     }
     if (result.state === 'error') {
+      failure = 'deploy_failed'
       throw new Error(`Netlify could not deploy: ${result.errorMessage ?? 'no reason given'}`)
     }
     if (result.state === 'cancelled' || result.state === 'expired') {
+      failure = result.state
       throw new Error(`The push was ${result.state}: ${result.errorMessage ?? 'no reason given'}`)
     }
     if (result.state === 'ready') {
@@ -245,9 +308,10 @@ export async function push(
           `The push did not finish within ${timeoutText}, ${where}. It may still finish${pushId}`,
         ),
         result,
+        'timeout',
       )
     }
-    throw new PushError(error, result)
+    throw new PushError(error, result, interrupt?.aborted ? 'cancelled' : failure)
   } finally {
     clearTimeout(timer)
   }

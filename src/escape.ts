@@ -1,7 +1,7 @@
 // Text the Action did not write itself (gateway answers, file names, error messages) leaves the
 // process in four places: the log, the PR comment (Markdown), the job summary (HTML) and GitHub's
 // deployment status. Each place has one helper here, and each first removes the secrets.
-import { parsePublishedUrl } from './validate.ts'
+import { parsePublishedUrl } from 'kaixu-contract'
 
 // The Kaixu key and the GitHub token, registered once read. The runner masks them in the log,
 // but not in a comment, a deployment description or the summary, and an error (undici's "invalid

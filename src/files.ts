@@ -15,6 +15,8 @@ export interface FileEntry {
   readonly absPath: string
   readonly size: number
   readonly sha1: string
+  /** The bytes of a file from an in-memory map (src/client/); `absPath` is then its name. */
+  readonly content?: Blob | undefined
 }
 
 /** The digest of a build folder: what `push-init` sends, plus the indexes the upload needs. */

@@ -1,6 +1,6 @@
-import fs from 'node:fs'
-import { randomUUID } from 'node:crypto'
-import { Readable } from 'node:stream'
+// Browser-safe: fetch only. How file bytes are read comes from `#platform` (disk on Node, Blobs
+// in browsers and edge runtimes), so the library's browser bundle holds no `node:` import.
+import { batchBody, uploadBody } from '#platform'
 import { GatewayError, getErrorMessage } from './errors.ts'
 import { retry } from './retry.ts'
 import * as schemas from 'kaixu-contract'
@@ -15,6 +15,8 @@ export interface BatchFile {
   sha1: string
   size: number
   absPath: string
+  /** The bytes of a file from an in-memory map; `absPath` is then only its name. */
+  content?: Blob | undefined
 }
 
 /** How to reach the gateway. */
@@ -66,7 +68,7 @@ export class GatewayClient {
    */
   async init(
     request: PushInitRequest,
-    idempotencyKey: string = randomUUID(),
+    idempotencyKey: string = newIdempotencyKey(),
     signal?: AbortSignal,
   ) {
     return this.#request(schemas.pushInitResponse, {
@@ -91,16 +93,23 @@ export class GatewayClient {
     })
   }
 
-  /** `PUT /v1/push-upload`: streams one file; the stream is re-opened for each attempt. */
-  async upload(pushId: string, sha1: string, filePath: string, size: number, signal?: AbortSignal) {
+  /**
+   * `PUT /v1/push-upload`: streams one file; the stream is re-opened for each attempt. `content`
+   * holds the bytes of a file from an in-memory map, else they are read from `filePath`.
+   */
+  async upload(
+    pushId: string,
+    sha1: string,
+    filePath: string,
+    size: number,
+    signal?: AbortSignal,
+    content?: Blob,
+  ) {
     return this.#request(schemas.pushUploadResponse, {
       method: 'PUT',
       route: 'v1/push-upload',
       query: { pushId },
-      body: () =>
-        size === 0
-          ? new Uint8Array(0)
-          : (Readable.toWeb(fs.createReadStream(filePath)) as ReadableStream<Uint8Array>),
+      body: () => uploadBody({ absPath: filePath, size, content }),
       headers: {
         'X-Content-Sha1': sha1,
         'Content-Type': 'application/octet-stream',
@@ -123,7 +132,7 @@ export class GatewayClient {
       method: 'PUT',
       route: 'v1/push-upload-function',
       query: { pushId, name: fn.name },
-      body: () => Readable.toWeb(fs.createReadStream(fn.path)) as ReadableStream<Uint8Array>,
+      body: () => uploadBody({ absPath: fn.path, size: fn.size }),
       headers: {
         'X-Content-Sha256': fn.sha256,
         'Content-Type': 'application/zip',
@@ -135,30 +144,17 @@ export class GatewayClient {
 
   /**
    * `POST /v1/push-upload-batch`: many small files in one request, framed by the contract's
-   * codec (the table of SHA-1s and sizes, then the bytes in table order). Each attempt streams
-   * the files from disk again, one at a time.
+   * codec (the table of SHA-1s and sizes, then the bytes in table order). Each attempt reads the
+   * files again, one at a time.
    */
   async uploadBatch(pushId: string, files: readonly BatchFile[], signal?: AbortSignal) {
     const table = encodeBatchTable(files)
     const bytes = batchBodyBytes(files)
-    async function* body() {
-      yield table
-      for (const file of files) {
-        const content = await fs.promises.readFile(file.absPath)
-        // A file rewritten since the digest would shift every frame after it: stop here instead.
-        if (content.length !== file.size) {
-          throw new Error(
-            `${file.absPath} changed size during the push (${file.size} → ${content.length} bytes)`,
-          )
-        }
-        yield content
-      }
-    }
     return this.#request(schemas.pushUploadBatchResponse, {
       method: 'POST',
       route: 'v1/push-upload-batch',
       query: { pushId },
-      body: () => Readable.toWeb(Readable.from(body())) as ReadableStream<Uint8Array>,
+      body: () => batchBody(table, files),
       headers: { 'Content-Type': BATCH_CONTENT_TYPE, 'Content-Length': String(bytes) },
       signal,
     })
@@ -344,6 +340,14 @@ export class GatewayClient {
       },
     )
   }
+}
+
+// Web Crypto's randomUUID exists only in secure contexts; a page on plain http (a LAN gateway)
+// still gets 122 random bits from getRandomValues, which every runtime has.
+function newIdempotencyKey(): string {
+  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID()
+  const bytes = crypto.getRandomValues(new Uint8Array(16))
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')
 }
 
 /**

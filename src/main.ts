@@ -6,14 +6,13 @@ import { digestDir } from './files.ts'
 import { addSiteFiles, CONFIG_NAME } from './site.ts'
 import { bundleFunctions, type FunctionBundle } from './functions.ts'
 import { selectFiles } from './select.ts'
-import { GatewayClient } from './gateway-client.ts'
-import { DeployTimeoutError, PushError, push } from './deploy.ts'
+import { KaixuPush } from './client/kaixu-push.ts'
+import { DeployTimeoutError, PushError } from './deploy.ts'
 import { getErrorMessage } from './errors.ts'
 import { logLine, redact } from './escape.ts'
 import { createGitHubApi, describeGitHubError } from './github.ts'
 import { startDeployment } from './github-deployment.ts'
 import { renderComment, upsertComment } from './pr-comment.ts'
-import { planPush } from './plan.ts'
 import { readRunContext } from './run-context.ts'
 import { markFinished, saveDeploymentId, savePushId } from './state.ts'
 import { deployTitle, resolveTarget } from './target.ts'
@@ -133,22 +132,23 @@ export async function run(): Promise<void> {
       info: reporter.info,
       warn: reporter.warning,
     })
-    const client = new GatewayClient({
-      baseUrl: inputs.gatewayUrl,
+    const kaixu = new KaixuPush({
+      gatewayUrl: inputs.gatewayUrl,
       apiKey: inputs.kaixuKey,
       userAgent: 'kaixu-push-action',
-      log: reporter.info,
+      reporter,
     })
     const timeoutMs = inputs.timeoutMinutes * 60_000
 
     // Step 3 (dry run): ask the gateway what the push would do, then stop; nothing is written.
     if (inputs.dryRun) {
-      plan = await planPush(
-        client,
-        digest,
-        { project: inputs.project, draft: target.draft, alias: target.alias, timeoutMs, functions },
-        reporter,
-      )
+      plan = await kaixu.planDigest(digest, {
+        project: inputs.project,
+        draft: target.draft,
+        ...(target.alias ? { alias: target.alias } : {}),
+        timeoutMs,
+        functions,
+      })
       setPlanOutputs(plan)
       return
     }
@@ -169,23 +169,18 @@ export async function run(): Promise<void> {
       if (deployment) saveDeploymentId(deployment.id)
     }
     const title = deployTitle(context, target, inputs.deployMessage)
-    result = await push(
-      client,
-      digest,
-      {
-        project: inputs.project,
-        draft: target.draft,
-        wait: inputs.wait,
-        timeoutMs,
-        concurrency: inputs.concurrency,
-        ...(target.alias ? { alias: target.alias } : {}),
-        ...(title ? { title } : {}),
-        // Saved at once: a cancelled job's post step cancels this push (post.ts).
-        onInit: savePushId,
-        functions,
-      },
-      reporter,
-    )
+    result = await kaixu.pushDigest(digest, {
+      project: inputs.project,
+      draft: target.draft,
+      wait: inputs.wait,
+      timeoutMs,
+      concurrency: inputs.concurrency,
+      ...(target.alias ? { alias: target.alias } : {}),
+      ...(title ? { title } : {}),
+      // Saved at once: a cancelled job's post step cancels this push (post.ts).
+      onInit: savePushId,
+      functions,
+    })
     setOutputs(result)
   } catch (caught) {
     if (caught instanceof PushError) {

@@ -1,8 +1,7 @@
 import * as core from '@actions/core'
-import { cancelPush } from './cancel.ts'
+import { KaixuPush } from './client/kaixu-push.ts'
 import type { Reporter } from './deploy.ts'
 import { getErrorMessage } from './errors.ts'
-import { GatewayClient } from './gateway-client.ts'
 import { createGitHubApi, describeGitHubError } from './github.ts'
 import { getInputs } from './inputs.ts'
 import { readRunContext } from './run-context.ts'
@@ -28,13 +27,13 @@ export async function post(): Promise<void> {
     const inputs = getInputs()
     let state: string | undefined
     if (saved.pushId && inputs.kaixuKey) {
-      const client = new GatewayClient({
-        baseUrl: inputs.gatewayUrl,
+      const kaixu = new KaixuPush({
+        gatewayUrl: inputs.gatewayUrl,
         apiKey: inputs.kaixuKey,
         userAgent: 'kaixu-push-action',
-        log: reporter.info,
+        reporter,
       })
-      state = await cancelPush(client, saved.pushId, reporter)
+      state = await kaixu.cancel(saved.pushId)
     }
     const context = readRunContext()
     if (saved.deploymentId === undefined || !inputs.githubToken || !context.repository) return

@@ -50,6 +50,9 @@ const TRANSIENT_NETWORK_CODES = new Set([
   'EHOSTUNREACH',
 ])
 
+// How Chromium, Firefox and Safari word a fetch that never got an answer.
+const BROWSER_NETWORK_FAILURE = /^(Failed to fetch|NetworkError when attempting|Load failed)/
+
 /**
  * The default retry policy: 429, 502, 503, 504, `409 idempotency_in_flight` and network failures
  * are retried; every other gateway answer (400, 401, 402 `cap_exceeded`, 403, 404, 409, 411, 413,
@@ -71,6 +74,10 @@ export function isRetryable(error: unknown): boolean {
   // Only socket-level causes are transient: a bad URL or a vanished file to upload is not.
   if (error instanceof TypeError && error.message === 'fetch failed')
     return isTransient(error.cause)
+  // Browsers hide why (a dropped socket and a refused CORS check look alike) and give no cause.
+  if (error instanceof TypeError && error.cause === undefined) {
+    return BROWSER_NETWORK_FAILURE.test(error.message)
+  }
   return isTransient(error)
 }
 

@@ -29,6 +29,8 @@ export interface UploadOptions {
   log: (message: string) => void
   /** Aborts the uploads in flight and keeps new ones from starting. */
   signal?: AbortSignal | undefined
+  /** Told the files and bytes stored so far each time an upload lands. */
+  onProgress?: (files: number, bytes: number) => void
 }
 
 /**
@@ -157,13 +159,21 @@ export async function uploadRequired(
         const answer =
           file.size > max
             ? await sendInChunks(file)
-            : await client.upload(pushId, file.sha1, file.absPath, file.size, options.signal)
+            : await client.upload(
+                pushId,
+                file.sha1,
+                file.absPath,
+                file.size,
+                options.signal,
+                file.content,
+              )
         if (answer.skipped) skipped++
         else {
           uploaded++
           uploadedBytes += file.size
         }
         progress(1, file.size)
+        options.onProgress?.(uploaded, uploadedBytes)
       }),
     ),
     ...batches.map((batch) =>
@@ -172,6 +182,7 @@ export async function uploadRequired(
         uploaded += answer.uploaded
         skipped += answer.skipped
         uploadedBytes += answer.bytes
+        options.onProgress?.(uploaded, uploadedBytes)
         progress(
           batch.length,
           batch.reduce((n, f) => n + f.size, 0),

@@ -23,6 +23,20 @@ const envSchema = z.object({
   KAIXU_ADMIN_TOKEN: z.string().min(24, 'must be at least 24 characters').optional(),
   KAIXU_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   KAIXU_GATEWAY_URL: z.url({ protocol: /^https?$/ }).optional(),
+  KAIXU_CORS_ORIGINS: z
+    .string()
+    .transform((value) =>
+      value
+        .split(',')
+        .map((origin) => origin.trim())
+        .filter(Boolean),
+    )
+    .pipe(
+      z.array(
+        z.string().refine(isOrigin, 'must be origins (scheme://host[:port]), comma-separated'),
+      ),
+    )
+    .default([]),
   KAIXU_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
   KAIXU_ONBOARDING_TTL_HOURS: intFromEnv(1, 24 * 30).default(72),
   KAIXU_SHUTDOWN_GRACE_MS: intFromEnv(0, 600_000).default(20_000),
@@ -83,6 +97,11 @@ export interface Config {
   readonly metricsToken: string | undefined
   /** A running gateway's URL: CLI commands then go through its admin API. */
   readonly gatewayUrl: string | undefined
+  /**
+   * Web origins whose pages may call `/v1` from the browser (CORS), exactly as a browser sends
+   * `Origin`. Empty (the default): no page of another origin may.
+   */
+  readonly corsOrigins: readonly string[]
   /** How long SIGTERM waits for in-flight requests and jobs before closing anyway. */
   readonly shutdownGraceMs: number
   /** Raw keyring spec (`kid:base64key,…`); parsed by the vault. */
@@ -152,6 +171,19 @@ export interface Config {
   readonly logLevel: string
 }
 
+/**
+ * An origin as a browser sends it in `Origin`: http(s), a host, maybe a port, nothing else (no
+ * path, no trailing slash), so the listed value and the header compare as plain strings.
+ */
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value)
+    return /^https?:$/.test(url.protocol) && url.origin === value
+  } catch {
+    return false
+  }
+}
+
 /** Raised for bad configuration; the message names the variable. */
 export class ConfigError extends Error {
   override name = 'ConfigError'
@@ -182,6 +214,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminToken: e.KAIXU_ADMIN_TOKEN,
     metricsToken: e.KAIXU_METRICS_TOKEN,
     gatewayUrl: e.KAIXU_GATEWAY_URL?.replace(/\/+$/, ''),
+    corsOrigins: Object.freeze(e.KAIXU_CORS_ORIGINS),
     publicUrl: e.KAIXU_PUBLIC_URL?.replace(/\/+$/, ''),
     onboardingTtlHours: e.KAIXU_ONBOARDING_TTL_HOURS,
     shutdownGraceMs: e.KAIXU_SHUTDOWN_GRACE_MS,

@@ -9,6 +9,7 @@ import { createMetrics } from './metrics.ts'
 import { requireAdmin } from './middleware/admin-auth.ts'
 import { requireApiKey } from './middleware/auth.ts'
 import { closeUnreadBodies } from './middleware/close-unread.ts'
+import { cors } from './middleware/cors.ts'
 import { errorHandler, notFoundHandler } from './middleware/error-handler.ts'
 import { healthRoutes } from './routes/health.ts'
 import { historyRoutes } from './routes/history.ts'
@@ -132,6 +133,8 @@ export function createApp(deps: AppServices, options: AppOptions): Express {
   app.use('/onboard', onboardingPage(deps.onboarding))
   app.use(
     '/v1',
+    // Before the key check: a preflight carries no key, and an error needs the header to be read.
+    cors(deps.config.corsOrigins),
     requireApiKey(deps.accounts, deps.config.adminToken),
     accountRoutes(deps.accounts),
     pushRoutes(deps.pushes, deps.chunked, deps.batch, deps.idempotency, deps.config, options.state),

@@ -14,6 +14,14 @@ export function databases(): string[] {
   return process.env['TEST_DATABASE_URL'] ? ['pglite', 'postgres'] : ['pglite']
 }
 
+/**
+ * One database, for suites that test a client or the HTTP layer rather than storage: Postgres
+ * when there is one, which starts in a fraction of PGlite's time on a loaded machine.
+ */
+export function oneDatabase(): string {
+  return databases().at(-1)!
+}
+
 export const testVaultKeys = () => `t1:${randomBytes(32).toString('base64')}`
 
 /** A scratch database on the TEST_DATABASE_URL server for one suite. */
