@@ -31,7 +31,7 @@ import type { JobQueue } from '../jobs/queue.ts'
 import type { ActorRef } from '../services/audit.ts'
 import { invoicesToCsv } from '../services/billing.ts'
 import { monthOf } from '../services/metering.ts'
-import type { Services } from './gateway.ts'
+import type { AppServices } from '../services/index.ts'
 
 /**
  * Every operator operation, listed once: its input schemas (path, query and body, as on the
@@ -42,7 +42,7 @@ import type { Services } from './gateway.ts'
 
 /** What an operation may use: the services, with the job queue started on first use. */
 export type AdminServices = Pick<
-  Services,
+  AppServices,
   | 'accounts'
   | 'billing'
   | 'auditLog'
@@ -452,7 +452,11 @@ export function parseInput(
 }
 
 /** The operator's interface in-process (the CLI beside a Postgres or a stopped gateway). */
-export function localAdmin(services: Services, actor: ActorRef = 'cli'): AdminApi {
+export function localAdmin(
+  // The composition root's Services (typed structurally: start/gateway.ts imports this module).
+  services: AppServices & { startJobs(options: { work: boolean }): Promise<JobQueue> },
+  actor: ActorRef = 'cli',
+): AdminApi {
   const s: AdminServices = { ...services, jobs: () => services.startJobs({ work: false }) }
   // Links made here point at this gateway's own listener (KAIXU_PUBLIC_URL wins when set).
   const origin = `http://${services.config.host}:${services.config.port}`
