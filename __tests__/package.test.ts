@@ -59,8 +59,9 @@ describe('the kaixu-push package', () => {
       'dist/cli/index.js',
       'dist/lib/node.js',
       'dist/lib/browser.js',
-      'dist/lib/types/client/node.d.ts',
-      'dist/lib/types/client/index.d.ts',
+      'dist/lib/types/src/client/node.d.ts',
+      'dist/lib/types/src/client/index.d.ts',
+      'dist/lib/types/contract/src/index.d.ts',
       'package.json',
       'README.md',
     ]) {
@@ -70,9 +71,11 @@ describe('the kaixu-push package', () => {
     expect(paths).not.toContain('dist/index.js') // the Action's bundle is not the package's
   })
 
-  it('installs with no dependencies and needs Node 20.19 or later', async () => {
+  it('installs with zod alone and needs Node 20.19 or later', async () => {
     const manifest = JSON.parse(await readFile(join(installed, 'package.json'), 'utf8'))
-    expect(manifest.dependencies ?? {}).toEqual({})
+    // The bundles carry their code; zod is declared because the declarations of the wire
+    // contract's request and answer types (kaixu-contract, shipped in types/) are zod's.
+    expect(Object.keys(manifest.dependencies ?? {})).toEqual(['zod'])
     expect(manifest.engines).toEqual({ node: '>=20.19' })
   })
 

@@ -4,8 +4,8 @@
  * and edge runtimes) and `types/`, the declarations of both.
  */
 import { execFileSync } from 'node:child_process'
-import { rm } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { dirname, join, relative, resolve } from 'node:path'
 import { buildBrowserLibrary, buildNodeLibrary } from './lib/build-lib.ts'
 
 const root = resolve(import.meta.dirname, '..')
@@ -24,3 +24,18 @@ execFileSync(
   ],
   { stdio: 'inherit' },
 )
+
+// The wire contract is a workspace package, not published: its declarations ship in types/contract
+// (src/client/tsconfig.json lists it), and each declaration's `kaixu-contract` import is pointed
+// at that copy so a consumer's TypeScript resolves it.
+const types = join(out, 'types')
+const contractIndex = join(types, 'contract', 'src', 'index.js')
+for (const entry of await readdir(types, { recursive: true })) {
+  if (!entry.endsWith('.d.ts')) continue
+  const file = join(types, entry)
+  const text = await readFile(file, 'utf8')
+  let target = relative(dirname(file), contractIndex).replaceAll('\\', '/')
+  if (!target.startsWith('.')) target = `./${target}`
+  const rewritten = text.replaceAll(/(['"])kaixu-contract\1/g, `'${target}'`)
+  if (rewritten !== text) await writeFile(file, rewritten)
+}
