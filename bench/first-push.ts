@@ -131,6 +131,7 @@ async function cliOnce(
   const args = [CLI, 'deploy', '--no-build', '--prod', '--json', '--dir', dir]
   const out = await new Promise<{ code: number; stderr: string }>((done) => {
     const child = spawn(process.execPath, [...args, '--site', tenant.projectName], {
+      cwd: home, // outside the repository's npm workspaces (see bench/push.ts)
       env: cliEnv(`${gw.url}/api/v1`, tenant.netlifyToken, home),
       stdio: ['ignore', 'ignore', 'pipe'],
     })

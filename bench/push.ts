@@ -171,6 +171,9 @@ async function cliOnce(
   const args = [CLI, 'deploy', '--no-build', '--prod', '--json', '--dir', dir, '--site', site]
   const out = await new Promise<{ code: number; stdout: string; stderr: string }>((done) => {
     const child = spawn(process.execPath, args, {
+      // Outside this repository: from its root netlify-cli sees the npm workspaces (gateway,
+      // contract) as a monorepo and refuses to guess which project to deploy.
+      cwd: home,
       env: cliEnv(`${gw.url}/api/v1`, token, home),
       stdio: ['ignore', 'pipe', 'pipe'],
     })
