@@ -5,7 +5,7 @@ import { insertAudit, type AuditEntry } from '../db/audit-repo.ts'
 import { recordUsageEvent } from '../db/billing-repo.ts'
 import type { Db, Queryable } from '../db/db.ts'
 import * as repo from '../db/pushes-repo.ts'
-import { settleUnseenFunctions } from '../db/functions-repo.ts'
+import { settleUnseenFunctions, type PushFunction } from '../db/functions-repo.ts'
 import { ERRORS } from '../errors.ts'
 import type { JobQueue } from '../jobs/queue.ts'
 import type { NetlifyClient, NetlifyDeploy } from '../netlify/client.ts'
@@ -31,13 +31,7 @@ export interface InitInput {
 }
 
 /** A function of push-init: its zip's digest and size, and what Netlify needs to run it. */
-export interface FunctionInput {
-  name: string
-  sha256: string
-  size: number
-  runtime: string
-  invocationMode?: string | undefined
-  timeout?: number | undefined
+export interface FunctionInput extends PushFunction {
   /** Cron expression: Netlify's `function_schedules`. */
   schedule?: string | undefined
   /** Netlify's `functions_config` entry, passed on as given. */
