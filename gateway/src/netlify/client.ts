@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream'
+import { Readable } from 'node:stream'
 import { AGAIN, poll } from '../lib/poll.ts'
 import { backoff, retry } from '../lib/retry.ts'
 import { Agent, request, type Dispatcher } from 'undici'
@@ -48,6 +48,19 @@ export interface CreateDeployInput {
   function_schedules?: { name: string; cron: string }[]
   functions_config?: Record<string, Record<string, unknown>>
 }
+
+/** The fields of a zip deploy besides its archive (see `createZipDeploy`). */
+export interface CreateZipDeployInput {
+  draft: boolean
+  branch?: string
+  title?: string
+}
+
+/**
+ * The longest a zip deploy's POST may take: Netlify answers only once the whole archive (up to
+ * 1 GiB, ~1.4 GB as base64) is in, and reads it no faster than the link allows.
+ */
+export const ZIP_DEPLOY_TIMEOUT_MS = 15 * 60_000
 
 /** How a function zip is announced in its upload's query, as netlify-cli sends it. */
 export interface FunctionUpload {
@@ -193,6 +206,54 @@ export function createNetlifyClient(options: NetlifyClientOptions) {
     })
   }
 
+  /**
+   * One paced POST whose body is `{"draft":…,"branch":…,"zip":"<base64 of zip>"}`, streamed.
+   * `draft` and `branch` exist only as JSON fields (a raw `application/zip` body would always
+   * deploy to production), so the archive travels base64 in the `zip` field.
+   */
+  async function createZipDeploy(
+    token: string,
+    siteId: string,
+    input: CreateZipDeployInput,
+    zip: Readable,
+  ): Promise<NetlifyDeploy> {
+    const query = input.title ? `?title=${encodeURIComponent(input.title)}` : ''
+    const fields = JSON.stringify({
+      draft: input.draft,
+      ...(input.branch ? { branch: input.branch } : {}),
+    })
+    // The archive's own failure is the one to report, not the request it cut short.
+    let zipError: unknown = null
+    zip.once('error', (error) => (zipError ??= error))
+    const body = Readable.from(zipJsonBody(`${fields.slice(0, -1)},"zip":"`, zip, '"}'))
+    // Held here, before the first byte leaves: a 429 would waste the one-shot body.
+    await pacer.acquire(token)
+    let res: Dispatcher.ResponseData
+    try {
+      res = await request(`${base}/sites/${encodeURIComponent(siteId)}/deploys${query}`, {
+        method: 'POST',
+        dispatcher,
+        headers: {
+          authorization: `Bearer ${token}`,
+          'user-agent': userAgent,
+          'content-type': 'application/json',
+        },
+        body,
+        headersTimeout: ZIP_DEPLOY_TIMEOUT_MS,
+        bodyTimeout: ZIP_DEPLOY_TIMEOUT_MS,
+      })
+    } catch (error) {
+      pacer.release(token)
+      // undici destroys the body on failure, which destroys `zip` too: its producer stops.
+      body.destroy()
+      throw zipError ?? toNetlifyError(error)
+    }
+    pacer.release(token, rateHeaders(res.statusCode, res.headers))
+    const text = await res.body.text()
+    if (res.statusCode >= 400) throw errorFromResponse(res.statusCode, res.headers, text)
+    return JSON.parse(text) as NetlifyDeploy
+  }
+
   return {
     /** Checks a token: Netlify answers the token's user or 401. */
     getCurrentUser: (token: string) => call<{ id: string; email?: string }>(token, 'GET', '/user'),
@@ -269,6 +330,14 @@ export function createNetlifyClient(options: NetlifyClientOptions) {
     },
 
     /**
+     * Creates a deploy from a zip archive in one POST (one attempt: `zip` is consumed once). The
+     * deploy comes back `uploaded` or later with nothing required; the caller polls it to ready.
+     * A dropped connection is a transient NetlifyApiError, a refused archive (413, 422) a
+     * permanent one, and a failing `zip` stream aborts the request with its own error.
+     */
+    createZipDeploy,
+
+    /**
      * Streams one file into a deploy. `body` is consumed once, so failures are not retried here:
      * a transient one reaches the caller (and the client re-sends the file).
      */
@@ -304,6 +373,22 @@ export function createNetlifyClient(options: NetlifyClientOptions) {
 }
 
 export type NetlifyClient = ReturnType<typeof createNetlifyClient>
+
+/**
+ * `head`, then `zip` as base64, then `tail`. Base64 turns every 3 bytes into 4 characters, so
+ * the 0–2 bytes of a chunk that do not fill a group wait for the next chunk.
+ */
+async function* zipJsonBody(head: string, zip: Readable, tail: string): AsyncGenerator<Buffer> {
+  yield Buffer.from(head)
+  let carry = Buffer.alloc(0)
+  for await (const chunk of zip as AsyncIterable<Buffer>) {
+    const bytes = carry.length === 0 ? chunk : Buffer.concat([carry, chunk])
+    const whole = bytes.length - (bytes.length % 3)
+    carry = Buffer.from(bytes.subarray(whole))
+    if (whole > 0) yield Buffer.from(bytes.subarray(0, whole).toString('base64'), 'latin1')
+  }
+  yield Buffer.from(carry.toString('base64') + tail)
+}
 
 const isDiffDone = (state: string) =>
   ['prepared', 'uploading', 'uploaded', 'processing', 'processed', 'ready'].includes(state)
