@@ -9,6 +9,7 @@ import yazl from 'yazl'
 import { createNetlifyClient, NetlifyApiError } from '../src/netlify/client.ts'
 import type { NetlifyClient, NetlifyDeploy } from '../src/netlify/client.ts'
 import { startSandboxServer } from '../src/netlify/sandbox/index.ts'
+import { Base64Decoder } from '../src/netlify/sandbox/zip-body.ts'
 import type { NetlifySandbox } from '../src/netlify/sandbox/index.ts'
 import { sha1 } from './helpers/pushes.ts'
 import { sendRaw, type Answer } from './helpers/raw-http.ts'
@@ -460,6 +461,40 @@ describe('digest bodies keep express.json’s rules', () => {
     })
     expect(odd.status).toBe(415)
     expect(sandbox.stats().zipDeploys).toBe(0)
+  })
+})
+
+describe('the sandbox’s base64 decoder', () => {
+  /** Decodes `pieces` as they would arrive from the JSON parser. */
+  const decode = (pieces: string[]): Buffer => {
+    const decoder = new Base64Decoder()
+    return Buffer.concat([...pieces.map((p) => decoder.push(p)), decoder.end()])
+  }
+  const bytes = randomBytes(300_001)
+  const text = bytes.toString('base64')
+
+  it('decodes pieces split anywhere, padding included, and MIME line breaks', () => {
+    const pieces: string[] = []
+    for (let i = 0, n = 1; i < text.length; i += n, n = (n * 7) % 1021)
+      pieces.push(text.slice(i, i + n))
+    expect(decode(pieces).equals(bytes)).toBe(true)
+    expect(decode([text.slice(0, -1), text.slice(-1)]).equals(bytes)).toBe(true)
+    const mime = text.replace(/.{76}/g, '$&\r\n')
+    expect(decode([mime.slice(0, 99_999), mime.slice(99_999)]).equals(bytes)).toBe(true)
+    expect(decode(['QUJD', 'RA']).toString()).toBe('ABCD')
+  })
+
+  it('refuses what is not base64, padding before the end and a lone last character', () => {
+    for (const pieces of [
+      ['QUJD!'],
+      [text.slice(0, 70_000) + '*' + text.slice(70_000)],
+      ['QQ==', 'QUJD'],
+      ['QQ==' + 'A'.repeat(70_000)],
+      ['A'.repeat(65_532) + 'QQ==', 'QUJD'],
+      ['QUJDR'],
+      ['QUJD===='],
+    ])
+      expect(() => decode(pieces)).toThrow('not valid base64')
   })
 })
 

@@ -263,7 +263,6 @@ class ArchiveSpool {
 }
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/
-const PADDING = /^=*$/
 const WHITESPACE = /[\t\n\r ]/g
 /** Decode this many characters at a time: one Buffer per JSON string piece would be slow. */
 const DECODE_BLOCK = 64 * 1024
@@ -272,6 +271,11 @@ const DECODE_BLOCK = 64 * 1024
  * Decodes base64 text that arrives in pieces of any length, keeping the 0–3 characters of an
  * unfinished quantum for the next piece. Line breaks (MIME-style base64) are skipped; any other
  * character, or padding before the end, is a 422 as for any invalid deploy body.
+ *
+ * Validating every character with a regular expression cost more than the rest of the sandbox
+ * together (8 of 28 CPU seconds for a 1 GiB archive). Node's decoder skips what is not base64, so
+ * a block that decodes to exactly 3 bytes per 4 characters held nothing else; only a block that
+ * does not is looked at closely.
  */
 export class Base64Decoder {
   /** Characters received, the archive's share of the JSON body. */
@@ -282,28 +286,44 @@ export class Base64Decoder {
   /** Takes a piece; returns the bytes decoded so far (often none: they are decoded in blocks). */
   push(piece: string): Buffer {
     this.chars += piece.length
-    let clean = piece
-    if (!BASE64.test(clean) || this.padded) {
-      clean = clean.replace(WHITESPACE, '')
-      if (this.padded ? !PADDING.test(clean) : !BASE64.test(clean)) throw invalidBase64()
-    }
-    if (clean.includes('=')) this.padded = true
-    this.pending += clean
-    if (this.pending.length < DECODE_BLOCK) return EMPTY
-    const usable = this.pending.length - (this.pending.length % 4)
-    const bytes = Buffer.from(this.pending.slice(0, usable), 'base64')
-    this.pending = this.pending.slice(usable)
-    return bytes
+    this.pending += piece
+    return this.pending.length < DECODE_BLOCK ? EMPTY : this.decode(false)
   }
 
   /** The last bytes; unpadded endings are accepted, a lone trailing character is not. */
   end(): Buffer {
-    const rest = this.pending
-    this.pending = ''
-    if (rest.length % 4 === 1 || (this.padded && rest.length % 4 !== 0)) throw invalidBase64()
-    if (/={3,}$/.test(rest)) throw invalidBase64()
-    return Buffer.from(rest, 'base64')
+    return this.decode(true)
   }
+
+  private decode(final: boolean): Buffer {
+    let text = this.pending
+    let bytes = decodeWhole(text, final)
+    if (bytes === null) {
+      // Whitespace, or something that is not base64: the slow and exact way.
+      text = text.replace(WHITESPACE, '')
+      if (!BASE64.test(text)) throw invalidBase64()
+      bytes = decodeWhole(text, final)
+      if (bytes === null) throw invalidBase64()
+    }
+    if (bytes.length > 0 && this.padded) throw invalidBase64()
+    const used = final ? text.length : text.length - (text.length % 4)
+    if (text.slice(0, used).endsWith('=')) this.padded = true
+    this.pending = text.slice(used)
+    return bytes
+  }
+}
+
+/**
+ * Decodes the whole quanta of `text` (all of it when `final`), or returns null when the bytes
+ * are fewer than its characters promise: Node skipped something that is not base64.
+ */
+function decodeWhole(text: string, final: boolean): Buffer | null {
+  const used = final ? text.length : text.length - (text.length % 4)
+  if (final && used % 4 === 1) return null
+  const quanta = text.slice(0, used)
+  const padding = quanta.endsWith('==') ? 2 : quanta.endsWith('=') ? 1 : 0
+  const bytes = Buffer.from(quanta, 'base64')
+  return bytes.length === Math.floor(((used - padding) * 3) / 4) ? bytes : null
 }
 
 const EMPTY = Buffer.alloc(0)
