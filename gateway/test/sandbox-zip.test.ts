@@ -317,7 +317,11 @@ describe('refused archives keep nothing', () => {
       ],
       ['bad base64', jsonZip('UEsDBA==!!!!'), /not valid base64/],
       ['files beside zip', jsonZip(good, { files: { 'a.txt': sha1('a') } }), /no files/],
-      ['a zip that is not a string', { json: { zip: 12 } }, /zip: expected one base64 string/],
+      [
+        'a zip that is not a string',
+        { json: { zip: 12 } },
+        /zip: send the archive as one base64 string/,
+      ],
       [
         'a raw garbage body',
         { body: 'PK\u0003\u0004nope', headers: { 'content-type': 'application/zip' } },

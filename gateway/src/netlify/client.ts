@@ -57,10 +57,10 @@ export interface CreateZipDeployInput {
 }
 
 /**
- * The longest a zip deploy's POST may take: Netlify answers only once the whole archive (up to
- * 1 GiB, ~1.4 GB as base64) is in, and reads it no faster than the link allows.
+ * How long a zip deploy's POST may wait for Netlify's answer once the archive is sent, and for
+ * each piece of it: Netlify answers only after taking in the whole archive (up to 1 GiB).
  */
-export const ZIP_DEPLOY_TIMEOUT_MS = 15 * 60_000
+export const ZIP_DEPLOY_TIMEOUT_MS = 10 * 60_000
 
 /** How a function zip is announced in its upload's query, as netlify-cli sends it. */
 export interface FunctionUpload {
@@ -227,7 +227,12 @@ export function createNetlifyClient(options: NetlifyClientOptions) {
     zip.once('error', (error) => (zipError ??= error))
     const body = Readable.from(zipJsonBody(`${fields.slice(0, -1)},"zip":"`, zip, '"}'))
     // Held here, before the first byte leaves: a 429 would waste the one-shot body.
-    await pacer.acquire(token)
+    try {
+      await pacer.acquire(token)
+    } catch (error) {
+      zip.destroy()
+      throw error
+    }
     let res: Dispatcher.ResponseData
     try {
       res = await request(`${base}/sites/${encodeURIComponent(siteId)}/deploys${query}`, {
@@ -244,13 +249,18 @@ export function createNetlifyClient(options: NetlifyClientOptions) {
       })
     } catch (error) {
       pacer.release(token)
-      // undici destroys the body on failure, which destroys `zip` too: its producer stops.
+      // The archive's producer must learn that nobody reads it any more.
       body.destroy()
+      zip.destroy()
       throw zipError ?? toNetlifyError(error)
     }
     pacer.release(token, rateHeaders(res.statusCode, res.headers))
     const text = await res.body.text()
-    if (res.statusCode >= 400) throw errorFromResponse(res.statusCode, res.headers, text)
+    if (res.statusCode >= 400) {
+      // Netlify may refuse (413, 429) before the archive is all sent.
+      zip.destroy()
+      throw errorFromResponse(res.statusCode, res.headers, text)
+    }
     return JSON.parse(text) as NetlifyDeploy
   }
 

@@ -56,8 +56,10 @@ export const API_PREFIX = '/api/v1'
 // include_upload_url, build_version…), so unknown keys are kept and ignored.
 const deployBodySchema = z.looseObject({
   files: z.record(z.string(), z.unknown()).nullish(),
-  // A base64 `zip` string never gets here (zip-body.ts takes it out); anything else is refused.
-  zip: z.null({ error: 'expected one base64 string' }).optional(),
+  // A create's base64 `zip` string never gets here (zip-body.ts takes it out of the body).
+  zip: z
+    .null({ error: 'send the archive as one base64 string when creating the deploy' })
+    .optional(),
   functions: z.record(z.string(), z.unknown()).nullish(),
   draft: z.boolean().nullish(),
   branch: z.string().nullish(),

@@ -55,9 +55,16 @@ export async function readDeployBody(
   options: DeployBodyOptions,
 ): Promise<DeployBody> {
   if (req.is('application/zip')) {
+    const stages = decoding(req)
     options.onArchive()
     const spool = new ArchiveSpool(options.tempPath, options.maxArchiveBytes)
-    await readInto(req, [], sinkOf(spool.write, false), spool)
+    try {
+      await readInto(req, stages, new Sink(spool.write, false))
+      await spool.close()
+    } catch (err) {
+      await spool.discard()
+      throw err
+    }
     return { fields: undefined, archive: { path: spool.path, size: spool.size } }
   }
   if (!req.is('application/json')) return { fields: undefined, archive: null }
@@ -95,7 +102,7 @@ async function readJson(req: Request, options: DeployBodyOptions): Promise<Deplo
   let inString: 'zip' | 'value' | null = null
   let text = ''
   let first = true
-  const sink = sinkOf<Token>(take, true)
+  const sink = new Sink<Token>(take, true)
   // Returns a promise only when the archive file asks to wait (backpressure).
   function take(token: Token): Promise<void> | null {
     // express.json is strict: only an object or an array at the top.
@@ -144,35 +151,29 @@ async function readJson(req: Request, options: DeployBodyOptions): Promise<Deplo
   }
 
   try {
-    await readInto(req, [counter, tokens], sink, null)
+    await readInto(req, [...decoding(req), counter, tokens], sink)
   } catch (err) {
     await (spool as ArchiveSpool | null)?.discard()
-    // Refusals of ours, and a client gone away (nobody to answer), are what they are.
-    if (err instanceof ApiError || req.socket.destroyed) throw err
+    // Refusals and failures of ours (the disk), and a client gone away, are what they are.
+    if (err instanceof ApiError || err === sink.failure || req.socket.destroyed) throw err
     // The rest is the parser or the decompression failing on the body itself. An empty body is
     // `{}` for express.json, and an error for the parser.
     if (bodyBytes === 0) return { fields: {}, archive: null }
     throw new ApiError(400, 'Invalid JSON body')
   }
   const done = spool as ArchiveSpool | null
-  if (done) await done.close()
+  await done?.close()
   return { fields: assembler.current, archive: done ? { path: done.path, size: done.size } : null }
 }
 
 /**
- * Pipes the request (decoded per its Content-Encoding, as express.json does) through `stages`
- * into `sink`. The request itself stays out of the pipeline: a pipeline destroys every stream
+ * Pipes the request through `stages` (decoding first, see `decoding`) into `sink`. The request itself stays out of the pipeline: a pipeline destroys every stream
  * on failure, and a destroyed request takes its socket along, so a 413 could not be answered.
  * On failure the request is unpiped; the API's error path drains what is left of it.
  */
-async function readInto(
-  req: Request,
-  stages: Duplex[],
-  sink: Writable,
-  spool: ArchiveSpool | null,
-): Promise<void> {
+async function readInto(req: Request, stages: Duplex[], sink: Writable): Promise<void> {
   const entry = new PassThrough()
-  const chain = [entry, ...decoding(req), ...stages, sink]
+  const chain = [entry, ...stages, sink]
   const aborted = () => {
     if (!req.complete) entry.destroy(new Error('The request was aborted'))
   }
@@ -181,10 +182,8 @@ async function readInto(
   req.pipe(entry)
   try {
     await pipeline(chain)
-    if (spool) await spool.close()
   } catch (err) {
     req.unpipe(entry)
-    await spool?.discard()
     throw err
   } finally {
     req.off('error', aborted)
@@ -192,7 +191,10 @@ async function readInto(
   }
 }
 
-/** The decompression express.json applies for each Content-Encoding (none for identity). */
+/**
+ * The decompression express.json applies for each Content-Encoding (none for identity); 415 for
+ * others. Called before anything is written, so an unknown encoding leaves nothing behind.
+ */
 function decoding(req: Request): Transform[] {
   const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase()
   switch (encoding) {
@@ -209,20 +211,31 @@ function decoding(req: Request): Transform[] {
   }
 }
 
-/** A Writable that hands each chunk to `write`, waiting when it returns a promise (the disk). */
-function sinkOf<T>(write: (chunk: T) => Promise<void> | null, objectMode: boolean): Writable {
-  return new Writable({
-    objectMode,
-    write(chunk: T, _encoding, callback) {
-      try {
-        const wait = write(chunk)
-        if (wait) wait.then(() => callback(), callback)
-        else callback()
-      } catch (err) {
-        callback(err as Error)
-      }
-    },
-  })
+/**
+ * A Writable that hands each chunk to `write`, waiting when it returns a promise (the disk). It
+ * remembers its own failure: that one is the sandbox's doing or a limit, never bad JSON.
+ */
+class Sink<T> extends Writable {
+  failure: unknown = null
+
+  constructor(write: (chunk: T) => Promise<void> | null, objectMode: boolean) {
+    super({
+      objectMode,
+      write: (chunk: T, _encoding, callback) => {
+        const fail = (err: unknown) => {
+          this.failure = err
+          callback(err as Error)
+        }
+        try {
+          const wait = write(chunk)
+          if (wait) wait.then(() => callback(), fail)
+          else callback()
+        } catch (err) {
+          fail(err)
+        }
+      },
+    })
+  }
 }
 
 /** The archive's temporary file, with Netlify's size limit applied as bytes arrive. */
