@@ -255,7 +255,14 @@ describe('raw application/zip bodies', () => {
     expect(res.json()).toMatchObject({ draft: false, branch: null, title: 'raw zip', required: [] })
     await waitForState(res.json<NetlifyDeploy>().id, ['ready'])
     expect((await site(s.name)).text()).toBe('raw')
-    expect(sandbox.stats().zipDeploys).toBe(1)
+
+    const windows = await api('POST', `/sites/${s.id}/deploys`, {
+      body: await zipOf([['index.html', 'windows']]),
+      headers: { 'content-type': 'application/x-zip-compressed' },
+    })
+    await waitForState(windows.json<NetlifyDeploy>().id, ['ready'])
+    expect((await site(s.name)).text()).toBe('windows')
+    expect(sandbox.stats().zipDeploys).toBe(2)
   })
 })
 
