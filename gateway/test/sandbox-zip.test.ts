@@ -380,6 +380,21 @@ describe('limits and faults', () => {
     expect(await tmpFiles()).toEqual([])
   })
 
+  it('refuses a zip deploy over the deploy limit before reading its archive', async () => {
+    // Its own token: the client holds a token that got a 429 until the window resets.
+    const token = 'zip-token-limited'
+    const s = (await api('POST', '/sites', { token, json: {} })).json<{ id: string }>()
+    sandbox.configure({ deploysPerMinute: 1 })
+    const zip = await zipOf([['index.html', 'first']])
+    await client.createZipDeploy(token, s.id, { draft: false }, Readable.from([zip]))
+    const endless = new Readable({ read: () => void endless.push(Buffer.alloc(64 * 1024)) })
+    await expect(
+      client.createZipDeploy(token, s.id, { draft: false }, endless),
+    ).rejects.toMatchObject({ status: 429, transient: true })
+    expect(endless.destroyed).toBe(true)
+    await expect(tmpFilesSettled()).resolves.toEqual([])
+  })
+
   it('fails createZipDeploy transiently when the connection dies mid-stream', async () => {
     const s = await createSite()
     const zip = await zipOf([['big.bin', randomBytes(2 * 1024 * 1024), { compress: false }]])
