@@ -23,6 +23,8 @@ export interface NetlifyDeploy {
   links?: { permalink?: string; alias?: string; branch?: string } | null
   branch?: string | null
   draft?: boolean
+  title?: string | null
+  created_at?: string | null
 }
 
 export interface NetlifySite {
@@ -271,6 +273,14 @@ export function createNetlifyClient(options: NetlifyClientOptions) {
     getSite: (token: string, siteId: string) =>
       call<NetlifySite>(token, 'GET', `/sites/${encodeURIComponent(siteId)}`),
 
+    /** The site's newest deploys, newest first: one page of `perPage`. */
+    listSiteDeploys: (token: string, siteId: string, perPage = 20) =>
+      call<NetlifyDeploy[]>(
+        token,
+        'GET',
+        `/sites/${encodeURIComponent(siteId)}/deploys?per_page=${perPage}`,
+      ),
+
     /** `quick`: one short attempt, for reads that must not hold a client (push-status). */
     getDeploy: (token: string, deployId: string, quick = false) =>
       quick
@@ -377,6 +387,12 @@ export function createNetlifyClient(options: NetlifyClientOptions) {
         fn.size,
       )
     },
+
+    /**
+     * File PUTs (or any requests) `token` can still send in Netlify's current rate window
+     * before one must wait for the reset; undefined when no limit is announced.
+     */
+    requestBudget: (token: string): number | undefined => pacer.remaining(token),
 
     close: () => dispatcher.close(),
   }
