@@ -255,7 +255,14 @@ describe('raw application/zip bodies', () => {
     expect(res.json()).toMatchObject({ draft: false, branch: null, title: 'raw zip', required: [] })
     await waitForState(res.json<NetlifyDeploy>().id, ['ready'])
     expect((await site(s.name)).text()).toBe('raw')
-    expect(sandbox.stats().zipDeploys).toBe(1)
+
+    const windows = await api('POST', `/sites/${s.id}/deploys`, {
+      body: await zipOf([['index.html', 'windows']]),
+      headers: { 'content-type': 'application/x-zip-compressed' },
+    })
+    await waitForState(windows.json<NetlifyDeploy>().id, ['ready'])
+    expect((await site(s.name)).text()).toBe('windows')
+    expect(sandbox.stats().zipDeploys).toBe(2)
   })
 })
 
@@ -371,6 +378,21 @@ describe('limits and faults', () => {
     expect(raw.status).toBe(429)
     expect(sandbox.stats()).toMatchObject({ zipDeploys: 1, deployRateLimited: 2 })
     expect(await tmpFiles()).toEqual([])
+  })
+
+  it('refuses a zip deploy over the deploy limit before reading its archive', async () => {
+    // Its own token: the client holds a token that got a 429 until the window resets.
+    const token = 'zip-token-limited'
+    const s = (await api('POST', '/sites', { token, json: {} })).json<{ id: string }>()
+    sandbox.configure({ deploysPerMinute: 1 })
+    const zip = await zipOf([['index.html', 'first']])
+    await client.createZipDeploy(token, s.id, { draft: false }, Readable.from([zip]))
+    const endless = new Readable({ read: () => void endless.push(Buffer.alloc(64 * 1024)) })
+    await expect(
+      client.createZipDeploy(token, s.id, { draft: false }, endless),
+    ).rejects.toMatchObject({ status: 429, transient: true })
+    expect(endless.destroyed).toBe(true)
+    await expect(tmpFilesSettled()).resolves.toEqual([])
   })
 
   it('fails createZipDeploy transiently when the connection dies mid-stream', async () => {

@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto'
-import { createReadStream } from 'node:fs'
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises'
+import { createReadStream, createWriteStream } from 'node:fs'
+import { mkdir, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Readable } from 'node:stream'
+import { PassThrough, Readable } from 'node:stream'
+import { buffer } from 'node:stream/consumers'
+import { pipeline } from 'node:stream/promises'
 import type { Db, Queryable } from '../db/db.ts'
 import { deleteStaged, markStaged, stagedData } from '../db/zip-repo.ts'
 
@@ -28,6 +30,12 @@ export interface FileStaging {
     pushId: string,
     files: readonly { sha1: string; bytes: Buffer }[],
   ): Promise<void>
+  /**
+   * Keeps one content as it streams in. `body` verifies itself (a digest gate that fails on a
+   * wrong SHA-1): nothing is kept unless it ends well. With files it goes straight to disk; a
+   * row needs its bytes whole (a zip push's files are at most inlineMaxBytes).
+   */
+  keepStream(q: Queryable, pushId: string, sha1: string, body: Readable): Promise<void>
   /** Opens some kept contents at once (one query for rows): each SHA-1's stream, on demand. */
   open(pushId: string, refs: readonly StagedRef[]): Promise<Map<string, () => Readable>>
   /** Forgets a push's contents, rows and files. */
@@ -76,6 +84,8 @@ function bytesInRows(db: Db): FileStaging {
         [...data].map(([sha1, bytes]) => [sha1, () => Readable.from(bytes.length ? [bytes] : [])]),
       )
     },
+    keepStream: async (q, pushId, sha1, body) =>
+      void (await markStaged(q, pushId, [{ sha1, data: await buffer(body) }])),
     drop: async (pushId) => void (await deleteStaged(db, pushId)),
   }
 }
@@ -83,22 +93,35 @@ function bytesInRows(db: Db): FileStaging {
 function filesOnDisk(db: Db, dir: string): FileStaging {
   // Ids are validated ([A-Za-z0-9_] and hex) before they get here; no path can escape `dir`.
   const file = (pushId: string, sha1: string) => join(dir, pushId, sha1)
+  /** A file appears whole or not at all: written under a temporary name, then renamed. */
+  async function write(pushId: string, sha1: string, source: Readable | Buffer[]) {
+    // Taken in at once, so a body that fails (a wrong SHA-1) while the folder is made is not
+    // an unhandled error; backpressure holds it until the file is open.
+    const through = new PassThrough()
+    const taken = pipeline(Array.isArray(source) ? Readable.from(source) : source, through)
+    taken.catch(() => {}) // surfaced below, by Promise.all
+    const temp = join(dir, pushId, `.${randomBytes(8).toString('hex')}.tmp`)
+    try {
+      await mkdir(join(dir, pushId), { recursive: true })
+      await Promise.all([taken, pipeline(through, createWriteStream(temp))])
+      await rename(temp, file(pushId, sha1))
+    } catch (error) {
+      await rm(temp, { force: true })
+      throw error
+    }
+  }
   return {
     async keep(q, pushId, files) {
-      await mkdir(join(dir, pushId), { recursive: true })
-      // A file appears whole or not at all: written under a temporary name, then renamed.
-      await Promise.all(
-        files.map(async (f) => {
-          const temp = join(dir, pushId, `.${randomBytes(8).toString('hex')}.tmp`)
-          await writeFile(temp, f.bytes)
-          await rename(temp, file(pushId, f.sha1))
-        }),
-      )
+      await Promise.all(files.map((f) => write(pushId, f.sha1, [f.bytes])))
       await markStaged(
         q,
         pushId,
         files.map((f) => ({ sha1: f.sha1, data: null })),
       )
+    },
+    async keepStream(q, pushId, sha1, body) {
+      await write(pushId, sha1, body)
+      await markStaged(q, pushId, [{ sha1, data: null }])
     },
     open: async (pushId, refs) =>
       new Map(refs.map((r) => [r.sha1, () => createReadStream(file(pushId, r.sha1))])),

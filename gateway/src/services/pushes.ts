@@ -1,5 +1,4 @@
 import type { Readable } from 'node:stream'
-import { buffer } from 'node:stream/consumers'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { AGAIN, poll } from '../lib/poll.ts'
 import { findProject } from '../db/accounts-repo.ts'
@@ -319,9 +318,8 @@ export function createPushService(
       const gate = sha1Gate(sha1, size).feedFrom(body)
       try {
         if (push.zip_state === 'staging') {
-          // Kept for the archive; the body is at most inlineMaxBytes, checked above.
-          const bytes = await buffer(gate)
-          if (!gate.mismatched) await ctx.staging.keep(db, pushId, [{ sha1, bytes }])
+          // Kept for the archive (zip-deploys.ts), and only if the gate lets it end.
+          await ctx.staging.keepStream(db, pushId, sha1, gate)
         } else {
           await netlify.uploadFile(token, push.deploy_id!, target.path, gate, contentLength)
         }

@@ -54,7 +54,9 @@ export async function readDeployBody(
   req: Request,
   options: DeployBodyOptions,
 ): Promise<DeployBody> {
-  if (req.is('application/zip')) {
+  // Windows names zip files application/x-zip-compressed; clients that take the type from the file
+  // send that.
+  if (req.is(['application/zip', 'application/x-zip-compressed'])) {
     const stages = decoding(req)
     options.onArchive()
     const spool = new ArchiveSpool(options.tempPath, options.maxArchiveBytes)
