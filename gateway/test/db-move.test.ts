@@ -140,7 +140,13 @@ describe.each(databases().slice(-1))('db export from PGlite, db import into %s',
       vaultKeyFile: join(source.dataDir, 'vault.key'),
     })
     const tables = exported['tables'] as Record<string, number>
-    expect(tables).toMatchObject({ customers: 1, pushes: 2, push_usage_events: 1, push_chunks: 2 })
+    expect(tables).toMatchObject({
+      customers: 1,
+      pushes: 3,
+      push_usage_events: 1,
+      push_chunks: 2,
+      push_staged_files: 2,
+    })
     // Nothing of the token in clear: it travels sealed, the key stays behind; owner-only file.
     expect((await stat(exportFile)).mode & 0o777).toBe(0o600)
     const text = await readFile(exportFile, 'utf8')
