@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import { createReadStream, createWriteStream } from 'node:fs'
-import { mkdir, rename, rm } from 'node:fs/promises'
+import { createWriteStream } from 'node:fs'
+import { mkdir, readFile, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { PassThrough, Readable } from 'node:stream'
 import { buffer } from 'node:stream/consumers'
@@ -80,9 +80,7 @@ function bytesInRows(db: Db): FileStaging {
       )),
     async open(pushId, refs) {
       const data = await stagedData(db, pushId, [...new Set(refs.map((r) => r.sha1))])
-      return new Map(
-        [...data].map(([sha1, bytes]) => [sha1, () => Readable.from(bytes.length ? [bytes] : [])]),
-      )
+      return new Map([...data].map(([sha1, bytes]) => [sha1, () => Readable.from(pieces(bytes))]))
     },
     keepStream: async (q, pushId, sha1, body) =>
       void (await markStaged(q, pushId, [{ sha1, data: await buffer(body) }])),
@@ -123,11 +121,19 @@ function filesOnDisk(db: Db, dir: string): FileStaging {
       await write(pushId, sha1, body)
       await markStaged(q, pushId, [{ sha1, data: null }])
     },
-    open: async (pushId, refs) =>
-      new Map(refs.map((r) => [r.sha1, () => createReadStream(file(pushId, r.sha1))])),
+    // A group is read at once (it is bounded): one file after another, each open waiting on
+    // the one before, cost 2 ms a file, 10 s for a 5 000-file archive.
+    async open(pushId, refs) {
+      const shas = [...new Set(refs.map((r) => r.sha1))]
+      const contents = await Promise.all(shas.map((sha1) => readFile(file(pushId, sha1))))
+      return new Map(shas.map((sha1, i) => [sha1, () => Readable.from(pieces(contents[i]!))]))
+    },
     async drop(pushId) {
       await rm(join(dir, pushId), { recursive: true, force: true })
       await deleteStaged(db, pushId)
     },
   }
 }
+
+/** A content as stream pieces: none for an empty one (a zero-length chunk would be a read). */
+const pieces = (bytes: Buffer) => (bytes.length ? [bytes] : [])

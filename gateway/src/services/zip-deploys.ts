@@ -90,8 +90,19 @@ export function createZipDeploys(deps: PushServiceDeps, ctx: PushContext) {
   /** The archive of every path of the push, streamed from staging a bounded group at a time. */
   function archive(pushId: string, entries: readonly zipRepo.ZipEntry[]): Readable {
     const zip = new yazl.ZipFile()
-    let opened: Promise<Map<string, () => Readable>> | undefined
-    for (const group of readGroups(entries)) {
+    const groups = readGroups(entries)
+    // Group g is read while group g-1 is being written: the archive never waits on a file
+    // opened one at a time, and at most two groups are in memory.
+    const opened = new Map<number, Promise<Map<string, () => Readable>>>()
+    const open = (g: number) => {
+      if (g < groups.length && !opened.has(g)) {
+        const reading = staging.open(pushId, groups[g]!)
+        reading.catch(() => {}) // surfaced to the entry that needs it
+        opened.set(g, reading)
+      }
+      return opened.get(g)!
+    }
+    for (const [g, group] of groups.entries()) {
       for (const [i, entry] of group.entries()) {
         zip.addReadStreamLazy(
           entry.path,
@@ -99,15 +110,26 @@ export function createZipDeploys(deps: PushServiceDeps, ctx: PushContext) {
             size: entry.size,
             mtime: ENTRY_TIME,
             compress: COMPRESSIBLE.has(extname(entry.path).slice(1).toLowerCase()),
+            // The archive crosses the wire once, and Netlify compresses for serving itself:
+            // zlib's fastest level left 4 % more bytes than level 6 on generated HTML, in two
+            // thirds of the time.
+            compressionLevel: 1,
           },
           (callback) => {
-            // yazl asks for entries in order: the group is read when its first entry is due.
-            if (i === 0) opened = staging.open(pushId, group)
-            opened!.then(
+            // yazl asks for entries in order: at a group's first entry the one before is done.
+            if (i === 0) {
+              opened.delete(g - 1)
+              void open(g + 1)
+            }
+            open(g).then(
               (streams) => {
-                const open = streams.get(entry.sha1)
-                if (!open) throw new Error(`The kept bytes of ${entry.sha1} are gone`)
-                callback(null, open())
+                const stream = streams.get(entry.sha1)
+                if (stream) callback(null, stream())
+                else
+                  callback(
+                    new Error(`The kept bytes of ${entry.sha1} are gone`),
+                    undefined as never,
+                  )
               },
               (error: unknown) => callback(error, undefined as never),
             )
