@@ -109,11 +109,10 @@ export function createZipDeploys(deps: PushServiceDeps, ctx: PushContext) {
           {
             size: entry.size,
             mtime: ENTRY_TIME,
-            compress: COMPRESSIBLE.has(extname(entry.path).slice(1).toLowerCase()),
             // The archive crosses the wire once, and Netlify compresses for serving itself:
             // zlib's fastest level left 4 % more bytes than level 6 on generated HTML, in two
-            // thirds of the time.
-            compressionLevel: 1,
+            // thirds of the time. 0 stores the entry (images, fonts, archives).
+            compressionLevel: COMPRESSIBLE.has(extname(entry.path).slice(1).toLowerCase()) ? 1 : 0,
           },
           (callback) => {
             // yazl asks for entries in order: at a group's first entry the one before is done.

@@ -3,7 +3,6 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import type { Readable, Writable } from 'node:stream'
 import { once } from 'node:events'
-import { buffer } from 'node:stream/consumers'
 import type { Config } from '../config.ts'
 import { tokenKeyIds } from '../db/accounts-repo.ts'
 import { createDb, type Db } from '../db/db.ts'
@@ -100,8 +99,8 @@ async function withStagedBytes(staging: FileStaging, row: string): Promise<strin
     staged_at: string | null
   }
   if (file.data !== null || file.staged_at === null) return row
-  const open = (await staging.open(file.push_id, [file])).get(file.sha1)!
-  const bytes = await buffer(open())
+  // Read as a file: the export holds the database open in a transaction (no query here).
+  const bytes = await staging.readOutOfRow(file.push_id, file.sha1)
   return JSON.stringify({ ...file, data: `\\x${bytes.toString('hex')}` })
 }
 
