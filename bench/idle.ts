@@ -33,12 +33,10 @@ async function tree(pid: number): Promise<{ name: string; mb: number }[]> {
     try {
       const status = await readFile(`/proc/${p}/status`, 'utf8')
       const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0)
-      // `npm start`, `sh scripts/demo.ts`, `node scripts/demo.ts`: the program and what it runs.
+      // `npm start` (npm sets its title), `sh demo.ts`, `node demo.ts`: program and script.
       const argv = (await readFile(`/proc/${p}/cmdline`, 'utf8')).split('\0').filter(Boolean)
-      out.push({
-        name: `${basename(argv[0] ?? '?')} ${basename(argv.at(-1) ?? '')}`,
-        mb: rss / 1024,
-      })
+      const name = [...new Set([basename(argv[0] ?? '?'), basename(argv.at(-1) ?? '')])]
+      out.push({ name: name.join(' '), mb: rss / 1024 })
       for (const t of await readdir(`/proc/${p}/task`)) {
         const children = await readFile(`/proc/${p}/task/${t}/children`, 'utf8')
         pending.push(...children.split(' ').filter(Boolean).map(Number))
