@@ -198,6 +198,14 @@ describe('request schemas', () => {
     expect(init.safeParse({ ...base, files: {} }).success).toBe(false)
   })
 
+  test('refuses two sizes for one content, and takes one size under many paths', () => {
+    const twice = { project: 'p', files: { 'a.html': a, 'b.html': a } }
+    const lie = init.safeParse({ ...twice, sizes: { 'a.html': 10, 'b.html': 11 } })
+    expect(lie.success).toBe(false)
+    expect(lie.error?.issues[0]?.path).toEqual(['sizes', 'b.html'])
+    expect(init.safeParse({ ...twice, sizes: { 'a.html': 10, 'b.html': 10 } }).success).toBe(true)
+  })
+
   test('query strings and headers are parsed from their text form', () => {
     const pushId = 'push_' + 'A1'.repeat(10)
     expect(pushStatusQuery.parse({ pushId, waitFor: 'ready', timeout: '60' })).toEqual({

@@ -76,6 +76,7 @@ describe.each(databases())('end to end on %s', (database) => {
   const sandboxStats = async () =>
     (await (await fetch(`${sandbox.line['url']}/__sandbox/stats`)).json()) as {
       filePuts: number
+      zipDeploys: number
       functionPuts: number
       functionPutsByName: Record<string, number>
     }
@@ -334,6 +335,72 @@ describe.each(databases())('end to end on %s', (database) => {
     )
     expect(page.body.toString()).toBe(await readFile(join(dir, 'd5', 'f 299+ü.txt'), 'utf8'))
   })
+
+  test('a first push that would not fit the rate window goes as one zip deploy, or by PUT when refused', async () => {
+    const sandboxControl = (path: string, body: unknown) =>
+      fetch(`${sandbox.line['url']}/__sandbox${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      })
+    const site = async (name: string) => {
+      const dir = join(work, name)
+      for (let i = 0; i < 150; i++) {
+        await writeNested(
+          dir,
+          `p${i % 4}/page-${i}.html`,
+          `<p>${name} ${i} ${randomBytes(8).toString('hex')}</p>`,
+        )
+      }
+      await writeNested(dir, 'a/same.css', 'body{}')
+      await writeNested(dir, 'b/same.css', 'body{}')
+      return dir
+    }
+    // 120 requests a minute (this also starts every token's window afresh): 151 PUTs would not fit.
+    expect((await sandboxControl('/config', { rateLimitPerMinute: 120 })).status).toBe(200)
+    try {
+      const dir = await site('site-zip')
+      const before = await sandboxStats()
+      const run = await deploy(dir)
+      const after = await sandboxStats()
+      expect(run.code).toBe(0)
+      expect(run.outputs).toMatchObject({
+        state: 'ready',
+        'files-total': '152',
+        'files-uploaded': '151',
+      })
+      expect(run.stdout).toContain('deploys this push as one zip archive')
+      expect(run.summary).toContain('one zip deploy')
+      expect(after.zipDeploys - before.zipDeploys).toBe(1)
+      expect(after.filePuts - before.filePuts).toBe(0)
+      for (const file of ['p0/page-0.html', 'p1/page-149.html', 'b/same.css']) {
+        const page = await fetchSite(`${run.outputs['deploy-url']}/${file}`)
+        expect(page.body.equals(await readFile(join(dir, file)))).toBe(true)
+      }
+
+      // Netlify refuses the next zip: the same kind of push still lands, file by file (its PUTs
+      // wait for the window's reset, about a minute, as a digest push's would).
+      expect((await sandboxControl('/config', { rateLimitPerMinute: 120 })).status).toBe(200)
+      const refused = await site('site-zip-refused')
+      await sandboxControl('/faults', [
+        {
+          match: { method: 'POST', pathRegex: '/sites/[^/]+/deploys(\\?|$)' },
+          skip: 1,
+          status: 422,
+        },
+      ])
+      const fallback = await deploy(refused)
+      expect(fallback.code).toBe(0)
+      expect(fallback.outputs).toMatchObject({ state: 'ready', 'files-uploaded': '151' })
+      expect(fallback.summary).toContain('Netlify refused the zip deploy')
+      const page = await fetchSite(`${fallback.outputs['deploy-url']}/p2/page-2.html`)
+      expect(page.body.equals(await readFile(join(refused, 'p2/page-2.html')))).toBe(true)
+    } finally {
+      await sandboxControl('/config', { rateLimitPerMinute: 500 })
+      await fetch(`${sandbox.line['url']}/__sandbox/faults`, { method: 'DELETE' })
+    }
+    // The fallback's 151 PUTs do not fit the 120-request window: they wait out one reset.
+  }, 180_000)
 
   test('a file above the inline limit goes up in chunks and lands byte for byte', async () => {
     const dir = join(work, 'site-big')

@@ -90,8 +90,8 @@ export function cliEnv(apiUrl: string, token: string, home: string): NodeJS.Proc
 }
 
 /** 500 files of 1-20 KiB: pages, styles and scripts in a few folders. */
-export async function writeSite(dir: string): Promise<void> {
-  for (let i = 0; i < FILES; i++) {
+export async function writeSite(dir: string, files = FILES): Promise<void> {
+  for (let i = 0; i < files; i++) {
     const folder = join(dir, ['', 'assets', 'blog', 'docs', 'img'][i % 5]!)
     await mkdir(folder, { recursive: true })
     const ext = ['html', 'css', 'js', 'json', 'svg'][i % 5]

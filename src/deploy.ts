@@ -93,6 +93,8 @@ export interface PushResult {
   costCents?: number
   /** The month's budget after this push's reservation, when the gateway meters. */
   limits?: PushLimits
+  /** How the files reached Netlify: a PUT each, one zip deploy, or PUTs after a refused zip. */
+  delivery?: 'files' | 'zip' | 'zip-fallback'
   timings: PushTimings
 }
 
@@ -207,12 +209,18 @@ export async function push(
     result.deployId = init.deployId
     result.state = init.state
     result.filesRequired = init.required.length
+    if (init.delivery) result.delivery = init.delivery
     result.timings.initMs = Date.now() - started
     const unchanged = digest.count - init.required.length
     reporter.info(
       `Push ${init.pushId} (deploy ${init.deployId}): ${init.required.length} files to upload` +
         (unchanged > 0 ? `, ${unchanged} unchanged or duplicates` : ''),
     )
+    if (init.delivery === 'zip') {
+      reporter.info(
+        'Netlify lacks nearly every file: the gateway deploys this push as one zip archive, so every file goes up once',
+      )
+    }
     if (init.limits) {
       result.limits = init.limits
       reporter.info(`Budget for ${init.limits.month}: ${formatBudget(init.limits)}`)
@@ -383,6 +391,7 @@ function applyRecord(result: PushResult, record: PushRecord): void {
   }
   result.errorMessage = record.error_message ?? undefined
   result.costCents = record.costCents ?? undefined
+  if (record.delivery) result.delivery = record.delivery
 }
 
 function describe(record: PushRecord): string {

@@ -137,6 +137,14 @@ export async function writeSummary(data: SummaryData): Promise<void> {
   if (phases.length > 0) {
     rows.push(['Time', phases.map(([name, ms]) => `${name} ${formatDuration(ms)}`).join(' · ')])
   }
+  if (result?.delivery === 'zip')
+    rows.push(['Delivery', 'one zip deploy (Netlify lacked nearly every file)'])
+  if (result?.delivery === 'zip-fallback') {
+    rows.push([
+      'Delivery',
+      'file by file: Netlify refused the zip deploy, so the gateway sent each file',
+    ])
+  }
   if (result?.pushId) rows.push(['Push id', `<code>${escape(result.pushId)}</code>`])
   if (result?.deployId) rows.push(['Deploy id', `<code>${escape(result.deployId)}</code>`])
   if (data.deploymentId !== undefined) {

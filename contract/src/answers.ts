@@ -29,7 +29,15 @@ export interface PushInitResponse {
   }
   /** The month's budget after this push's reservation; absent from gateways without metering. */
   limits?: PushLimits
+  /**
+   * How the files reach Netlify: `files`, a PUT each; `zip`, one archive when the push
+   * completes (then `required` is every distinct file). Absent from gateways without zip deploys.
+   */
+  delivery?: Delivery
 }
+
+/** How a push's files reach Netlify (docs/zip-deploys.md). */
+export type Delivery = 'files' | 'zip'
 
 /** Answer of `POST /v1/push-plan`: what a push of the same body would do; nothing is created. */
 export interface PushPlanResponse {
@@ -154,6 +162,8 @@ export interface PushRecord {
   costCents?: number | null
   createdAt?: string
   completedAt?: string | null
+  /** `zip-fallback`: Netlify refused the archive, and the files went by PUT after all. */
+  delivery?: Delivery | 'zip-fallback'
 }
 
 /** Whether a push state is final. */
@@ -273,6 +283,7 @@ export const pushInitResponse: z.ZodType<PushInitResponse> = z.looseObject({
       .optional(),
   }),
   limits: limits.optional(),
+  delivery: z.enum(['files', 'zip']).optional(),
 })
 
 export const pushPlanResponse: z.ZodType<PushPlanResponse> = z.looseObject({
@@ -308,6 +319,7 @@ export const pushRecord: z.ZodType<PushRecord> = z.looseObject({
   site_url: url.nullable().optional(),
   error_message: text.nullable().optional(),
   costCents: count.nullable().optional(),
+  delivery: z.enum(['files', 'zip', 'zip-fallback']).optional(),
 })
 
 export const pushUploadResponse: z.ZodType<PushUploadResponse> = z.looseObject({

@@ -141,6 +141,8 @@ export function initBodySchema(limits: { maxFileBytes: number }) {
     .transform((body, ctx) => {
       const files: Record<string, string> = {}
       const sizes: Record<string, number> = {}
+      // One content has one size: a lie under a second path must not reach an archive entry.
+      const sizeOfSha = new Map<string, number>()
       for (const [raw, sha] of Object.entries(body.files)) {
         const problem = checkDeployPath(raw)
         const path = raw.startsWith('/') ? raw.slice(1) : raw
@@ -152,6 +154,13 @@ export function initBodySchema(limits: { maxFileBytes: number }) {
           files[path] = sha
           const size = body.sizes?.[raw]
           if (size !== undefined) sizes[path] = size
+          if (size !== undefined && (sizeOfSha.get(sha) ?? size) !== size) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['sizes', raw],
+              message: `differs from the size of another path with the same SHA-1 (${sizeOfSha.get(sha)})`,
+            })
+          } else if (size !== undefined) sizeOfSha.set(sha, size)
         }
       }
       const functions = Object.entries(body.functions ?? {}).map(([name, sha256]) => {

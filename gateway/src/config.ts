@@ -53,6 +53,10 @@ const envSchema = z.object({
   KAIXU_BATCH_MAX_BYTES: intFromEnv(1, 1024 * 1024 * 1024).default(32 * 1024 * 1024),
   KAIXU_BATCH_FILE_MAX_BYTES: intFromEnv(0, 2 ** 32 - 1).default(1024 * 1024),
   KAIXU_NETLIFY_UPLOAD_CONCURRENCY: intFromEnv(1, 64).default(5),
+  KAIXU_ZIP: z.enum(['auto', 'always', 'off']).default('auto'),
+  KAIXU_ZIP_MIN_FILES: intFromEnv(1, 1_000_000).default(100),
+  KAIXU_ZIP_MIN_SHARE: z.coerce.number().min(0).max(1).default(0.9),
+  KAIXU_ZIP_MAX_BYTES: intFromEnv(1, 2 ** 40).default(1024 * 1024 * 1024),
   KAIXU_CHUNK_RETENTION_HOURS: intFromEnv(1, 24 * 365).default(48),
   KAIXU_PUSH_IDLE_TIMEOUT_SECONDS: intFromEnv(1, 30 * 86_400).default(3600),
   KAIXU_JOB_ATTEMPTS: intFromEnv(1, 100).default(10),
@@ -71,6 +75,20 @@ const envSchema = z.object({
   KAIXU_PACING_PER_DAY: intFromEnv(0, 10_000_000).default(100),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 })
+
+/**
+ * `KAIXU_ZIP`: `auto` zips a push when Netlify lacks at least `minShare` of its distinct files,
+ * at least `minFiles` of them, and their PUTs would not fit the token's request budget left in
+ * Netlify's current window; `always` whenever a push can be zipped at all (tests, demos);
+ * `off` never. A push can be zipped when it has no functions, every size is known, every file
+ * fits one inline upload and the archive stays under `maxBytes` (Netlify's limit: 1 GiB).
+ */
+export interface ZipSettings {
+  mode: 'auto' | 'always' | 'off'
+  minFiles: number
+  minShare: number
+  maxBytes: number
+}
 
 export interface Config {
   /** Postgres URL; unset means embedded PGlite in `dataDir`. */
@@ -131,6 +149,8 @@ export interface Config {
   readonly batch: Readonly<{ maxFiles: number; maxBytes: number; fileMaxBytes: number }>
   /** Netlify allows 5 file PUTs in flight per token on free plans. */
   readonly netlifyUploadConcurrency: number
+  /** When a push goes to Netlify as one zip deploy instead of file PUTs (see services/zip-deploys.ts). */
+  readonly zip: Readonly<ZipSettings>
   readonly jobPollSeconds: number
   /** Chunks of unfinished uploads are kept this long, then cleaned up. */
   readonly chunkRetentionHours: number
@@ -242,6 +262,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ),
     }),
     netlifyUploadConcurrency: e.KAIXU_NETLIFY_UPLOAD_CONCURRENCY,
+    zip: Object.freeze({
+      mode: e.KAIXU_ZIP,
+      minFiles: e.KAIXU_ZIP_MIN_FILES,
+      minShare: e.KAIXU_ZIP_MIN_SHARE,
+      maxBytes: e.KAIXU_ZIP_MAX_BYTES,
+    }),
     jobPollSeconds: e.KAIXU_JOB_POLL_SECONDS,
     chunkRetentionHours: e.KAIXU_CHUNK_RETENTION_HOURS,
     pushIdleTimeoutSeconds: e.KAIXU_PUSH_IDLE_TIMEOUT_SECONDS,

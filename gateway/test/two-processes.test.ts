@@ -74,6 +74,8 @@ onPostgres('two gateway processes on one Postgres database', () => {
       KAIXU_VAULT_KEYS: testVaultKeys(),
       KAIXU_DATA_DIR: join(work, 'gateway'),
       KAIXU_CHUNK_BYTES: String(CHUNK),
+      // The zip test's 40 files; every other test pushes fewer, so it stays file by file.
+      KAIXU_ZIP_MIN_FILES: '20',
       LOG_LEVEL: 'info',
       PORT: '0',
     }
@@ -199,5 +201,49 @@ onPostgres('two gateway processes on one Postgres database', () => {
       filePutsBySha: Record<string, number>
     }
     expect(stats.filePutsBySha[sha1(file)]).toBe(1)
+  }, 120_000)
+
+  test('a zip push staged through both processes is deployed once, from either', async () => {
+    const { key } = await tenant('zipped', ['--per-minute', '1000'])
+    const gw = (i: number) => ({ url: String(gateways[i % 2]!.line['url']) })
+    const control = (body: unknown) =>
+      fetch(`${sandbox.line['url']}/__sandbox/config`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      })
+    // 30 requests a minute: the 40 PUTs would not fit, so push-init chooses one zip deploy.
+    await control({ rateLimitPerMinute: 30 })
+    try {
+      const files = Array.from({ length: 40 }, (_, i) => randomBytes(100 + i))
+      const init = await api(gw(0), key, 'POST', '/v1/push-init', {
+        project: 'zipped',
+        files: Object.fromEntries(files.map((f, i) => [`p/${i}.bin`, sha1(f)])),
+        sizes: Object.fromEntries(files.map((f, i) => [`p/${i}.bin`, f.length])),
+      })
+      expect(init.body['delivery']).toBe('zip')
+      const pushId = String(init.body['pushId'])
+      // Each file through the other process than the one before: kept rows both can read.
+      for (const [i, f] of files.entries()) {
+        const res = await api(gw(i), key, 'PUT', `/v1/push-upload?pushId=${pushId}`, f, {
+          'x-content-sha1': sha1(f),
+        })
+        expect(res.status).toBe(200)
+      }
+      const done = await api(gw(1), key, 'POST', '/v1/push-complete', { pushId, wait: true })
+      expect(done.body).toMatchObject({ state: 'ready', delivery: 'zip' })
+      for (const i of [0, 17, 39]) {
+        const served = await fetchSite(`${done.body['deploy_ssl_url']}/p/${i}.bin`)
+        expect(served.body.equals(files[i]!)).toBe(true)
+      }
+      const stats = (await (await fetch(`${sandbox.line['url']}/__sandbox/stats`)).json()) as {
+        zipDeploys: number
+      }
+      expect(stats.zipDeploys).toBe(1)
+      const usage = await api(gw(0), key, 'GET', '/v1/usage')
+      expect(usage.body['deploys']).toBe(1)
+    } finally {
+      await control({ rateLimitPerMinute: 500 })
+    }
   }, 120_000)
 })

@@ -1,4 +1,5 @@
 import type { Queryable } from './db.ts'
+import type { ZipState } from './zip-repo.ts'
 
 // The states are part of the wire contract: a push record carries them.
 import type { PushState } from 'kaixu-contract'
@@ -39,6 +40,10 @@ export interface PushRow {
   active_at: Date
   completed_at: Date | null
   finished_at: Date | null
+  /** How the push's files reach Netlify as one zip (migration 0013); null: one PUT each. */
+  zip_state: ZipState | null
+  /** A zip push's first (digest) deploy, cancelled once the zip deploy exists. */
+  digest_deploy_id: string | null
 }
 
 export interface NewPush {

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream'
+import { Readable } from 'node:stream'
 import { AGAIN, poll } from '../lib/poll.ts'
 import { backoff, retry } from '../lib/retry.ts'
 import { Agent, request, type Dispatcher } from 'undici'
@@ -23,6 +23,8 @@ export interface NetlifyDeploy {
   links?: { permalink?: string; alias?: string; branch?: string } | null
   branch?: string | null
   draft?: boolean
+  title?: string | null
+  created_at?: string | null
 }
 
 export interface NetlifySite {
@@ -48,6 +50,19 @@ export interface CreateDeployInput {
   function_schedules?: { name: string; cron: string }[]
   functions_config?: Record<string, Record<string, unknown>>
 }
+
+/** The fields of a zip deploy besides its archive (see `createZipDeploy`). */
+export interface CreateZipDeployInput {
+  draft: boolean
+  branch?: string
+  title?: string
+}
+
+/**
+ * How long a zip deploy's POST may wait for Netlify's answer once the archive is sent, and for
+ * each piece of it: Netlify answers only after taking in the whole archive (up to 1 GiB).
+ */
+export const ZIP_DEPLOY_TIMEOUT_MS = 10 * 60_000
 
 /** How a function zip is announced in its upload's query, as netlify-cli sends it. */
 export interface FunctionUpload {
@@ -193,12 +208,78 @@ export function createNetlifyClient(options: NetlifyClientOptions) {
     })
   }
 
+  /**
+   * One paced POST whose body is `{"draft":…,"branch":…,"zip":"<base64 of zip>"}`, streamed.
+   * `draft` and `branch` exist only as JSON fields (a raw `application/zip` body would always
+   * deploy to production), so the archive travels base64 in the `zip` field.
+   */
+  async function createZipDeploy(
+    token: string,
+    siteId: string,
+    input: CreateZipDeployInput,
+    zip: Readable,
+  ): Promise<NetlifyDeploy> {
+    const query = input.title ? `?title=${encodeURIComponent(input.title)}` : ''
+    const fields = JSON.stringify({
+      draft: input.draft,
+      ...(input.branch ? { branch: input.branch } : {}),
+    })
+    // The archive's own failure is the one to report, not the request it cut short.
+    let zipError: unknown = null
+    zip.once('error', (error) => (zipError ??= error))
+    const body = Readable.from(zipJsonBody(`${fields.slice(0, -1)},"zip":"`, zip, '"}'))
+    // Held here, before the first byte leaves: a 429 would waste the one-shot body.
+    try {
+      await pacer.acquire(token)
+    } catch (error) {
+      zip.destroy()
+      throw error
+    }
+    let res: Dispatcher.ResponseData
+    try {
+      res = await request(`${base}/sites/${encodeURIComponent(siteId)}/deploys${query}`, {
+        method: 'POST',
+        dispatcher,
+        headers: {
+          authorization: `Bearer ${token}`,
+          'user-agent': userAgent,
+          'content-type': 'application/json',
+        },
+        body,
+        headersTimeout: ZIP_DEPLOY_TIMEOUT_MS,
+        bodyTimeout: ZIP_DEPLOY_TIMEOUT_MS,
+      })
+    } catch (error) {
+      pacer.release(token)
+      // The archive's producer must learn that nobody reads it any more.
+      body.destroy()
+      zip.destroy()
+      throw zipError ?? toNetlifyError(error)
+    }
+    pacer.release(token, rateHeaders(res.statusCode, res.headers))
+    const text = await res.body.text()
+    if (res.statusCode >= 400) {
+      // Netlify may refuse (413, 429) before the archive is all sent.
+      zip.destroy()
+      throw errorFromResponse(res.statusCode, res.headers, text)
+    }
+    return JSON.parse(text) as NetlifyDeploy
+  }
+
   return {
     /** Checks a token: Netlify answers the token's user or 401. */
     getCurrentUser: (token: string) => call<{ id: string; email?: string }>(token, 'GET', '/user'),
 
     getSite: (token: string, siteId: string) =>
       call<NetlifySite>(token, 'GET', `/sites/${encodeURIComponent(siteId)}`),
+
+    /** The site's newest deploys, newest first: one page of `perPage`. */
+    listSiteDeploys: (token: string, siteId: string, perPage = 20) =>
+      call<NetlifyDeploy[]>(
+        token,
+        'GET',
+        `/sites/${encodeURIComponent(siteId)}/deploys?per_page=${perPage}`,
+      ),
 
     /** `quick`: one short attempt, for reads that must not hold a client (push-status). */
     getDeploy: (token: string, deployId: string, quick = false) =>
@@ -269,6 +350,14 @@ export function createNetlifyClient(options: NetlifyClientOptions) {
     },
 
     /**
+     * Creates a deploy from a zip archive in one POST (one attempt: `zip` is consumed once). The
+     * deploy comes back `uploaded` or later with nothing required; the caller polls it to ready.
+     * A dropped connection is a transient NetlifyApiError, a refused archive (413, 422) a
+     * permanent one, and a failing `zip` stream aborts the request with its own error.
+     */
+    createZipDeploy,
+
+    /**
      * Streams one file into a deploy. `body` is consumed once, so failures are not retried here:
      * a transient one reaches the caller (and the client re-sends the file).
      */
@@ -299,11 +388,33 @@ export function createNetlifyClient(options: NetlifyClientOptions) {
       )
     },
 
+    /**
+     * File PUTs (or any requests) `token` can still send in Netlify's current rate window
+     * before one must wait for the reset; undefined when no limit is announced.
+     */
+    requestBudget: (token: string): number | undefined => pacer.remaining(token),
+
     close: () => dispatcher.close(),
   }
 }
 
 export type NetlifyClient = ReturnType<typeof createNetlifyClient>
+
+/**
+ * `head`, then `zip` as base64, then `tail`. Base64 turns every 3 bytes into 4 characters, so
+ * the 0–2 bytes of a chunk that do not fill a group wait for the next chunk.
+ */
+async function* zipJsonBody(head: string, zip: Readable, tail: string): AsyncGenerator<Buffer> {
+  yield Buffer.from(head)
+  let carry = Buffer.alloc(0)
+  for await (const chunk of zip as AsyncIterable<Buffer>) {
+    const bytes = carry.length === 0 ? chunk : Buffer.concat([carry, chunk])
+    const whole = bytes.length - (bytes.length % 3)
+    carry = Buffer.from(bytes.subarray(whole))
+    if (whole > 0) yield Buffer.from(bytes.subarray(0, whole).toString('base64'), 'latin1')
+  }
+  yield Buffer.from(carry.toString('base64') + tail)
+}
 
 const isDiffDone = (state: string) =>
   ['prepared', 'uploading', 'uploaded', 'processing', 'processed', 'ready'].includes(state)

@@ -204,6 +204,16 @@ export function createRatePacer(options: {
       const s = states.get(token)
       return !!s && s.remaining !== undefined && s.remaining <= 0 && s.resetMs !== undefined
     },
+    /**
+     * Requests `token` may still send before Netlify's current window resets, as far as this
+     * process knows; undefined when Netlify announces no budget (a lifted limit) or has not yet.
+     */
+    remaining: (token: string): number | undefined => {
+      const s = states.get(token)
+      if (!s || s.unlimited || s.remaining === undefined) return undefined
+      if (s.resetMs !== undefined && now() >= s.resetMs + RESET_MARGIN_MS) return s.limit
+      return Math.max(0, s.remaining)
+    },
     /** Tokens remembered (tests: idle ones are forgotten). */
     get size() {
       return states.size

@@ -17,6 +17,8 @@ import type { Caller, PushContext, PushServiceDeps } from './push-context.ts'
 /** Files read ahead of Netlify per request: enough to keep its upload slots busy, no more. */
 const AHEAD_FILES = 16
 const AHEAD_BYTES = 8 * 1024 * 1024
+/** Files of a zip push kept per statement (they wait for the archive; zip-deploys.ts). */
+const KEEP_FILES = 64
 /** Each file of a batch is in memory, so a transient Netlify failure is retried here. */
 const SEND_ATTEMPTS = 3
 const LONGEST_RETRY_WAIT_MS = 10_000
@@ -155,6 +157,22 @@ export function createBatchUploads(deps: PushServiceDeps, ctx: PushContext) {
       const inFlight = new Set<Promise<void>>()
       let aheadBytes = 0
       let readError: AppError | undefined
+      // A zip push keeps its files for the archive instead of sending them: a bounded group at
+      // a time, one statement each, so a batch of 500 files is a few writes, not 500.
+      const zipping = push.zip_state === 'staging'
+      const keeping: { sha1: string; bytes: Buffer }[] = []
+      let keepingBytes = 0
+      const keep = async () => {
+        const group = keeping.splice(0)
+        keepingBytes = 0
+        if (!group.length) return
+        try {
+          await ctx.staging.keep(db, pushId, group)
+          for (const f of group) sent.push({ sha1: f.sha1, bytes: f.bytes.length })
+        } catch (error) {
+          for (const f of group) failed.push({ sha1: f.sha1, error })
+        }
+      }
       try {
         const token = await ctx.netlifyToken(caller.customerId, push)
         for (const entry of entries) {
@@ -170,6 +188,15 @@ export function createBatchUploads(deps: PushServiceDeps, ctx: PushContext) {
           if (actual !== entry.sha1) {
             // Caught before it left: Netlify never sees a byte of a wrong file.
             failed.push({ sha1: entry.sha1, error: ERRORS.shaMismatch(entry.sha1, actual) })
+            continue
+          }
+          if (zipping) {
+            keeping.push({
+              sha1: entry.sha1,
+              bytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+            })
+            keepingBytes += bytes.length
+            if (keeping.length >= KEEP_FILES || keepingBytes >= AHEAD_BYTES) await keep()
             continue
           }
           aheadBytes += bytes.length
@@ -195,6 +222,7 @@ export function createBatchUploads(deps: PushServiceDeps, ctx: PushContext) {
       } catch (error) {
         readError = asRequestError(error)
       }
+      await keep()
       await Promise.all(inFlight)
 
       // Keep what made it, give back what did not, in one transaction each.

@@ -412,6 +412,13 @@ export function createChunkUploads(
     /** Stores one chunk. Re-sending a stored chunk is a no-op; a different body there is 409. */
     async put(caller: Caller, pushId: string, h: ChunkHeaders, body: Readable) {
       const push = await ctx.openForUpload(caller, pushId)
+      // A zip push was chosen because every file fits one request (zip-deploys.ts); its files
+      // wait for the archive, and chunks would be assembled straight to Netlify instead.
+      if (push.zip_state) {
+        throw ERRORS.invalidRequest(
+          'This push goes to Netlify as one zip archive: send its files with push-upload or push-upload-batch.',
+        )
+      }
       if (h.index >= h.count) {
         throw ERRORS.invalidRequest(
           `X-Chunk-Index ${h.index} is not below X-Chunk-Count ${h.count}.`,

@@ -9,6 +9,7 @@ import { settleUnseenFunctions, type PushFunction } from '../db/functions-repo.t
 import { ERRORS } from '../errors.ts'
 import type { JobQueue } from '../jobs/queue.ts'
 import type { NetlifyClient, NetlifyDeploy } from '../netlify/client.ts'
+import { fileStagingFor } from './file-staging.ts'
 import { monthOf, type Clock, type Metering } from './metering.ts'
 import type { Vault } from './vault.ts'
 
@@ -62,6 +63,8 @@ export interface PushServiceDeps {
  */
 export function createPushContext(deps: PushServiceDeps) {
   const { db, vault, metering, clock } = deps
+  // Where the files of zip pushes wait for their archive (services/zip-deploys.ts).
+  const staging = fileStagingFor(db, deps.config.dataDir)
 
   const audit = (entry: Omit<AuditEntry, 'actor'> & { actor?: string }, q: Queryable = db) =>
     insertAudit(q, { actor: 'system', ...entry })
@@ -254,6 +257,7 @@ export function createPushContext(deps: PushServiceDeps) {
     endPush,
     reserveUpload,
     releaseUpload,
+    staging,
     TERMINAL,
   }
 }

@@ -20,6 +20,7 @@ import {
 } from './push-context.ts'
 import { finalizePush } from '../jobs/finalize-push.ts'
 import { createPushLifecycle } from './push-lifecycle.ts'
+import { chooseDelivery, createZipDeploys } from './zip-deploys.ts'
 import {
   checkFunctionSizes,
   createFunctionUploads,
@@ -59,6 +60,7 @@ export function createPushService(
     TERMINAL,
   } = ctx
   const lifecycle = createPushLifecycle(deps, ctx)
+  const zip = createZipDeploys(deps, ctx)
 
   /** The record, refreshed from Netlify while the push is still moving. */
   async function status(caller: Caller, pushId: string) {
@@ -212,8 +214,19 @@ export function createPushService(
         )
       }
       let requiredFunctions: string[] = []
+      // One zip deploy instead of a PUT per file, when that pays (zip-deploys.ts): the client
+      // then sends every distinct file, since the archive holds the whole site.
+      const delivery = chooseDelivery(config.zip, {
+        files: paths.map((path) => ({ path, sha1: input.files[path]!, size: input.sizes?.[path] })),
+        required: required.length,
+        functions: functions.length,
+        budget: netlify.requestBudget(token),
+        inlineMaxBytes: config.inlineMaxBytes,
+      })
+      let wanted = required
       try {
         await db.transaction(async (tx) => {
+          if (delivery.zip) wanted = await zip.startStaging(tx, pushId, required)
           // With sizes in the manifest, the bytes Netlify asked for are checked now; a function
           // zip always has its size, so each zip Netlify asked for is reserved now, once.
           const fns = await functionsRepo.markRequiredFunctions(tx, pushId, [
@@ -233,6 +246,7 @@ export function createPushService(
               details: {
                 files: paths.length,
                 required: required.length,
+                ...(delivery.zip ? { zip: delivery.reason } : {}),
                 ...(functions.length > 0 ? { functions: functions.length, requiredFunctions } : {}),
               },
             },
@@ -259,8 +273,9 @@ export function createPushService(
         pushId,
         deployId: deploy.id,
         state: 'uploading' as const,
-        required,
+        required: wanted,
         requiredFunctions,
+        delivery: delivery.zip ? ('zip' as const) : ('files' as const),
         upload: {
           inlineMaxBytes: config.inlineMaxBytes,
           chunkBytes: config.chunkBytes,
@@ -302,7 +317,12 @@ export function createPushService(
       // The body may not outgrow what was reserved for it: bytes past the cap never leave.
       const gate = sha1Gate(sha1, size).feedFrom(body)
       try {
-        await netlify.uploadFile(token, push.deploy_id!, target.path, gate, contentLength)
+        if (push.zip_state === 'staging') {
+          // Kept for the archive (zip-deploys.ts), and only if the gate lets it end.
+          await ctx.staging.keepStream(db, pushId, sha1, gate)
+        } else {
+          await netlify.uploadFile(token, push.deploy_id!, target.path, gate, contentLength)
+        }
       } catch (error) {
         await releaseUpload(push, target.path)
         const appError =
@@ -409,6 +429,9 @@ export function createPushService(
 
     cancel: lifecycle.cancel,
 
+    /** Drops the staged files zip pushes no longer need (the hourly cleanup). */
+    dropZipLeftovers: zip.dropLeftovers,
+
     /** The minute sweep (a job): bill what Netlify published, expire what sits idle. */
     sweep: lifecycle.sweep,
 
@@ -465,6 +488,12 @@ export function createPushService(
     ): Promise<{ afterSeconds: number; customerId: string } | undefined> {
       let push = await repo.findPushById(db, pushId)
       if (!push || push.state !== 'finalizing') return undefined
+      if (push.zip_state) {
+        // A zip push's files reach Netlify first: as the archive, or by PUT if it was refused.
+        await zip.deliver(push)
+        push = await repo.findPushById(db, pushId)
+        if (!push || push.state !== 'finalizing') return undefined
+      }
       const runUntil = Date.now() + FINALIZE_RUN_MS
       return poll(
         async ({ nextDelayMs: delay }) => {

@@ -128,7 +128,7 @@ export async function openServices(
   const definitions = [
     finalizePushJob(pushes, config),
     assembleFileJob(chunked, config),
-    cleanupJob(db, chunked, clock, config),
+    cleanupJob(db, chunked, pushes, clock, config),
     pushSweepJob(pushes, config),
     pushJobRetryJob(db, jobs, config),
     finalizeInvoicesJob(billing, config),

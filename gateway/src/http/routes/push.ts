@@ -193,6 +193,7 @@ export function renderPush(p: PushRow) {
     draft: p.draft,
     alias: p.alias,
     files: { total: p.files_total, required: p.files_required, uploaded: p.files_uploaded },
+    delivery: deliveryOf(p),
     bytesUploaded: p.bytes_uploaded,
     ssl_url: siteUrl,
     deploy_ssl_url: deployUrl,
@@ -203,6 +204,12 @@ export function renderPush(p: PushRow) {
     completedAt: p.completed_at,
     finishedAt: p.finished_at,
   }
+}
+
+/** How the push's files reach Netlify: as Netlify was told, or as it turned out. */
+function deliveryOf(p: PushRow): 'files' | 'zip' | 'zip-fallback' {
+  if (p.zip_state === null) return 'files'
+  return p.zip_state === 'fallback' || p.zip_state === 'done' ? 'zip-fallback' : 'zip'
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Request, Response } from 'express'
 import mime from 'mime-types'
+import { unlink } from 'node:fs/promises'
 import { posix } from 'node:path'
 import type { Logger } from 'pino'
 import { z } from 'zod'
@@ -15,6 +16,8 @@ import type { SandboxUrls } from './serialize.ts'
 import type { StatsCounter } from './stats.ts'
 import type { DeployInput, SandboxStore } from './store.ts'
 import type { AccountRecord, DeployRecord, SandboxConfig, SiteRecord } from './types.ts'
+import { stageArchive } from './zip-archive.ts'
+import { readDeployBody } from './zip-body.ts'
 
 /** Everything the API handlers share. */
 export interface ApiDeps {
@@ -53,6 +56,10 @@ export const API_PREFIX = '/api/v1'
 // include_upload_url, build_version…), so unknown keys are kept and ignored.
 const deployBodySchema = z.looseObject({
   files: z.record(z.string(), z.unknown()).nullish(),
+  // A create's base64 `zip` string never gets here (zip-body.ts takes it out of the body).
+  zip: z
+    .null({ error: 'send the archive as one base64 string when creating the deploy' })
+    .optional(),
   functions: z.record(z.string(), z.unknown()).nullish(),
   draft: z.boolean().nullish(),
   branch: z.string().nullish(),
@@ -65,6 +72,9 @@ const siteBodySchema = z.looseObject({
 
 /** Netlify's function bundle limit (50 MB): a bigger zip is refused with 422. */
 export const FUNCTION_MAX_BYTES = 50 * 1024 * 1024
+
+/** Netlify's zip deploy limit (1 GiB); `maxZipBytes` in the config lowers it for tests. */
+export const ZIP_MAX_BYTES = 1024 * 1024 * 1024
 
 /** Function names as netlify-cli derives them: they are a path segment of the upload URL. */
 const FUNCTION_NAME = /^[A-Za-z0-9_][A-Za-z0-9_-]{0,127}$/
@@ -179,10 +189,7 @@ function zodMessage(error: z.ZodError): string {
 }
 
 /** Validates a `deployFiles` body into a DeployInput (422 on bad input, as Netlify). */
-function parseDeployBody(req: Request, body: unknown): DeployInput {
-  if (body === undefined && /zip/i.test(req.headers['content-type'] ?? '')) {
-    throw new ApiError(422, 'Zip deploys are not supported by the sandbox; send a file digest')
-  }
+function parseDeployBody(body: unknown): DeployInput {
   const parsed = deployBodySchema.safeParse(body ?? {})
   if (!parsed.success) throw new ApiError(422, zodMessage(parsed.error))
   const { files, draft, branch } = parsed.data
@@ -239,7 +246,7 @@ function buildRoutes(
   deployLimiter: DeployCreationLimiter,
   concurrency: ConcurrencyLimiter,
 ): RouteTable<Handler> {
-  const { store, urls, stats, config } = deps
+  const { store, urls, stats } = deps
 
   const site = (ctx: Ctx): SiteRecord => {
     const found = store.findSite(ctx.account, ctx.params.site_id!)
@@ -312,27 +319,9 @@ function buildRoutes(
         .filter((d) => !production || (!d.draft && !d.branch))
       ctx.res.json(paginate(list, ctx.query).map(deployOut))
     })
-    .add(
-      'POST',
-      '/sites/:site_id/deploys',
-      (ctx) => {
-        const s = site(ctx)
-        const input = parseDeployBody(ctx.req, ctx.body)
-        const perMinute = config().deploysPerMinute
-        if (perMinute !== null) {
-          const decision = deployLimiter.take(s.id, perMinute)
-          if (!decision.allowed) {
-            stats.bump('deployRateLimited')
-            throw new ApiError(429, `Deploys are rate limited to ${perMinute} deploys/minute`, {
-              'X-RateLimit-Reset': String(decision.reset),
-            })
-          }
-        }
-        const created = store.createDeploy(s, input, ctx.query.get('title'))
-        stats.bump('deploysCreated')
-        ctx.res.json(deployOut(created))
-      },
-      { json: true },
+    // Not a `json` route: the body may be a zip of up to 1 GiB, which createDeploy streams.
+    .add('POST', '/sites/:site_id/deploys', (ctx) =>
+      createDeploy(ctx, site(ctx), deps, deployLimiter, deployOut),
     )
     .add('GET', '/sites/:site_id/deploys/:deploy_id', (ctx) => {
       ctx.res.json(deployOut(deploy(ctx, site(ctx))))
@@ -342,7 +331,7 @@ function buildRoutes(
       '/sites/:site_id/deploys/:deploy_id',
       (ctx) => {
         const d = deploy(ctx, site(ctx))
-        store.updateDeploy(d, parseDeployBody(ctx.req, ctx.body))
+        store.updateDeploy(d, parseDeployBody(ctx.body))
         ctx.res.json(deployOut(d))
       },
       { json: true },
@@ -374,6 +363,69 @@ function buildRoutes(
     .add('PUT', '/deploys/:deploy_id/files/*path', (ctx) => uploadFile(ctx, deps, concurrency))
     .add('PUT', '/deploys/:deploy_id/functions/:name', (ctx) => uploadFunction(ctx, deps))
   return routes
+}
+
+/**
+ * `POST /sites/:id/deploys`: a digest deploy (JSON `files`), or a zip deploy whose archive is the
+ * raw body (`application/zip`: no draft, no branch) or the base64 `zip` field of the JSON body
+ * beside `draft` and `branch`. The archive's files are stored as uploads are, and the deploy
+ * then goes on like a digest deploy whose last file arrived. Either counts against the site's
+ * deploy creations; a zip's count is taken before its archive is read.
+ */
+async function createDeploy(
+  ctx: Ctx,
+  s: SiteRecord,
+  deps: ApiDeps,
+  deployLimiter: DeployCreationLimiter,
+  deployOut: (d: DeployRecord) => Record<string, unknown>,
+): Promise<void> {
+  const { store, blobs, stats, config } = deps
+  const countCreation = () => {
+    const perMinute = config().deploysPerMinute
+    if (perMinute === null) return
+    const decision = deployLimiter.take(s.id, perMinute)
+    if (!decision.allowed) {
+      stats.bump('deployRateLimited')
+      throw new ApiError(429, `Deploys are rate limited to ${perMinute} deploys/minute`, {
+        'X-RateLimit-Reset': String(decision.reset),
+      })
+    }
+  }
+  const title = ctx.query.get('title')
+  const { fields, archive } = await readDeployBody(ctx.req, {
+    tempPath: blobs.tempPath('.zip'),
+    maxArchiveBytes: config().maxZipBytes,
+    onArchive: countCreation,
+  })
+  if (!archive) {
+    const input = parseDeployBody(fields)
+    countCreation()
+    const created = store.createDeploy(s, input, title)
+    stats.bump('deploysCreated')
+    ctx.res.json(deployOut(created))
+    return
+  }
+  try {
+    const input = parseDeployBody(fields)
+    if (input.files || input.functions)
+      throw new ApiError(
+        422,
+        'A zip deploy takes its files from the zip: send no files or functions',
+      )
+    const staged = await stageArchive(archive.path, blobs)
+    // The site may have been deleted (or the sandbox reset) while the archive streamed in.
+    if (store.sites.get(s.id) !== s) {
+      await staged.discard()
+      throw new ApiError(404, 'Not Found')
+    }
+    await staged.commit()
+    const created = store.createZipDeploy(s, { ...input, files: staged.files }, title)
+    stats.bump('deploysCreated')
+    stats.zipDeploy(archive.size, staged.files.size)
+    ctx.res.json(deployOut(created))
+  } finally {
+    await unlink(archive.path).catch(() => {})
+  }
 }
 
 /**

@@ -34,9 +34,17 @@ export class BlobStore {
     mkdirSync(this.tmpDir, { recursive: true })
   }
 
+  /**
+   * A fresh path in the temporary folder, for a file that is not a blob yet (a zip archive being
+   * received). The caller deletes it; it is on the blobs' filesystem, so nothing is copied twice.
+   */
+  tempPath(suffix: string): string {
+    return join(this.tmpDir, `${randomUUID()}${suffix}`)
+  }
+
   /** Streams `body` to a temporary file, hashing it on the way; never buffers the whole body. */
   async ingest(body: Readable, algorithm: 'sha1' | 'sha256' = 'sha1'): Promise<IngestedBlob> {
-    const tmp = join(this.tmpDir, `${randomUUID()}.part`)
+    const tmp = this.tempPath('.part')
     const hash = createHash(algorithm)
     let size = 0
     const hasher = new Transform({

@@ -43,6 +43,7 @@ const configSchema = z.strictObject({
   deploysPerMinute: limitSchema,
   processingMs: z.number().min(0).max(600_000).optional(),
   diffMs: z.number().min(0).max(600_000).optional(),
+  maxZipBytes: z.number().int().min(1).optional(),
 })
 const tokenSchema = z.object({ token: z.string().min(1) })
 const bindSchema = z.object({ token: z.string().min(1), accountSlug: z.string().min(1) })

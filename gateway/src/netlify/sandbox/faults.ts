@@ -29,6 +29,11 @@ export const faultSchema = z.object({
   /** Destroy the socket without answering. */
   drop: z.boolean().optional(),
   /**
+   * Handle the request, but destroy the socket once this many bytes of its body have been
+   * received: a connection that dies mid-upload (a zip deploy cut off halfway).
+   */
+  dropAfterBytes: z.number().int().min(0).optional(),
+  /**
    * Handle the request for real, then lose (drop) or replace (status) the answer: the case of
    * an upload that succeeded but whose response never reached the client.
    */
@@ -113,6 +118,10 @@ export async function applyFault(
   extraHeaders: Record<string, string> = {},
 ): Promise<boolean> {
   if (fault.delayMs) await new Promise((resolve) => setTimeout(resolve, fault.delayMs))
+  if (fault.dropAfterBytes !== undefined) {
+    armDropAfterBytes(fault.dropAfterBytes, req)
+    return false
+  }
   if (fault.status === undefined && !fault.drop) return false
   if (fault.after) {
     armAfterFault(fault, req, res, extraHeaders)
@@ -166,4 +175,24 @@ function armAfterFault(
     writeFaultAnswer(fault, res, extraHeaders, (body) => originalEnd(body))
     return res
   }) as Response['end']
+}
+
+/**
+ * Lets the handler read `limit` bytes of the body, then destroys the socket. Node's HTTP parser
+ * hands each piece of a body to `req.push`, so counting there sees the bytes in the order the
+ * handler reads them without putting the request into flowing mode before the handler pipes it.
+ */
+function armDropAfterBytes(limit: number, req: Request): void {
+  let received = 0
+  const push = req.push.bind(req)
+  req.push = (chunk: unknown, encoding?: BufferEncoding) => {
+    if (!Buffer.isBuffer(chunk)) return push(chunk, encoding)
+    if (received >= limit) return false
+    const keep = Math.min(chunk.length, limit - received)
+    received += keep
+    const more = keep > 0 ? push(keep === chunk.length ? chunk : chunk.subarray(0, keep)) : true
+    if (received < limit) return more
+    req.socket.destroy()
+    return false
+  }
 }

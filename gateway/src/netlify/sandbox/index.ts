@@ -2,8 +2,9 @@
  * Netlify sandbox: a local implementation of the part of Netlify's deploy API the gateway uses
  * (see /work/shared/research/netlify-api.md), for `npm start` and every test.
  *
- * - `/api/v1/*`: sites, digest deploys (sync and async), verified file PUTs, cancel, lock,
- *   restore; `{code,message}` errors; `X-RateLimit-*` per token and `x-concurrent-*` on uploads.
+ * - `/api/v1/*`: sites, digest deploys (sync and async), zip deploys (raw `application/zip` or
+ *   base64 in the JSON `zip` field, streamed), verified file PUTs, cancel, lock, restore;
+ *   `{code,message}` errors; `X-RateLimit-*` per token and `x-concurrent-*` on uploads.
  * - `<label>.localhost[:port]`: deployed sites (`<site>`, `<deploy-id>--<site>`,
  *   `<branch>--<site>`), streamed from `<dataDir>/blobs/<sha1>`, following the deploy's
  *   `_redirects`, `_headers` and `netlify.toml` rules (`rules.ts`).
@@ -17,7 +18,7 @@ import type { NextFunction, Request, Response, Router } from 'express'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Logger } from 'pino'
-import { API_PREFIX, createNetlifyApi } from './api.ts'
+import { API_PREFIX, ZIP_MAX_BYTES, createNetlifyApi } from './api.ts'
 import { BlobStore } from './blob-store.ts'
 import { CONTROL_PREFIX, createControlApi } from './control.ts'
 import { FaultQueue } from './faults.ts'
@@ -50,6 +51,8 @@ export interface SandboxOptions {
   concurrentUploads?: number | null
   /** Deploy creations per minute per site (default `null`: unlimited). */
   deploysPerMinute?: number | null
+  /** Largest archive a zip deploy may send (default 1 GiB, as Netlify). */
+  maxZipBytes?: number
 }
 
 /** A local implementation of the part of Netlify's deploy API the gateway uses. */
@@ -85,6 +88,7 @@ function defaultConfig(options: SandboxOptions): SandboxConfig {
     deploysPerMinute: options.deploysPerMinute ?? null,
     processingMs,
     diffMs: options.diffMs ?? (options.processingMs === undefined ? 20 : processingMs * 0.4),
+    maxZipBytes: options.maxZipBytes ?? ZIP_MAX_BYTES,
   }
 }
 

@@ -78,8 +78,13 @@ export function splitUrl(url: string): { path: string; query: string } {
   return q === -1 ? { path: url, query: '' } : { path: url.slice(0, q), query: url.slice(q + 1) }
 }
 
-// Digests of large sites are big (10k files is ~1 MB of JSON); Express's 100 kB default is too small.
-const jsonParser = express.json({ limit: '64mb' })
+/**
+ * Digests of large sites are big (10k files is ~1 MB of JSON); Express's 100 kB default is too
+ * small. A zip deploy's JSON may be larger, but only by its `zip` field (see zip-body.ts).
+ */
+export const JSON_BODY_LIMIT_BYTES = 64 * 1024 * 1024
+
+const jsonParser = express.json({ limit: JSON_BODY_LIMIT_BYTES })
 
 /**
  * Runs `express.json()` for this one request (the route-level parser of the JSON routes) and

@@ -15,7 +15,12 @@ export interface SandboxStats {
   /** File PUTs refused because the body did not hash to the path's sha. */
   uploadMismatches: number
   sitesCreated: number
+  /** Deploys created, from a digest or a zip. */
   deploysCreated: number
+  /** Deploys created from a zip archive, the archives' bytes and the files they held. */
+  zipDeploys: number
+  zipBytes: number
+  zipFiles: number
   /** 429s from the request rate limit, the upload concurrency cap and the deploy-creation limit. */
   rateLimited: number
   concurrencyLimited: number
@@ -48,6 +53,13 @@ export class StatsCounter {
     this.stats.functionPuts++
     this.stats.functionPutsByName[name] = (this.stats.functionPutsByName[name] ?? 0) + 1
     this.stats.uploadedBytes += size
+  }
+
+  /** Counts a deploy created from a zip archive of `size` bytes holding `files` files. */
+  zipDeploy(size: number, files: number): void {
+    this.stats.zipDeploys++
+    this.stats.zipBytes += size
+    this.stats.zipFiles += files
   }
 
   /** Increments a plain counter. */
@@ -88,6 +100,9 @@ function emptyStats(): SandboxStats {
     uploadMismatches: 0,
     sitesCreated: 0,
     deploysCreated: 0,
+    zipDeploys: 0,
+    zipBytes: 0,
+    zipFiles: 0,
     rateLimited: 0,
     concurrencyLimited: 0,
     deployRateLimited: 0,

@@ -194,6 +194,20 @@ export class SandboxStore {
   }
 
   /**
+   * Creates a deploy from a zip archive whose files are already in the blob store. The site now
+   * has them, so the diff requires nothing and the deploy goes on to processing exactly as a
+   * digest deploy does after its last upload (draft, branch and publishing included).
+   */
+  createZipDeploy(
+    site: SiteRecord,
+    input: DeployInput & { files: Map<string, string> },
+    title: string | null,
+  ): DeployRecord {
+    for (const sha of input.files.values()) site.knownShas.add(sha)
+    return this.createDeploy(site, { ...input, async: false }, title)
+  }
+
+  /**
    * Applies a PUT. Only the digest and `async` are taken: `draft` and `branch` are create-time
    * properties, and netlify-cli's PUT always says `draft:false`, which must not publish a draft.
    */

@@ -85,4 +85,6 @@ export interface SandboxConfig {
   processingMs: number
   /** Time of the async diff preparing → prepared. */
   diffMs: number
+  /** Largest zip archive a zip deploy may send (Netlify: 1 GiB); a bigger one is a 413. */
+  maxZipBytes: number
 }
