@@ -5,7 +5,8 @@
  * bytes, and the peak memory (RSS high-water mark) of the Action and of the gateway.
  * BENCH_TRACE=1 prints the Action's and the gateway's log lines with their time into the push and
  * the CPU seconds each process spent (where the time goes); BENCH_GATEWAY_NODE_OPTIONS passes
- * NODE_OPTIONS to the gateway only (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
+ * NODE_OPTIONS to the gateway only (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`), and
+ * BENCH_SANDBOX_NODE_OPTIONS and BENCH_ACTION_NODE_OPTIONS to the sandbox and the Action.
  */
 import { randomBytes } from 'node:crypto'
 import { createReadStream } from 'node:fs'
@@ -47,6 +48,12 @@ async function cpuSeconds(pid: number): Promise<number> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100
+}
+
+/** NODE_OPTIONS for one of the processes, from the variable `name` (e.g. a CPU profile). */
+function nodeOptions(name: string): Record<string, string> {
+  const options = process.env[name]
+  return options ? { NODE_OPTIONS: options } : {}
 }
 
 /** Writes `bytes` of random data in 8 MiB blocks (never the whole file in memory). */
@@ -97,7 +104,11 @@ export async function benchChunked(
 
     const sandbox = await startProcess(
       [gatewayBin, 'sandbox', '--port', '0', '--json'],
-      { KAIXU_DATA_DIR: join(work, 'netlify'), LOG_LEVEL: 'warn' },
+      {
+        KAIXU_DATA_DIR: join(work, 'netlify'),
+        LOG_LEVEL: 'warn',
+        ...nodeOptions('BENCH_SANDBOX_NODE_OPTIONS'),
+      },
       (j) => typeof j['url'] === 'string',
     )
     stops.push(() => sandbox.stop())
@@ -123,10 +134,9 @@ export async function benchChunked(
     await cli('tokens', 'set', '--customer', customer, '--token', token)
     await cli('projects', 'add', '--customer', customer, '--site-id', siteId, '--name', 'bench-big')
 
-    const profile = process.env['BENCH_GATEWAY_NODE_OPTIONS']
     const gateway = await startProcess(
       [gatewayBin, 'serve'],
-      profile ? { ...env, NODE_OPTIONS: profile } : env,
+      { ...env, ...nodeOptions('BENCH_GATEWAY_NODE_OPTIONS') },
       (j) => j['msg'] === 'gateway listening',
     )
     stops.push(() => gateway.stop())
@@ -175,6 +185,7 @@ export async function benchChunked(
         dir: site,
       },
       {
+        env: nodeOptions('BENCH_ACTION_NODE_OPTIONS'),
         onSpawn: (child) => {
           if (trace) {
             createInterface({ input: child.stdout! }).on('line', (l) =>

@@ -1,6 +1,6 @@
 // Browser-safe: fetch only. How file bytes are read comes from `#platform` (disk on Node, Blobs
 // in browsers and edge runtimes), so the library's browser bundle holds no `node:` import.
-import { batchBody, uploadBody } from '#platform'
+import { batchBody, chunkBody, uploadBody } from '#platform'
 import { GatewayError, getErrorMessage } from './errors.ts'
 import { retry } from './retry.ts'
 import * as schemas from 'kaixu-contract'
@@ -184,8 +184,10 @@ export class GatewayClient {
       method: 'PUT',
       route: 'v1/push-upload-chunk',
       query: { pushId },
-      body: () => body,
+      body: () => chunkBody(body),
       headers: {
+        // Sent as a stream on Node (see chunkBody), so the length is said here; browsers set it.
+        'Content-Length': String(body.byteLength),
         'X-Content-Sha1': h.sha1,
         'X-Chunk-Index': String(h.index),
         'X-Chunk-Count': String(h.count),

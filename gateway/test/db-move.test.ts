@@ -44,6 +44,12 @@ describe.each(databases().slice(-1))('db export from PGlite, db import into %s',
   const parts = [0, 1, 2].map((i) => file.subarray(i * CHUNK, (i + 1) * CHUNK))
   let readyPushId: string
   let chunkedPushId: string
+  let zipPushId: string
+  const zipFiles = [Buffer.from('<p>zip a</p>'), Buffer.from('<p>zip b</p>')]
+  const putZipFile = (gw: { url: string }, i: number) =>
+    api(gw, t.key, 'PUT', `/v1/push-upload?pushId=${zipPushId}`, zipFiles[i]!, {
+      'x-content-sha1': sha1(zipFiles[i]!),
+    })
   let usageBefore: unknown
 
   const putChunk = (gw: { url: string }, index: number) =>
@@ -68,6 +74,9 @@ describe.each(databases().slice(-1))('db export from PGlite, db import into %s',
     source = await startTestGateway('pglite', {
       KAIXU_VAULT_KEYS: '',
       KAIXU_CHUNK_BYTES: String(CHUNK),
+      // The small push below goes as a zip; the big file's push cannot (it needs chunks).
+      KAIXU_ZIP: 'always',
+      KAIXU_INLINE_MAX_BYTES: String(CHUNK),
       NETLIFY_API_URL: String(netlify.line['apiUrl']),
     })
     // Sites are made on the sandbox; the customer, key, token and project on the gateway.
@@ -94,6 +103,15 @@ describe.each(databases().slice(-1))('db export from PGlite, db import into %s',
     chunkedPushId = String(chunked.body['pushId'])
     expect((await putChunk(source, 0)).status).toBe(201)
     expect((await putChunk(source, 1)).status).toBe(201)
+    // A zip push with one of its two files kept (a file beside PGlite) when the database moves.
+    const zipped = await api(source, t.key, 'POST', '/v1/push-init', {
+      project: t.projectName,
+      files: { 'a.html': sha1(zipFiles[0]!), 'b.html': sha1(zipFiles[1]!) },
+      sizes: { 'a.html': zipFiles[0]!.length, 'b.html': zipFiles[1]!.length },
+    })
+    expect(zipped.body['delivery']).toBe('zip')
+    zipPushId = String(zipped.body['pushId'])
+    expect((await putZipFile(source, 0)).status).toBe(200)
     usageBefore = (await api(source, t.key, 'GET', `/v1/usage?month=${month}`)).body
     vaultKeys = (await readFile(join(source.dataDir, 'vault.key'), 'utf8')).trim()
   }, 120_000)
@@ -122,7 +140,13 @@ describe.each(databases().slice(-1))('db export from PGlite, db import into %s',
       vaultKeyFile: join(source.dataDir, 'vault.key'),
     })
     const tables = exported['tables'] as Record<string, number>
-    expect(tables).toMatchObject({ customers: 1, pushes: 2, push_usage_events: 1, push_chunks: 2 })
+    expect(tables).toMatchObject({
+      customers: 1,
+      pushes: 3,
+      push_usage_events: 1,
+      push_chunks: 2,
+      push_staged_files: 2,
+    })
     // Nothing of the token in clear: it travels sealed, the key stays behind; owner-only file.
     expect((await stat(exportFile)).mode & 0o777).toBe(0o600)
     const text = await readFile(exportFile, 'utf8')
@@ -192,6 +216,18 @@ describe.each(databases().slice(-1))('db export from PGlite, db import into %s',
     expect(done.body).toMatchObject({ state: 'ready' })
     const served = await fetchSite(`${done.body['deploy_ssl_url']}/big.bin`)
     expect(sha1(served.body)).toBe(sha1(file))
+
+    // The zip push's kept file came along in its row: the second one completes the archive.
+    expect((await putZipFile(moved, 1)).status).toBe(200)
+    const zipped = await api(moved, t.key, 'POST', '/v1/push-complete', {
+      pushId: zipPushId,
+      wait: true,
+    })
+    expect(zipped.body).toMatchObject({ state: 'ready', delivery: 'zip' })
+    for (const [i, name] of ['a.html', 'b.html'].entries()) {
+      const page = await fetchSite(`${zipped.body['deploy_ssl_url']}/${name}`)
+      expect(page.body.equals(zipFiles[i]!)).toBe(true)
+    }
 
     // Ids from sequences continue past the imported ones (audit rows, usage events).
     const usage = (await api(moved, t.key, 'GET', `/v1/usage?month=${month}`)).body

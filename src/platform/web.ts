@@ -29,6 +29,11 @@ export function uploadBody(file: ContentRef): Blob {
   return contentOf(file)
 }
 
+/** The request body of one chunk: its bytes (browsers stream request bodies only on HTTP/2). */
+export function chunkBody(bytes: Uint8Array): Uint8Array {
+  return bytes
+}
+
 /** The file's bytes from `start`, `length` of them. */
 export async function readRange(
   file: ContentRef,

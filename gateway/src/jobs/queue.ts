@@ -93,57 +93,60 @@ export async function startJobQueue(
     if (definition.schedule)
       await boss.schedule(definition.name, definition.schedule, {}, { tz: 'UTC' })
     if (!options.work) continue
-    await boss.work<object>(
-      definition.name,
-      {
-        pollingIntervalSeconds: options.pollSeconds,
-        batchSize: 1,
-        localConcurrency: WORKERS_PER_QUEUE,
-        // Jobs sent with a customer (a group) are claimed only while that customer holds fewer
-        // than this many active jobs of the queue; others' jobs are claimed past them.
-        groupConcurrency: options.customerConcurrency,
-      },
-      async ([job]) => {
-        if (!job) return
-        const log = options.logger.child({ job: definition.name, jobId: job.id })
-        if (job.groupId && (await overGroupBound(db, definition.name, job.id))) {
-          // pg-boss counts a group's active jobs when it fetches, so workers fetching at the
-          // same moment can each take the customer's last slot. The bound is made exact here: a
-          // job with `customerConcurrency` of its group started before it still running gives
-          // its turn back, to run again shortly, and holds no worker meanwhile.
+    const handler = async ([job]: Job<object>[]) => {
+      if (!job) return
+      const log = options.logger.child({ job: definition.name, jobId: job.id })
+      if (job.groupId && (await overGroupBound(db, definition.name, job.id))) {
+        // pg-boss counts a group's active jobs when it fetches, so workers fetching at the
+        // same moment can each take the customer's last slot. The bound is made exact here: a
+        // job with `customerConcurrency` of its group started before it still running gives
+        // its turn back, to run again shortly, and holds no worker meanwhile.
+        await boss.send(
+          definition.name,
+          job.data,
+          sendOptions(undefined, { customerId: job.groupId, startAfterSeconds: 1 }),
+        )
+        return
+      }
+      try {
+        const recheck = await definition.handle(job.data, job)
+        if (recheck) {
           await boss.send(
             definition.name,
-            job.data,
-            sendOptions(undefined, { customerId: job.groupId, startAfterSeconds: 1 }),
+            recheck.data,
+            sendOptions(recheck.singletonKey, {
+              customerId: recheck.customerId,
+              startAfterSeconds: recheck.afterSeconds,
+            }),
           )
-          return
         }
-        try {
-          const recheck = await definition.handle(job.data, job)
-          if (recheck) {
-            await boss.send(
-              definition.name,
-              recheck.data,
-              sendOptions(recheck.singletonKey, {
-                customerId: recheck.customerId,
-                startAfterSeconds: recheck.afterSeconds,
-              }),
-            )
-          }
-        } catch (error) {
-          log.warn({ err: error }, 'job failed; pg-boss will retry it if attempts remain')
-          // pg-boss's default retry limit is 2 when a queue sets none.
-          if (job.retryCount >= (definition.options.retryLimit ?? 2)) {
-            await options.onDead?.({
-              queue: definition.name,
-              id: job.id,
-              error: error instanceof Error ? error.message : String(error),
-            })
-          }
-          throw error
+      } catch (error) {
+        log.warn({ err: error }, 'job failed; pg-boss will retry it if attempts remain')
+        // pg-boss's default retry limit is 2 when a queue sets none.
+        if (job.retryCount >= (definition.options.retryLimit ?? 2)) {
+          await options.onDead?.({
+            queue: definition.name,
+            id: job.id,
+            error: error instanceof Error ? error.message : String(error),
+          })
         }
-      },
-    )
+        throw error
+      }
+    }
+    for (const shift of shifts(definition, options.pollSeconds)) {
+      await boss.work<object>(
+        definition.name,
+        {
+          pollingIntervalSeconds: shift.pollSeconds,
+          batchSize: 1,
+          localConcurrency: shift.workers,
+          // Jobs sent with a customer (a group) are claimed only while that customer holds fewer
+          // than this many active jobs of the queue; others' jobs are claimed past them.
+          groupConcurrency: options.customerConcurrency,
+        },
+        handler,
+      )
+    }
   }
   const names = definitions.map((d) => d.name)
   return {
@@ -208,6 +211,30 @@ export async function startJobQueue(
 
 /** Workers per queue in each process. */
 const WORKERS_PER_QUEUE = 4
+
+/** How often a queue that only runs its schedule looks for its job. */
+const SCHEDULED_POLL_SECONDS = 5
+
+/** How many times slower than the first worker of a queue its other workers poll. */
+const SPARE_POLL_FACTOR = 4
+
+/**
+ * The workers of a queue, by how often they poll. Every poll is a query, and with the embedded
+ * database a query is CPU in this process, taken from pushes. A queue that only runs its schedule
+ * gets a job a minute at most (cron's grain): one worker looking every few seconds picks it up
+ * in time. A queue that jobs are sent to keeps one worker at the configured interval, so a lone
+ * job starts as soon as before; the others only matter when several jobs wait at once, and look
+ * less often.
+ */
+function shifts(definition: JobDefinition<object>, pollSeconds: number) {
+  if (definition.schedule !== undefined) {
+    return [{ pollSeconds: Math.max(pollSeconds, SCHEDULED_POLL_SECONDS), workers: 1 }]
+  }
+  return [
+    { pollSeconds, workers: 1 },
+    { pollSeconds: pollSeconds * SPARE_POLL_FACTOR, workers: WORKERS_PER_QUEUE - 1 },
+  ]
+}
 
 function sendOptions(
   singletonKey: string | undefined,

@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import type { Readable, Writable } from 'node:stream'
 import { once } from 'node:events'
+import { buffer } from 'node:stream/consumers'
 import type { Config } from '../config.ts'
 import { tokenKeyIds } from '../db/accounts-repo.ts'
 import { createDb, type Db } from '../db/db.ts'
@@ -17,6 +18,7 @@ import {
   tablesInOrder,
 } from '../db/transfer.ts'
 import { chunkStoreFor, type ChunkStore } from '../services/chunk-store.ts'
+import { fileStagingFor, type FileStaging } from '../services/file-staging.ts'
 import { loadKeyring } from '../services/vault.ts'
 import { acquireDataDirLock } from './data-dir-lock.ts'
 
@@ -88,15 +90,36 @@ async function withChunkBytes(store: ChunkStore, row: string): Promise<string> {
   return JSON.stringify({ ...chunk, data: `\\x${Buffer.concat(parts).toString('hex')}` })
 }
 
+/** The same for the files a zip push keeps for its archive (services/file-staging.ts). */
+async function withStagedBytes(staging: FileStaging, row: string): Promise<string> {
+  const file = JSON.parse(row) as {
+    push_id: string
+    sha1: string
+    size: number
+    data: string | null
+    staged_at: string | null
+  }
+  if (file.data !== null || file.staged_at === null) return row
+  const open = (await staging.open(file.push_id, [file])).get(file.sha1)!
+  const bytes = await buffer(open())
+  return JSON.stringify({ ...file, data: `\\x${bytes.toString('hex')}` })
+}
+
 export async function exportDatabase(config: Config, file: string) {
   return withDb(config, async (db) => {
     const store = chunkStoreFor(db, config.dataDir)
+    const staging = fileStagingFor(db, config.dataDir)
+    // Rows whose bytes may live beside the embedded database, and how to put them back in.
+    const withBytes: Record<string, (row: string) => Promise<string>> = {
+      push_chunks: (row) => withChunkBytes(store, row),
+      push_staged_files: (row) => withStagedBytes(staging, row),
+    }
     // The file holds key hashes and sealed tokens: readable by the operator only.
     const out = (await openFile(file, 'w')).createWriteStream()
     const counts: Record<string, number> = {}
     try {
-      // A chunk row holds up to KAIXU_CHUNK_BYTES: those are read one at a time.
-      await readAllTables(db, (table) => (table === 'push_chunks' ? 1 : BATCH_ROWS), {
+      // A chunk or kept file holds megabytes: those rows are read one at a time.
+      await readAllTables(db, (table) => (withBytes[table] ? 1 : BATCH_ROWS), {
         onStart: (migrations, tables) => {
           const header: Header = {
             format: FORMAT,
@@ -114,7 +137,7 @@ export async function exportDatabase(config: Config, file: string) {
         },
         onRows: async (table, rows) => {
           for (const row of rows) {
-            await writeLine(out, table === 'push_chunks' ? await withChunkBytes(store, row) : row)
+            await writeLine(out, withBytes[table] ? await withBytes[table](row) : row)
           }
         },
       })
