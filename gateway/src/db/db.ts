@@ -55,9 +55,24 @@ export async function createDb(options: DbOptions): Promise<Db> {
     : createPgliteDb(join(options.dataDir, 'pgdata'))
 }
 
+/**
+ * Postgres's default 128 MB of shared buffers fill as the database works and stay resident: the
+ * WebAssembly heap they live in never shrinks. They were the largest part of an idle gateway on
+ * PGlite (docs/benchmarks.md, "Idle memory of `npm start`"). The embedded database is one
+ * laptop's; 16 MB holds a demo's working set and the OS page cache keeps the rest of its files.
+ */
+const PGLITE_PARAMS = ['-c', 'shared_buffers=16MB']
+
 export async function createPgliteDb(dir: string | undefined): Promise<Db> {
   if (dir) await mkdir(dir, { recursive: true })
-  const pglite = await PGlite.create(dir, { parsers: { [INT8]: parseInt8, [DATE]: keepText } })
+  const pglite = await PGlite.create(dir, {
+    parsers: { [INT8]: parseInt8, [DATE]: keepText },
+    startParams: [...PGlite.defaultStartParams, ...PGLITE_PARAMS],
+  })
+  // A new data directory's initdb runs in a second, throwaway PGlite and copies its heap: a few
+  // hundred MB of garbage that V8 feels no pressure to collect in a process that then idles.
+  // Collect it now when the process allows it (`npm start` does: scripts/start.ts).
+  globalThis.gc?.()
   const run = async <T>(q: { query: PGlite['query'] }, sql: string, params?: readonly unknown[]) =>
     (await q.query<T>(sql, params as unknown[])).rows
   return {
