@@ -84474,6 +84474,27 @@ function uploadBody(file) {
         return new Uint8Array(0);
     return external_node_stream_.Readable.toWeb(external_node_fs_default().createReadStream(file.absPath));
 }
+/** Slices a chunk body is sent in: big enough to be few, small enough to start sending soon. */
+const BODY_SLICE_BYTES = 1024 * 1024;
+/**
+ * A fresh request body with one chunk's bytes, for one attempt. A stream of slices of `bytes`,
+ * not `bytes` itself: Node's fetch copies a Uint8Array body twice before it sends it (about a
+ * CPU-second per GiB, and two more chunks' worth of memory per request), a stream's pieces it
+ * sends as they are.
+ */
+function chunkBody(bytes) {
+    let offset = 0;
+    return new ReadableStream({
+        pull(controller) {
+            if (offset >= bytes.length) {
+                controller.close();
+                return;
+            }
+            controller.enqueue(bytes.subarray(offset, offset + BODY_SLICE_BYTES));
+            offset += BODY_SLICE_BYTES;
+        },
+    });
+}
 /** The file's bytes from `start`, `length` of them; throws when the file is shorter now. */
 async function readRange(file, start, length) {
     if (file.content) {
@@ -84694,6 +84715,7 @@ const pushInitResponse = looseObject({
             .optional(),
     }),
     limits: limits.optional(),
+    delivery: schemas_enum(['files', 'zip']).optional(),
 });
 const pushPlanResponse = looseObject({
     project: looseObject({ id, name: answers_text, siteId: answers_text }),
@@ -84725,6 +84747,7 @@ const pushRecord = looseObject({
     site_url: answers_url.nullable().optional(),
     error_message: answers_text.nullable().optional(),
     costCents: count.nullable().optional(),
+    delivery: schemas_enum(['files', 'zip', 'zip-fallback']).optional(),
 });
 const pushUploadResponse = looseObject({
     sha1,
@@ -85174,6 +85197,8 @@ function initBodySchema(limits) {
         .transform((body, ctx) => {
         const files = {};
         const sizes = {};
+        // One content has one size: a lie under a second path must not reach an archive entry.
+        const sizeOfSha = new Map();
         for (const [raw, sha] of Object.entries(body.files)) {
             const problem = checkDeployPath(raw);
             const path = raw.startsWith('/') ? raw.slice(1) : raw;
@@ -85186,6 +85211,15 @@ function initBodySchema(limits) {
                 const size = body.sizes?.[raw];
                 if (size !== undefined)
                     sizes[path] = size;
+                if (size !== undefined && (sizeOfSha.get(sha) ?? size) !== size) {
+                    ctx.addIssue({
+                        code: 'custom',
+                        path: ['sizes', raw],
+                        message: `differs from the size of another path with the same SHA-1 (${sizeOfSha.get(sha)})`,
+                    });
+                }
+                else if (size !== undefined)
+                    sizeOfSha.set(sha, size);
             }
         }
         const functions = Object.entries(body.functions ?? {}).map(([name, sha256]) => {
@@ -85809,8 +85843,10 @@ class GatewayClient {
             method: 'PUT',
             route: 'v1/push-upload-chunk',
             query: { pushId },
-            body: () => body,
+            body: () => chunkBody(body),
             headers: {
+                // Sent as a stream on Node (see chunkBody), so the length is said here; browsers set it.
+                'Content-Length': String(body.byteLength),
                 'X-Content-Sha1': h.sha1,
                 'X-Chunk-Index': String(h.index),
                 'X-Chunk-Count': String(h.count),
@@ -87232,10 +87268,15 @@ async function push(client, digest, options, reporter) {
         result.deployId = init.deployId;
         result.state = init.state;
         result.filesRequired = init.required.length;
+        if (init.delivery)
+            result.delivery = init.delivery;
         result.timings.initMs = Date.now() - started;
         const unchanged = digest.count - init.required.length;
         reporter.info(`Push ${init.pushId} (deploy ${init.deployId}): ${init.required.length} files to upload` +
             (unchanged > 0 ? `, ${unchanged} unchanged or duplicates` : ''));
+        if (init.delivery === 'zip') {
+            reporter.info('Netlify lacks nearly every file: the gateway deploys this push as one zip archive, so every file goes up once');
+        }
         if (init.limits) {
             result.limits = init.limits;
             reporter.info(`Budget for ${init.limits.month}: ${formatBudget(init.limits)}`);
@@ -87378,6 +87419,8 @@ function applyRecord(result, record) {
     }
     result.errorMessage = record.error_message ?? undefined;
     result.costCents = record.costCents ?? undefined;
+    if (record.delivery)
+        result.delivery = record.delivery;
 }
 function deploy_describe(record) {
     return record.netlifyState ? `${record.state} (Netlify: ${record.netlifyState})` : record.state;
